@@ -1,0 +1,71 @@
+// Hashes and checks passcodes with argon2id (PHC strings), with a bound on how many hashes run at once.
+
+import argon2 from 'argon2';
+import { DeployrError } from '../domain/errors.js';
+import { normalizePasscode, PASSCODE_MAX_LENGTH } from '../domain/passcode-policy.js';
+
+/** argon2id parameters: OWASP's minimum is m=19 MiB, t=2, p=1. */
+export interface Argon2Params {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** OWASP's minimum for argon2id (Password Storage Cheat Sheet). */
+export const OWASP_ARGON2_PARAMS: Argon2Params = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+
+/** Hashes passcodes and checks candidates against a stored hash. */
+export interface PasscodeHasher {
+  hash(passcode: string): Promise<string>;
+  /** True when `candidate` matches; false for any mismatch or malformed input, never an error. */
+  verify(hash: string, candidate: string): Promise<boolean>;
+  /** Spends the same work as `verify` without a real hash, so that every failure takes as long. */
+  verifyDummy(candidate: string): Promise<false>;
+}
+
+/** Runs at most `limit` tasks at once; the rest wait their turn (first come, first served). */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await task();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** An argon2id hasher; `maxConcurrent` bounds the CPU and memory a flood of guesses can take. */
+export function createArgon2Hasher(options: { params?: Argon2Params; maxConcurrent?: number } = {}): PasscodeHasher {
+  const params = options.params ?? OWASP_ARGON2_PARAMS;
+  const gate = new Semaphore(options.maxConcurrent ?? 2);
+  let dummyHash: Promise<string> | null = null;
+  const hash = (passcode: string): Promise<string> => {
+    const normalized = normalizePasscode(passcode);
+    if (normalized.length > PASSCODE_MAX_LENGTH * 4) throw new DeployrError('PASSCODE_REJECTED', 'The passcode is too long.');
+    return gate.run(() => argon2.hash(normalized, { type: argon2.argon2id, ...params }));
+  };
+  const verify = async (stored: string, candidate: string): Promise<boolean> => {
+    const normalized = normalizePasscode(candidate);
+    if (normalized.length === 0 || normalized.length > PASSCODE_MAX_LENGTH * 4) return false;
+    try {
+      return await gate.run(() => argon2.verify(stored, normalized));
+    } catch {
+      return false;
+    }
+  };
+  return {
+    hash,
+    verify,
+    async verifyDummy(candidate: string): Promise<false> {
+      dummyHash ??= hash('deployr-timing-equaliser-not-a-passcode');
+      await verify(await dummyHash, candidate);
+      return false;
+    },
+  };
+}

@@ -1,0 +1,262 @@
+#!/usr/bin/env node
+// The `deployr` command: the composition root that wires the concrete store into the service, the configuration tool and the client.
+
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { Command, Option } from 'commander';
+import { PATHS, type LocalStatus } from '../api/contract.js';
+import { createArgon2Hasher } from '../auth/passcode-hasher.js';
+import { SecurityAdmin } from '../auth/security-admin.js';
+import { configureCheck, configureInteractive, configureSecurity, configureShow, type ConfigureDeps, type SecurityFlags } from '../cli/configure.js';
+import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
+import { contentCreate, contentList, contentShow } from '../cli/content-commands.js';
+import { processIo } from '../cli/output.js';
+import { tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
+import { ClientError } from '../client/api-client.js';
+import { createPrompter } from '../client/prompt.js';
+import { runClient, variable } from '../client/run-client.js';
+import { DEFAULT_LOCAL_PORT, loadServiceConfig, resolveHome } from '../config/service-config.js';
+import { DeployrError } from '../domain/errors.js';
+import { ContentCatalog } from '../engine/content-catalog.js';
+import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
+import { createLogger } from '../server/logger.js';
+import { runService } from '../server/service.js';
+import { openHomeStore } from './open-store.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Runs a command body and turns any failure into one line on standard error and a non-zero exit. */
+async function exit(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (err) {
+    const message = err instanceof DeployrError || err instanceof ClientError ? err.message : (err as Error).message ?? String(err);
+    const code = err instanceof DeployrError ? err.code : err instanceof ClientError ? err.code : 'ERROR';
+    process.stderr.write(`error: ${message.split('\n')[0]} [${code}]\n`);
+    process.exitCode = err instanceof ClientError && err.code === 'UNTRUSTED' ? 3 : 1;
+  }
+}
+
+/** Asks the local listener what the running service applies; null when nothing answers. */
+function localStatus(port: number): Promise<LocalStatus | null> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: PATHS.localStatus, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      res.on('end', () => { try { resolve(res.statusCode === 200 ? (JSON.parse(body) as LocalStatus) : null); } catch { resolve(null); } });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+function homeOption(): Option {
+  return new Option('--home <dir>', 'the home folder (default: $DEPLOYR_HOME or ~/.deployr)');
+}
+
+function localPortOption(): Option {
+  return new Option('--local-port <n>', 'the local admin port of the running service').default(String(DEFAULT_LOCAL_PORT));
+}
+
+const program = new Command('deployr')
+  .description('deployr: OS deployment server and client (task sequences, content, and who may run them)')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program.command('serve')
+  .description('run the service: HTTPS API on --port (7281), local admin HTTP on 127.0.0.1:--local-port (7282)')
+  .addOption(homeOption())
+  .option('--port <n>', 'HTTPS port (all interfaces)')
+  .option('--local-port <n>', 'plain HTTP port on 127.0.0.1 for local admin tools')
+  .option('--host <address>', 'address the HTTPS port binds to (default 0.0.0.0)')
+  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string }) => {
+    await exit(async () => {
+      const config = loadServiceConfig(flags);
+      const { store, paths, digestKey } = openHomeStore(config.home);
+      const logger = createLogger(config.logLevel);
+      const say = (line: string): void => { process.stderr.write(line + '\n'); };
+      const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say });
+      say(`deployr ${VERSION} is running.`);
+      say(`  HTTPS API:     https://localhost:${service.port}/v1  (home ${config.home})`);
+      say(`  Local admin:   http://127.0.0.1:${service.localPort}`);
+      say(`  TLS certificate${service.tls.created ? ' (self-signed, made now)' : ''}: ${config.tlsCertFile ?? paths.tlsCert}`);
+      say(`  SHA-256 fingerprint: ${service.tls.fingerprint}`);
+      say('Next: set a passcode (deployr configure security --passcode), import a task sequence (deployr ts import FILE.json),');
+      say(`      then start a client: deployr client --server https://localhost:${service.port} --ca ${config.tlsCertFile ?? paths.tlsCert}`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          say(`${signal}: stopping…`);
+          service.stop().then(resolve, resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      return 0;
+    });
+  });
+
+function configureDeps(home: string | undefined, localPort: string): ConfigureDeps & { close(): Promise<void> } {
+  const { store } = openHomeStore(resolveHome(home));
+  const prompter = createPrompter();
+  const port = Number(localPort);
+  return {
+    admin: new SecurityAdmin(store, createArgon2Hasher()),
+    readSettings: () => store.getSecurity(),
+    prompter, io: processIo, localPort: port,
+    serviceStatus: () => localStatus(port),
+    close: async () => { prompter.close(); await store.close(); },
+  };
+}
+
+const configure = program.command('configure')
+  .description('the configuration tool; without a subcommand, an interactive menu (on a terminal)')
+  .addOption(homeOption())
+  .addOption(localPortOption())
+  .action(async (flags: { home?: string; localPort: string }) => {
+    await exit(async () => {
+      const deps = configureDeps(flags.home, flags.localPort);
+      try { return await configureInteractive(deps); } finally { await deps.close(); }
+    });
+  });
+
+configure.command('security')
+  .description('security settings: passcode, Entra ID, client certificates, bypass (anonymous) mode, rotation')
+  .addOption(homeOption())
+  .option('--passcode', 'set the passcode: prompts "Passcode" and "Verify passcode" (masked), or reads two lines from standard input')
+  .option('--clear-passcode', 'remove the passcode')
+  .option('--overlap <duration>', 'after a passcode change, the old one keeps working this long (e.g. 2h; 0 = off, the default)')
+  .option('--remind-after <duration>', 'warn when the passcode is older than this (e.g. 90d; 0 = off)')
+  .option('--bypass <on|off>', 'bypass (anonymous) authentication: lab use only')
+  .option('--entra-tenant <id>', 'Entra ID tenant id')
+  .option('--entra-client-id <id>', 'Entra ID application (client) id')
+  .option('--entra-role <name>', 'the app role a technician must hold')
+  .option('--entra-authority <url>', 'the authority (default https://login.microsoftonline.com)')
+  .option('--clear-entra', 'remove the Entra ID settings')
+  .option('--cert-ca <file>', 'PEM bundle of CAs whose client certificates are trusted')
+  .option('--cert-subject <glob>', 'accept only certificates whose subject CN matches (e.g. *.contoso.com)')
+  .option('--cert-san <glob>', 'accept only certificates with a matching DNS/URI/email SAN')
+  .option('--cert-crl <file>', 'a CRL file, reloaded without a restart')
+  .option('--cert-allow-no-eku', 'accept certificates without an extended key usage extension')
+  .option('--clear-cert', 'remove client-certificate trust')
+  .action(async (flags: SecurityFlags & { home?: string }, cmd: Command) => {
+    await exit(async () => {
+      const parentHome = (cmd.parent?.opts() as { home?: string }).home;
+      const deps = configureDeps(flags.home ?? parentHome, DEFAULT_LOCAL_PORT.toString());
+      try { return await configureSecurity(flags, deps); } finally { await deps.close(); }
+    });
+  });
+
+configure.command('show')
+  .description('print every setting (the passcode only as set/not set, with when it last changed)')
+  .addOption(homeOption())
+  .addOption(localPortOption())
+  .action(async (flags: { home?: string; localPort: string }, cmd: Command) => {
+    await exit(async () => {
+      const deps = configureDeps(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, flags.localPort);
+      try { return await configureShow(deps); } finally { await deps.close(); }
+    });
+  });
+
+configure.command('check')
+  .description('is the service running, and has it applied the current settings? (exit 0 when both)')
+  .addOption(homeOption())
+  .addOption(localPortOption())
+  .action(async (flags: { home?: string; localPort: string }, cmd: Command) => {
+    await exit(async () => {
+      const deps = configureDeps(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, flags.localPort);
+      try { return await configureCheck(deps); } finally { await deps.close(); }
+    });
+  });
+
+function withStore<T>(home: string | undefined, body: (s: ReturnType<typeof openHomeStore>) => Promise<T>): Promise<T> {
+  const opened = openHomeStore(resolveHome(home));
+  return body(opened).finally(() => opened.store.close());
+}
+
+const ts = program.command('ts').description('task sequences');
+ts.command('import').argument('<files...>', 'DeployR task sequence export JSON files').addOption(homeOption())
+  .description('import DeployR task sequence exports (replaces one with the same id)')
+  .action(async (files: string[], flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => tsImport(files, new TaskSequenceCatalog(store), processIo))));
+ts.command('list').addOption(homeOption()).option('--json', 'JSON output').description('list task sequences')
+  .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsList(new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
+ts.command('show').argument('<id>').addOption(homeOption()).option('--json', 'the full export JSON').description('show a task sequence and its steps')
+  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
+
+const content = program.command('content').description('content items');
+content.command('create').addOption(homeOption()).requiredOption('--name <name>').requiredOption('--purpose <purpose>', 'Application, DriverPack, OperatingSystem or Other')
+  .requiredOption('--type <type>', 'Folder or SingleFile').option('--description <text>').description('create a content item (metadata)')
+  .action(async (flags: { home?: string; name: string; purpose: string; type: string; description?: string }) =>
+    exit(() => withStore(flags.home, ({ store }) => contentCreate(flags, new ContentCatalog(store), processIo))));
+content.command('list').addOption(homeOption()).option('--json', 'JSON output').description('list content items')
+  .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => contentList(new ContentCatalog(store), processIo, Boolean(flags.json)))));
+content.command('show').argument('<id>').addOption(homeOption()).description('show a content item')
+  .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => contentShow(id, new ContentCatalog(store), processIo))));
+
+const audit = program.command('audit').description('the audit trail (every login attempt and settings change)')
+  .addOption(homeOption())
+  .option('--since <time|duration>', 'only entries since a time or for a duration back (e.g. 2h)')
+  .option('--method <method>', 'passcode, anonymous, certificate, entra, security, …')
+  .option('--result <result>', 'success, failure, changed, …')
+  .option('--kind <kind>', 'login, settings, alert, content, task-sequence')
+  .option('--limit <n>', 'only the newest n entries')
+  .option('--json', 'JSON lines')
+  .action(async (flags: AuditListFlags & { home?: string }) => exit(() => withStore(flags.home, ({ store }) => auditList(flags, store, processIo))));
+audit.command('verify').addOption(homeOption()).description('check the HMAC chain: detects edited or deleted entries')
+  .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditVerify(store, processIo))));
+audit.command('export').addOption(homeOption()).description('every entry as JSON lines')
+  .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
+
+function collectVar(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`--var takes NAME=VALUE, not "${value}"`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+function readVarsFile(file: string): Record<string, string> {
+  const text = readFileSync(file, 'utf8');
+  if (text.trim().startsWith('{')) {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  }
+  const vars: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const eq = line.indexOf('=');
+    if (line.trim() && !line.trim().startsWith('#') && eq > 0) vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  }
+  return vars;
+}
+
+program.command('client')
+  .description('the machine side: sign in, choose a task sequence (or take --ts), run it')
+  .requiredOption('--server <url>', 'the service, e.g. https://deployr.contoso.com:7281')
+  .option('--ca <file>', 'trust this CA or certificate (e.g. the service\'s tls/server.crt)')
+  .option('--fingerprint <sha256>', 'trust the server certificate with this SHA-256 fingerprint')
+  .option('--ts <id[:version]>', 'the task sequence to run (skips the chooser)')
+  .option('--var <name=value>', 'a task sequence variable (repeatable); prefer --vars or DEPLOYR_VAR_<NAME> for secrets', collectVar, {})
+  .option('--vars <file>', 'variables from a JSON object or NAME=VALUE lines')
+  .option('--fullos', 'start in an installed OS (passcode via the Passcode variable, certificate authentication)')
+  .option('--device-id <id>', 'an id for this device (audit, throttling)')
+  .option('--cert <file>', 'client certificate (PEM) for certificate authentication')
+  .option('--key <file>', 'its private key (PEM)')
+  .option('--pfx <file>', 'client certificate and key as PKCS#12; the password from DEPLOYR_PFX_PASSWORD')
+  .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: Record<string, string>; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string }) => {
+    await exit(async () => {
+      const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
+      const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...flags.var };
+      const prompter = createPrompter();
+      try {
+        return await runClient({
+          server: flags.server, fullos: Boolean(flags.fullos), variables,
+          ...(flags.ca ? { caFile: flags.ca } : {}), ...(flags.fingerprint ? { fingerprint: flags.fingerprint } : {}),
+          ...(flags.ts ?? variable(variables, 'TSID') ? { ts: (flags.ts ?? variable(variables, 'TSID')) as string } : {}),
+          ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),
+          ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
+        }, { prompter, out: (line) => process.stdout.write(line + '\n') });
+      } finally {
+        prompter.close();
+      }
+    });
+  });
+
+await program.parseAsync(process.argv);

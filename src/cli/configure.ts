@@ -1,0 +1,229 @@
+// `deployr configure`: the configuration tool. Security first: passcode, Entra ID, client certificates, bypass; show and check.
+
+import { readFileSync } from 'node:fs';
+import type { LocalStatus } from '../api/contract.js';
+import { describeChange, type SecurityAdmin, type SecurityChange } from '../auth/security-admin.js';
+import { DeployrError } from '../domain/errors.js';
+import { configuredMethods, type SecuritySettings } from '../domain/security-settings.js';
+import type { VersionedSecuritySettings } from '../engine/ports.js';
+import type { Prompter } from '../client/prompt.js';
+import { formatDuration, parseDuration, type CommandIo } from './output.js';
+
+/** What the configure commands need. */
+export interface ConfigureDeps {
+  admin: SecurityAdmin;
+  readSettings(): Promise<VersionedSecuritySettings>;
+  prompter: Prompter;
+  io: CommandIo;
+  /** Asks the running service (local listener) what it has applied; null when it is not running. */
+  serviceStatus(): Promise<LocalStatus | null>;
+  localPort: number;
+  now?: () => Date;
+}
+
+/** Flags of `deployr configure security`. */
+export interface SecurityFlags {
+  passcode?: boolean;
+  clearPasscode?: boolean;
+  bypass?: string;
+  entraTenant?: string;
+  entraClientId?: string;
+  entraRole?: string;
+  entraAuthority?: string;
+  clearEntra?: boolean;
+  certCa?: string;
+  certSubject?: string;
+  certSan?: string;
+  certCrl?: string;
+  certAllowNoEku?: boolean;
+  clearCert?: boolean;
+  overlap?: string;
+  remindAfter?: string;
+}
+
+/** Asks for a new passcode twice (masked, or two lines of standard input); mismatch changes nothing. */
+async function readNewPasscode(prompter: Prompter): Promise<string> {
+  const first = await prompter.secret('Passcode:');
+  if (first === null) throw new DeployrError('INVALID_INPUT', 'No passcode was given (the input ended); nothing changed.');
+  const second = await prompter.secret('Verify passcode:');
+  if (second === null) throw new DeployrError('INVALID_INPUT', 'The passcode was not verified (the input ended); nothing changed.');
+  if (first !== second) throw new DeployrError('INVALID_INPUT', 'The two passcodes do not match; nothing changed.');
+  return first;
+}
+
+/** Turns the flags into changes (reading the passcode when asked); throws before anything is saved. */
+export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter): Promise<SecurityChange[]> {
+  const changes: SecurityChange[] = [];
+  if (flags.passcode && flags.clearPasscode) throw new DeployrError('INVALID_INPUT', '--passcode and --clear-passcode cannot be used together.');
+  if (flags.overlap !== undefined || flags.remindAfter !== undefined) {
+    changes.push({
+      kind: 'rotation',
+      ...(flags.overlap !== undefined ? { overlapSeconds: parseDurationOrFail(flags.overlap, '--overlap') } : {}),
+      ...(flags.remindAfter !== undefined ? { remindAfterSeconds: parseDurationOrFail(flags.remindAfter, '--remind-after') } : {}),
+    });
+  }
+  if (flags.clearPasscode) changes.push({ kind: 'clear-passcode' });
+  if (flags.bypass !== undefined) {
+    if (flags.bypass !== 'on' && flags.bypass !== 'off') throw new DeployrError('INVALID_INPUT', '--bypass takes on or off.');
+    changes.push({ kind: 'bypass', enabled: flags.bypass === 'on' });
+  }
+  if (flags.clearEntra) changes.push({ kind: 'clear-entra' });
+  if (flags.entraTenant || flags.entraClientId || flags.entraRole || flags.entraAuthority) {
+    if (!flags.entraTenant || !flags.entraClientId || !flags.entraRole) {
+      throw new DeployrError('INVALID_INPUT', 'Entra ID needs --entra-tenant, --entra-client-id and --entra-role together.');
+    }
+    changes.push({ kind: 'entra', entra: { tenantId: flags.entraTenant, clientId: flags.entraClientId, role: flags.entraRole, ...(flags.entraAuthority ? { authority: flags.entraAuthority } : {}) } });
+  }
+  if (flags.clearCert) changes.push({ kind: 'clear-certificate' });
+  if (flags.certCa) {
+    let caPem: string;
+    try { caPem = readFileSync(flags.certCa, 'utf8'); } catch (err) {
+      throw new DeployrError('INVALID_INPUT', `Cannot read the CA bundle ${flags.certCa} (${(err as NodeJS.ErrnoException).code ?? 'error'}); nothing changed.`);
+    }
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new DeployrError('INVALID_INPUT', `${flags.certCa} holds no PEM certificate; nothing changed.`);
+    changes.push({
+      kind: 'certificate', certificate: {
+        caPem, requireClientAuthEku: !flags.certAllowNoEku,
+        ...(flags.certSubject ? { subjectPattern: flags.certSubject } : {}),
+        ...(flags.certSan ? { sanPattern: flags.certSan } : {}),
+        ...(flags.certCrl ? { crlPath: flags.certCrl } : {}),
+      },
+    });
+  } else if (flags.certSubject || flags.certSan || flags.certCrl) {
+    throw new DeployrError('INVALID_INPUT', '--cert-subject, --cert-san and --cert-crl go with --cert-ca.');
+  }
+  // Read the passcode last, so that other bad flags fail before anyone types a secret.
+  if (flags.passcode) changes.push({ kind: 'passcode', passcode: await readNewPasscode(prompter) });
+  return changes;
+}
+
+function parseDurationOrFail(text: string, flag: string): number {
+  try { return parseDuration(text); } catch (err) { throw new DeployrError('INVALID_INPUT', `${flag}: ${(err as Error).message}`); }
+}
+
+/** `deployr configure security ...`: validates, saves atomically with audit rows, reports. */
+export async function configureSecurity(flags: SecurityFlags, deps: ConfigureDeps): Promise<number> {
+  const changes = await changesFromFlags(flags, deps.prompter);
+  if (changes.length === 0) {
+    throw new DeployrError('INVALID_INPUT', 'Nothing to change: give --passcode, --clear-passcode, --bypass on|off, --entra-*, --clear-entra, --cert-ca, --clear-cert, --overlap or --remind-after.');
+  }
+  const result = await deps.admin.apply(changes);
+  for (const w of result.warnings) deps.io.err(`warning: ${w}`);
+  for (const c of changes) deps.io.out(`Saved: ${describeChange(c)}.`);
+  deps.io.out(`Security settings saved (revision ${result.revision}); a running service applies them within a few seconds.`);
+  return 0;
+}
+
+/** The lines of `deployr configure show`; never a secret. */
+export function showLines(v: VersionedSecuritySettings, now: Date): string[] {
+  const s: SecuritySettings = v.settings;
+  const lines: string[] = [`Security settings (revision ${v.revision}, saved ${v.revision ? v.updatedAt : 'never'})`];
+  const order = configuredMethods(s);
+  lines.push(`  Methods in the client's order: ${order.length ? order.join(' → ') : 'none configured: clients cannot proceed and no token is issued'}`);
+  if (s.bypass) lines.push('  WARNING: bypass (anonymous) authentication is ON: anyone who reaches the server can run any task sequence. Lab use only.');
+  lines.push(`  Bypass (anonymous): ${s.bypass ? 'on' : 'off'}`);
+  lines.push(`  Certificate: ${s.certificate ? `trusted CA bundle set${s.certificate.subjectPattern ? `, subject ${s.certificate.subjectPattern}` : ''}${s.certificate.sanPattern ? `, SAN ${s.certificate.sanPattern}` : ''}${s.certificate.crlPath ? `, CRL ${s.certificate.crlPath}` : ''}, clientAuth EKU ${s.certificate.requireClientAuthEku ? 'required' : 'not required'}` : 'not configured'}`);
+  lines.push(`  Entra ID: ${s.entra ? `tenant ${s.entra.tenantId}, application ${s.entra.clientId}, role ${s.entra.role}, authority ${s.entra.authority}` : 'not configured'}`);
+  if (s.passcode) {
+    const ageSeconds = Math.max(0, Math.floor((now.getTime() - Date.parse(s.passcode.changedAt)) / 1000));
+    lines.push(`  Passcode: set (last changed ${s.passcode.changedAt}, ${formatAge(ageSeconds)} ago; generation ${s.passcode.generation})`);
+    if (s.entra) lines.push('    At boot the passcode is refused while Entra ID is configured; full-OS starts may still pass the Passcode variable.');
+    if (s.remindAfterSeconds > 0 && ageSeconds > s.remindAfterSeconds) lines.push(`    REMINDER: the passcode is older than ${formatDuration(s.remindAfterSeconds)}; consider changing it (deployr configure security --passcode).`);
+  } else lines.push('  Passcode: not set');
+  if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now.getTime()) lines.push(`  Previous passcode still accepted until ${s.previousPasscode.validUntil} (rotation overlap)`);
+  lines.push(`  Rotation overlap: ${s.rotationOverlapSeconds ? formatDuration(s.rotationOverlapSeconds) : 'off (old passcode and its tokens stop at once)'}`);
+  lines.push(`  Passcode reminder: ${s.remindAfterSeconds ? `after ${formatDuration(s.remindAfterSeconds)}` : 'off'}`);
+  return lines;
+}
+
+function formatAge(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86400)} days`;
+}
+
+/** `deployr configure show`. */
+export async function configureShow(deps: ConfigureDeps): Promise<number> {
+  for (const line of showLines(await deps.readSettings(), deps.now?.() ?? new Date())) deps.io.out(line);
+  const status = await deps.serviceStatus();
+  if (status?.failedLogins.alert) deps.io.out(`  ALERT: ${status.failedLogins.consecutive} consecutive failed logins; passcode checks are slowed until one succeeds.`);
+  return 0;
+}
+
+/** `deployr configure check`: is the service running, and has it applied the current settings? Exit 0 only when both. */
+export async function configureCheck(deps: ConfigureDeps): Promise<number> {
+  const stored = await deps.readSettings();
+  const status = await deps.serviceStatus();
+  if (!status) {
+    deps.io.out(`The service is not running (nothing answers on 127.0.0.1:${deps.localPort}). Start it with: deployr serve`);
+    return 1;
+  }
+  deps.io.out(`The service is running (pid ${status.pid}, port ${status.port}, since ${status.startedAt}; TLS fingerprint ${status.tlsFingerprint}).`);
+  if (status.failedLogins.alert) deps.io.out(`ALERT: ${status.failedLogins.consecutive} consecutive failed logins; passcode checks are slowed until one succeeds.`);
+  const methods = configuredMethods(stored.settings);
+  if (methods.length === 0) deps.io.out('WARNING: no authentication method is configured: clients cannot proceed.');
+  const s = stored.settings;
+  if (s.passcode && s.remindAfterSeconds > 0 && Date.now() - Date.parse(s.passcode.changedAt) > s.remindAfterSeconds * 1000) {
+    deps.io.out(`REMINDER: the passcode is older than ${formatDuration(s.remindAfterSeconds)}; consider changing it.`);
+  }
+  if (status.appliedRevision === stored.revision) {
+    deps.io.out(`It has applied the current settings (revision ${stored.revision}).`);
+    return 0;
+  }
+  deps.io.out(`It has NOT yet applied the current settings (it has revision ${status.appliedRevision}, the store has ${stored.revision}); wait a few seconds and check again.`);
+  return 1;
+}
+
+/** `deployr configure` on a terminal: a menu of sections (security first), pending changes shown, saved only when confirmed. */
+export async function configureInteractive(deps: ConfigureDeps): Promise<number> {
+  const p = deps.prompter;
+  if (!p.interactive) throw new DeployrError('INVALID_INPUT', 'The interactive menu needs a terminal; use deployr configure security ... instead.');
+  const pending: SecurityChange[] = [];
+  for (;;) {
+    const section = await p.choose('Configure deployr', [
+      { value: 'security', label: 'Security settings', hint: 'passcode, Entra ID, certificates, bypass' },
+      { value: 'show', label: 'Show the current settings' },
+      { value: 'review', label: `Review and save pending changes (${pending.length})` },
+      { value: 'quit', label: 'Quit without saving' },
+    ]);
+    if (section === null || section === 'quit') {
+      deps.io.out(pending.length ? 'Quit: nothing was saved.' : 'Bye.');
+      return 0;
+    }
+    if (section === 'show') { for (const l of showLines(await deps.readSettings(), new Date())) deps.io.out(l); continue; }
+    if (section === 'security') {
+      const what = await p.choose('Security settings', [
+        { value: 'passcode', label: 'Set the passcode' },
+        { value: 'clear-passcode', label: 'Remove the passcode' },
+        { value: 'bypass-on', label: 'Turn bypass (anonymous) authentication on — lab only' },
+        { value: 'bypass-off', label: 'Turn bypass authentication off' },
+        { value: 'clear-entra', label: 'Remove the Entra ID settings' },
+        { value: 'back', label: 'Back' },
+      ]);
+      try {
+        if (what === 'passcode') pending.push({ kind: 'passcode', passcode: await readNewPasscode(p) });
+        else if (what === 'clear-passcode') pending.push({ kind: 'clear-passcode' });
+        else if (what === 'bypass-on') pending.push({ kind: 'bypass', enabled: true });
+        else if (what === 'bypass-off') pending.push({ kind: 'bypass', enabled: false });
+        else if (what === 'clear-entra') pending.push({ kind: 'clear-entra' });
+      } catch (err) {
+        deps.io.err(`error: ${(err as Error).message}`);
+      }
+      continue;
+    }
+    if (pending.length === 0) { deps.io.out('No pending changes.'); continue; }
+    deps.io.out('Pending changes:');
+    for (const c of pending) deps.io.out(`  - ${describeChange(c)}`);
+    if (await p.confirm('Save these changes?')) {
+      try {
+        const result = await deps.admin.apply(pending);
+        for (const w of result.warnings) deps.io.err(`warning: ${w}`);
+        deps.io.out(`Saved (revision ${result.revision}); a running service applies them within a few seconds.`);
+        pending.length = 0;
+      } catch (err) {
+        deps.io.err(`error: ${(err as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,55 @@
+// `deployr ts import|list|show`: manage task sequences in DeployR's export shape.
+
+import { readFileSync } from 'node:fs';
+import { DeployrError } from '../domain/errors.js';
+import { overview, type TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
+import type { CommandIo } from './output.js';
+
+/** Reads and parses a JSON file, with one-line errors. */
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (err) {
+    throw new DeployrError('INVALID_INPUT', `Cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
+  try { return JSON.parse(text.replace(/^\uFEFF/, '')); } catch (err) {
+    throw new DeployrError('INVALID_INPUT', `${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** `deployr ts import FILE...`. */
+export async function tsImport(files: string[], catalog: TaskSequenceCatalog, io: CommandIo): Promise<number> {
+  for (const file of files) {
+    const ts = await catalog.importExport(readJsonFile(file), { subject: 'admin', source: 'local' });
+    const o = overview(ts);
+    io.out(`Imported "${ts.name}" (${ts.id}): ${o.versions.map((v) => `v${v.versionNo} ${v.status}, ${v.steps} steps`).join('; ')}`);
+  }
+  return 0;
+}
+
+/** `deployr ts list [--json]`. */
+export async function tsList(catalog: TaskSequenceCatalog, io: CommandIo, json: boolean): Promise<number> {
+  const list = await catalog.list(null);
+  if (json) { io.out(JSON.stringify(list, null, 2)); return 0; }
+  if (list.length === 0) { io.out('No task sequences. Import one with: deployr ts import FILE.json'); return 0; }
+  for (const ts of list) io.out(`${ts.id}  ${ts.name}  [${ts.versions.map((v) => `v${v.versionNo} ${v.status}`).join(', ')}]`);
+  return 0;
+}
+
+/** `deployr ts show ID [--json]`. */
+export async function tsShow(id: string, catalog: TaskSequenceCatalog, io: CommandIo, json: boolean): Promise<number> {
+  const ts = await catalog.get(id, null);
+  if (json) { io.out(JSON.stringify(ts, null, 2)); return 0; }
+  io.out(`${ts.name} (${ts.id})`);
+  if (ts.description) io.out(`  ${ts.description}`);
+  for (const v of ts.versions) {
+    io.out(`  Version ${v.versionNo} (${v.status})`);
+    const walk = (steps: typeof v.steps, depth: number): void => {
+      for (const s of steps) {
+        io.out(`${'    '.repeat(depth + 1)}${s.isGroup ? '[group] ' : ''}${s.name}${s.enabled ? '' : ' (disabled)'}${s.condition ? ' (conditional)' : ''}`);
+        if (s.groupMembers?.length) walk(s.groupMembers, depth + 1);
+      }
+    };
+    walk(v.steps, 0);
+  }
+  return 0;
+}

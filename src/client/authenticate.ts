@@ -1,0 +1,124 @@
+// The client's sign-in: reads the server's methods and tries them in DeployR's order (anonymous, certificate, Entra ID, passcode).
+
+import { PATHS, type MethodInfo, type MethodsResponse, type TokenResponse } from '../api/contract.js';
+import { ClientError, type ApiClient } from './api-client.js';
+import { discoverDeviceEndpoints, pollDeviceFlow, renderDeviceCodePrompt, startDeviceFlow } from './device-flow.js';
+import type { Prompter } from './prompt.js';
+
+/** What sign-in needs from the caller. */
+export interface SignInOptions {
+  context: 'boot' | 'fullos';
+  /** A passcode given as the variable `Passcode` (full-OS starts); never prompted for then. */
+  passcodeVariable: string | null;
+  /** Whether a client certificate is configured on the connection. */
+  hasClientCertificate: boolean;
+  /** The task sequence named at start (full OS), sent with a passcode login. */
+  taskSequence: string | null;
+  deviceId: string | null;
+  /** How long to wait at most when throttled before asking again (tests shorten it). */
+  maxThrottleWaitSeconds?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Where sign-in writes what the technician reads. */
+export interface SignInIo {
+  prompter: Prompter;
+  say(line: string): void;
+}
+
+/** A token and the method that got it. */
+export interface SignedIn extends TokenResponse {
+  method: MethodInfo['method'];
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Signs in with the first method available to this client. A failed higher method never falls
+ * through to anonymous (anonymous comes first and is only tried when the server offers it).
+ */
+export async function signIn(api: ApiClient, options: SignInOptions, io: SignInIo): Promise<SignedIn> {
+  const { methods, configured } = await api.call<MethodsResponse>('GET', PATHS.methods);
+  const device = options.deviceId ? { deviceId: options.deviceId } : {};
+  if (!configured) {
+    io.say('The server has no authentication method configured, so no one can proceed; an administrator must set one (for example: deployr configure security --passcode).');
+    return passcodeLoop(api, options, io, false);
+  }
+  for (const m of methods) {
+    switch (m.method) {
+      case 'anonymous': {
+        io.say('WARNING: this server allows anonymous (bypass) authentication: anyone who can reach it can run any task sequence.');
+        const t = await api.call<TokenResponse>('POST', PATHS.anonymous, { context: options.context, ...device });
+        return { ...t, method: 'anonymous' };
+      }
+      case 'certificate': {
+        if (!options.hasClientCertificate) continue;
+        const res = await api.request<TokenResponse>('POST', PATHS.certificate, { context: options.context, ...device });
+        if (res.status === 200) return { ...res.body, method: 'certificate' };
+        io.say('The client certificate was not accepted by the server.');
+        continue;
+      }
+      case 'entra': {
+        if (options.context === 'fullos' && options.passcodeVariable) continue;
+        return { ...(await entraSignIn(api, m, options, io)), method: 'entra' };
+      }
+      case 'passcode': {
+        if (!m.contexts.includes(options.context)) continue;
+        return passcodeLoop(api, options, io, true);
+      }
+    }
+  }
+  if (options.context === 'boot' && methods.some((m) => m.method === 'passcode')) {
+    throw new ClientError('HTTP', 'Passcode sign-in at boot is turned off on this server because Entra ID is configured; sign in with Entra ID.');
+  }
+  throw new ClientError('HTTP', 'None of the sign-in methods this server offers is available to this client (' + methods.map((m) => m.method).join(', ') + ').');
+}
+
+async function entraSignIn(api: ApiClient, m: Extract<MethodInfo, { method: 'entra' }>, options: SignInOptions, io: SignInIo): Promise<TokenResponse> {
+  const endpoints = await discoverDeviceEndpoints(m.authority, m.tenantId);
+  const flow = await startDeviceFlow({ deviceAuthorizationEndpoint: endpoints.deviceAuthorizationEndpoint, clientId: m.clientId, scope: `${m.scope} openid` });
+  io.say(renderDeviceCodePrompt(flow.userCode, flow.verificationUri, flow.verificationUriComplete));
+  const tokens = await pollDeviceFlow({
+    tokenEndpoint: endpoints.tokenEndpoint, clientId: m.clientId, deviceCode: flow.deviceCode, interval: flow.interval, expiresIn: flow.expiresIn,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+  });
+  const res = await api.request<TokenResponse>('POST', PATHS.entra, { accessToken: tokens.accessToken, context: options.context, ...(options.deviceId ? { deviceId: options.deviceId } : {}) });
+  if (res.status === 200) return res.body;
+  throw new ClientError('HTTP', 'The server refused the Entra ID sign-in (the account may lack the required app role, or belong to another tenant).', res.status);
+}
+
+/**
+ * The passcode challenge: asks until the server accepts one, says when it is wrong and how long to
+ * wait when throttled; with no method configured it keeps asking and cannot proceed. Ends (with an
+ * error) when the input ends. A `Passcode` variable is tried once, without prompting.
+ */
+async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo, configured: boolean): Promise<SignedIn> {
+  const sleep = options.sleep ?? realSleep;
+  const extra = { ...(options.taskSequence ? { taskSequence: options.taskSequence } : {}), ...(options.deviceId ? { deviceId: options.deviceId } : {}) };
+  if (options.passcodeVariable !== null) {
+    const res = await api.request<TokenResponse>('POST', PATHS.passcode, { passcode: options.passcodeVariable, context: options.context, ...extra });
+    if (res.status === 200) return { ...res.body, method: 'passcode' };
+    if (res.status === 429) throw new ClientError('HTTP', `Too many failed attempts from this machine; wait ${res.headers['retry-after'] ?? 'a while'} seconds before trying again.`, 429);
+    throw new ClientError('HTTP', configured ? 'The Passcode variable was not accepted by the server.' : 'The server has no authentication method configured; the Passcode variable cannot be used.', res.status);
+  }
+  for (;;) {
+    const passcode = await io.prompter.secret('Passcode:');
+    if (passcode === null) {
+      throw new ClientError('INPUT', configured ? 'No passcode was entered; stopping.' : 'The server has no authentication method configured; cannot proceed.');
+    }
+    if (passcode.length === 0) continue;
+    const res = await api.request<TokenResponse>('POST', PATHS.passcode, { passcode: passcode.slice(0, 1024), context: options.context, ...extra });
+    if (res.status === 200) return { ...res.body, method: 'passcode' };
+    if (res.status === 429) {
+      const wait = Math.max(1, Number(res.headers['retry-after'] ?? 1));
+      io.say(`Too many failed attempts: wait ${wait} seconds before trying again.`);
+      await sleep(Math.min(wait, options.maxThrottleWaitSeconds ?? 900) * 1000);
+      continue;
+    }
+    if (res.status === 401) {
+      io.say(configured ? 'The passcode is incorrect. Try again.' : 'The server has no authentication method configured; no passcode can be accepted. Ask an administrator to set one.');
+      continue;
+    }
+    throw new ClientError('HTTP', `The server answered ${res.status} to the passcode.`, res.status);
+  }
+}

@@ -1,0 +1,88 @@
+// Loads the service's own settings (home, ports, TLS files, token lifetime) into one typed object.
+
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Everything the service needs to start. Security settings live in the store, not here. */
+export interface ServiceConfig {
+  /** The home folder: database, TLS files, keys, content library. */
+  home: string;
+  /** HTTPS port for clients (all interfaces). */
+  port: number;
+  /** Address the HTTPS listener binds to. */
+  host: string;
+  /** Plain HTTP port on 127.0.0.1 for local admin tools. */
+  localPort: number;
+  /** Configured certificate and key files; when absent a self-signed pair under the home is used. */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
+  /** Lifetime of issued tokens, in seconds. */
+  tokenTtlSeconds: number;
+  /** How often a running service looks for changed settings, in milliseconds. */
+  settingsPollMs: number;
+  /** pino log level. */
+  logLevel: string;
+}
+
+/** The default ports, as DeployR uses them. */
+export const DEFAULT_PORT = 7281;
+/** The local admin port, as DeployR uses it. */
+export const DEFAULT_LOCAL_PORT = 7282;
+
+/** Paths inside the home. */
+export interface HomePaths {
+  database: string;
+  auditKey: string;
+  tlsDir: string;
+  tlsCert: string;
+  tlsKey: string;
+  content: string;
+  logs: string;
+}
+
+/** The home folder: `--home`, else `$DEPLOYR_HOME`, else `~/.deployr`. */
+export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(flag ?? env.DEPLOYR_HOME ?? join(homedir(), '.deployr'));
+}
+
+/** The files and folders under a home. */
+export function homePaths(home: string): HomePaths {
+  return {
+    database: join(home, 'deployr.db'),
+    auditKey: join(home, 'audit.key'),
+    tlsDir: join(home, 'tls'),
+    tlsCert: join(home, 'tls', 'server.crt'),
+    tlsKey: join(home, 'tls', 'server.key'),
+    content: join(home, 'content'),
+    logs: join(home, 'logs'),
+  };
+}
+
+function parsePort(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number from 0 to 65535, not "${value}"`);
+  return n;
+}
+
+function parsePositive(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not "${value}"`);
+  return n;
+}
+
+/** Builds the config from command-line flags and environment variables (flags win). */
+export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  return {
+    home: resolveHome(flags.home, env),
+    port: parsePort(flags.port ?? env.DEPLOYR_PORT, DEFAULT_PORT, '--port'),
+    host: flags.host ?? env.DEPLOYR_HOST_ADDRESS ?? '0.0.0.0',
+    localPort: parsePort(flags.localPort ?? env.DEPLOYR_LOCAL_PORT, DEFAULT_LOCAL_PORT, '--local-port'),
+    tlsCertFile: env.DEPLOYR_TLS_CERT ?? null,
+    tlsKeyFile: env.DEPLOYR_TLS_KEY ?? null,
+    tokenTtlSeconds: parsePositive(env.DEPLOYR_TOKEN_TTL, 3600, 'DEPLOYR_TOKEN_TTL'),
+    settingsPollMs: parsePositive(env.DEPLOYR_SETTINGS_POLL_MS, 1000, 'DEPLOYR_SETTINGS_POLL_MS'),
+    logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
+  };
+}

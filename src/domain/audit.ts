@@ -1,0 +1,32 @@
+// The audit trail's entries: every login attempt and every settings change.
+
+/** What an audit entry records. */
+export type AuditKind = 'login' | 'settings' | 'alert' | 'content' | 'task-sequence';
+
+/** One audit entry as written (the store adds `seq`, `at` and the chain MAC). */
+export interface AuditEvent {
+  kind: AuditKind;
+  /** For logins: the method; for settings: the section; otherwise what was acted on. */
+  method: string;
+  /** `success` or `failure` (logins), `changed` (settings), or another short word. */
+  result: string;
+  /** A stable reason code (for example `wrong_passcode`, `throttled`, `passcode_set`). */
+  reason: string;
+  /** Who: a user, a certificate thumbprint, "passcode", "anonymous", or "admin". */
+  subject: string;
+  /** The source address, when there is one. */
+  source: string | null;
+  /** The device id the client sent, when it sent one. */
+  device: string | null;
+  /** More non-secret facts. Never a passcode or token. */
+  detail: Record<string, unknown>;
+}
+
+/** An audit entry as stored. */
+export interface AuditEntry extends AuditEvent {
+  seq: number;
+  /** ISO 8601 time. */
+  at: string;
+  /** HMAC-SHA256 chained to the previous entry (hex). */
+  mac: string;
+}

@@ -1,0 +1,49 @@
+// Content items (images, driver packs, applications, other files) and their versions, as DeployR shapes them.
+
+/** What a content item is for. */
+export type ContentPurpose = 'Application' | 'DriverPack' | 'OperatingSystem' | 'Other';
+/** Every content purpose. */
+export const CONTENT_PURPOSES: readonly ContentPurpose[] = ['Application', 'DriverPack', 'OperatingSystem', 'Other'];
+
+/** A content item holds one file, or a folder of files. */
+export type ContentType = 'Folder' | 'SingleFile';
+/** Every content type. */
+export const CONTENT_TYPES: readonly ContentType[] = ['Folder', 'SingleFile'];
+
+/** One file of a content item version, addressed by its SHA-256. */
+export interface ContentFile {
+  /** Relative path with forward slashes, no `..`. */
+  path: string;
+  size: number;
+  /** SHA-256 (hex, lowercase) of the file's bytes. */
+  sha256: string;
+}
+
+/** One version; new versions are inactive until activated. */
+export interface ContentItemVersion {
+  versionNo: number;
+  status: 'Active' | 'Inactive';
+  description: string | null;
+  /** For applications: the command line that installs it. */
+  installationCommandLine: string | null;
+  /** For driver packs. */
+  driverManufacturer: string | null;
+  driverModel: string | null;
+  files: ContentFile[];
+  tags: string[];
+  createdDate: number;
+  lastModifiedDate: number;
+}
+
+/** A content item. */
+export interface ContentItem {
+  id: string;
+  name: string;
+  description: string | null;
+  contentItemPurpose: ContentPurpose;
+  type: ContentType;
+  tags: string[];
+  createdDate: number;
+  lastModifiedDate: number;
+  versions: ContentItemVersion[];
+}

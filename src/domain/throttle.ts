@@ -1,0 +1,83 @@
+// Throttling of failed logins: growing delays per source, a global alert, and no lockout an attacker can use.
+
+/** What the store keeps for one source (an address, or a device id). */
+export interface ThrottleRecord {
+  /** Failures counted since the last success (a repeated identical wrong value counts once). */
+  failures: number;
+  /** A short keyed digest of the last wrong value, so an identical retry does not escalate. */
+  lastDigest: string | null;
+  /** Epoch milliseconds of the last failure. */
+  lastFailureAt: number;
+  /** Epoch milliseconds until which this source is refused with 429. */
+  blockedUntil: number;
+}
+
+/** The global state: consecutive failures across every source. */
+export interface GlobalThrottleRecord {
+  consecutiveFailures: number;
+  /** Epoch milliseconds when the alert was raised; 0 when there is none. */
+  alertSince: number;
+}
+
+/** The throttling parameters. */
+export interface ThrottlePolicy {
+  /** Failures a source may make before delays start (typos happen). */
+  freeFailures: number;
+  /** The first delay, doubled with every further failure. */
+  baseDelayMs: number;
+  /** The longest delay. */
+  maxDelayMs: number;
+  /** A source's failures are forgotten after this long without one. */
+  forgetAfterMs: number;
+  /** Consecutive failures (all sources) that raise the alert. */
+  globalAlertThreshold: number;
+  /** While the alert is raised, every passcode check waits this long first. */
+  globalSlowdownMs: number;
+}
+
+/** Defaults: 3 free failures, then 1 s doubling to 15 min; alert after 100 consecutive failures. */
+export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = Object.freeze({
+  freeFailures: 3,
+  baseDelayMs: 1_000,
+  maxDelayMs: 15 * 60_000,
+  forgetAfterMs: 24 * 60 * 60_000,
+  globalAlertThreshold: 100,
+  globalSlowdownMs: 250,
+});
+
+/** A source with no failures. */
+export const EMPTY_THROTTLE_RECORD: ThrottleRecord = Object.freeze({ failures: 0, lastDigest: null, lastFailureAt: 0, blockedUntil: 0 });
+
+/** A global state with no failures. */
+export const EMPTY_GLOBAL_RECORD: GlobalThrottleRecord = Object.freeze({ consecutiveFailures: 0, alertSince: 0 });
+
+/** Seconds a source must still wait, or 0 when it may try now. */
+export function retryAfterSeconds(record: ThrottleRecord, now: number): number {
+  return record.blockedUntil > now ? Math.ceil((record.blockedUntil - now) / 1000) : 0;
+}
+
+/** The delay after the given number of failures. */
+export function delayAfter(failures: number, policy: ThrottlePolicy): number {
+  const over = failures - policy.freeFailures;
+  if (over <= 0) return 0;
+  return Math.min(policy.baseDelayMs * 2 ** Math.min(over - 1, 40), policy.maxDelayMs);
+}
+
+/** The record after one more failure with the wrong value's digest. */
+export function afterFailure(record: ThrottleRecord, digest: string, now: number, policy: ThrottlePolicy): ThrottleRecord {
+  const stale = record.lastFailureAt > 0 && now - record.lastFailureAt > policy.forgetAfterMs;
+  const base = stale ? EMPTY_THROTTLE_RECORD : record;
+  if (base.lastDigest === digest && base.failures > 0) {
+    // The same wrong value again (a technician retrying a typo): refused, but not escalated.
+    return { ...base, lastFailureAt: now, blockedUntil: Math.max(base.blockedUntil, now + delayAfter(base.failures, policy)) };
+  }
+  const failures = base.failures + 1;
+  return { failures, lastDigest: digest, lastFailureAt: now, blockedUntil: now + delayAfter(failures, policy) };
+}
+
+/** The global record after a failure; `raised` is true when this failure raised the alert. */
+export function globalAfterFailure(g: GlobalThrottleRecord, now: number, policy: ThrottlePolicy): { next: GlobalThrottleRecord; raised: boolean } {
+  const consecutiveFailures = g.consecutiveFailures + 1;
+  const raised = g.alertSince === 0 && consecutiveFailures >= policy.globalAlertThreshold;
+  return { next: { consecutiveFailures, alertSince: raised ? now : g.alertSince }, raised };
+}

@@ -1,0 +1,96 @@
+// The store interfaces (ports) the use cases need; src/store implements them for SQLite (and later PostgreSQL).
+
+import type { AuditEntry, AuditEvent, AuditKind } from '../domain/audit.js';
+import type { ContentItem } from '../domain/content-item.js';
+import type { SecuritySettings } from '../domain/security-settings.js';
+import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../domain/throttle.js';
+import type { TaskSequence } from '../domain/task-sequence.js';
+
+/** Security settings with the revision that changes on every save. */
+export interface VersionedSecuritySettings {
+  settings: SecuritySettings;
+  revision: number;
+  updatedAt: string;
+}
+
+/** Where the security settings live. */
+export interface SecurityStore {
+  /** The current settings and their revision. */
+  getSecurity(): Promise<VersionedSecuritySettings>;
+  /** The current revision only (cheap; polled by running services). */
+  getSecurityRevision(): Promise<number>;
+  /**
+   * Replaces the settings when the stored revision is still `expectedRevision`, and appends the
+   * audit events in the same transaction. Throws CONFLICT when someone else saved first.
+   */
+  saveSecurity(next: SecuritySettings, expectedRevision: number, events: AuditEvent[]): Promise<number>;
+}
+
+/** Filters for reading the audit trail. */
+export interface AuditFilter {
+  since?: string;
+  kind?: AuditKind;
+  method?: string;
+  result?: string;
+  limit?: number;
+}
+
+/** The result of checking the audit chain. */
+export interface AuditVerification {
+  ok: boolean;
+  checked: number;
+  /** The first entry whose MAC does not match (edited, or a predecessor deleted). */
+  brokenAt: number | null;
+}
+
+/** The append-only, chained audit trail. */
+export interface AuditStore {
+  append(event: AuditEvent): Promise<AuditEntry>;
+  list(filter: AuditFilter): Promise<AuditEntry[]>;
+  verify(): Promise<AuditVerification>;
+}
+
+/** Login bookkeeping: throttle counters and the login's audit row, written together. */
+export interface LoginStore {
+  /** The throttle records for these keys (missing ones empty) and the global record. */
+  throttleState(keys: string[]): Promise<{ records: Map<string, ThrottleRecord>; global: GlobalThrottleRecord }>;
+  /** Counts a failure for every key and globally, and appends the audit event (and an alert, when raised). */
+  recordFailure(input: { keys: string[]; digest: string; now: number; policy: ThrottlePolicy; event: AuditEvent }): Promise<{ alertRaised: boolean; global: GlobalThrottleRecord }>;
+  /** Clears the keys' records and the global count, and appends the audit event. */
+  recordSuccess(input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry>;
+}
+
+/** A signing key pair as JWKs. */
+export interface SigningKey {
+  kid: string;
+  privateJwk: Record<string, unknown>;
+  publicJwk: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** Where the token signing keys live. */
+export interface KeyStore {
+  /** The newest signing key, created with `create` when there is none. */
+  currentSigningKey(create: () => Promise<Omit<SigningKey, 'createdAt'>>): Promise<SigningKey>;
+}
+
+/** Task sequences in DeployR's export shape. */
+export interface TaskSequenceStore {
+  putTaskSequence(ts: TaskSequence, event: AuditEvent): Promise<void>;
+  getTaskSequence(id: string): Promise<TaskSequence | null>;
+  listTaskSequences(): Promise<TaskSequence[]>;
+}
+
+/** Content item metadata. */
+export interface ContentItemStore {
+  putContentItem(item: ContentItem, event: AuditEvent): Promise<void>;
+  getContentItem(id: string): Promise<ContentItem | null>;
+  listContentItems(): Promise<ContentItem[]>;
+}
+
+/** Everything the service needs from its store. */
+export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, ContentItemStore {
+  /** Runs a consistency check of the underlying database. */
+  integrityCheck(): Promise<string>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,59 @@
+// Use cases for task sequences: import DeployR exports, list and read them, within what a caller may see.
+
+import type { AuditEvent } from '../domain/audit.js';
+import { DeployrError } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
+import { countSteps, parseTaskSequenceExport, type TaskSequence } from '../domain/task-sequence.js';
+import type { TaskSequenceStore } from './ports.js';
+
+/** One task sequence in a listing. */
+export interface TaskSequenceOverview {
+  id: string;
+  name: string;
+  description: string | null;
+  versions: { versionNo: number; status: string; steps: number }[];
+}
+
+/** The catalog of task sequences. */
+export class TaskSequenceCatalog {
+  constructor(private readonly store: TaskSequenceStore) {}
+
+  /** Imports a DeployR task sequence export (parsed JSON); replaces one with the same id. */
+  async importExport(json: unknown, actor: { subject: string; source: string | null }): Promise<TaskSequence> {
+    const ts = parseTaskSequenceExport(json);
+    const existed = (await this.store.getTaskSequence(ts.id)) !== null;
+    const event: AuditEvent = {
+      kind: 'task-sequence', method: 'import', result: existed ? 'replaced' : 'created', reason: 'ok',
+      subject: actor.subject, source: actor.source, device: null, detail: { id: ts.id, name: ts.name, versions: ts.versions.length },
+    };
+    await this.store.putTaskSequence(ts, event);
+    return ts;
+  }
+
+  /** The task sequences a caller may see, as overviews. */
+  async list(principal: Principal | null): Promise<TaskSequenceOverview[]> {
+    const all = await this.store.listTaskSequences();
+    return all.filter((ts) => visible(ts.id, principal)).map(overview);
+  }
+
+  /** One task sequence; NOT_FOUND when it does not exist or the caller may not see it. */
+  async get(id: string, principal: Principal | null): Promise<TaskSequence> {
+    const ts = await this.store.getTaskSequence(id.toLowerCase());
+    if (!ts || !visible(ts.id, principal)) throw new DeployrError('NOT_FOUND', `No task sequence with id ${id}.`);
+    return ts;
+  }
+}
+
+/** A token limited to one task sequence sees only that one. */
+function visible(id: string, principal: Principal | null): boolean {
+  const limit = principal?.taskSequenceLimit;
+  return !limit || limit.split(':')[0]?.toLowerCase() === id.toLowerCase();
+}
+
+/** The overview of a task sequence. */
+export function overview(ts: TaskSequence): TaskSequenceOverview {
+  return {
+    id: ts.id, name: ts.name, description: ts.description ?? null,
+    versions: ts.versions.map((v) => ({ versionNo: v.versionNo, status: v.status, steps: countSteps(v.steps) })),
+  };
+}

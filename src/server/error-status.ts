@@ -1,0 +1,57 @@
+// The one table from stable error codes to HTTP statuses, and the error handler that applies it.
+
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { ErrorBody } from '../api/contract.js';
+import { DeployrError, type ErrorCode } from '../domain/errors.js';
+
+/** Each error code's HTTP status. */
+export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
+  AUTH_FAILED: 401,
+  TOKEN_INVALID: 401,
+  AUTH_THROTTLED: 429,
+  AUTH_NOT_CONFIGURED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  INVALID_INPUT: 400,
+  PASSCODE_REJECTED: 400,
+  CONFLICT: 409,
+  UNAVAILABLE: 503,
+  INTEGRITY: 500,
+  INTERNAL: 500,
+};
+
+/** An error body. */
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** Installs the error and not-found handlers: expected errors keep their code, anything else is a logged 500. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody('NOT_FOUND', `No such endpoint: ${req.method} ${req.url.split('?')[0]}`));
+  });
+  app.setErrorHandler((err: FastifyError | DeployrError | Error, req, reply) => {
+    if (err instanceof DeployrError) {
+      const status = STATUS_OF[err.code];
+      if (err.code === 'AUTH_THROTTLED' && typeof err.details.retryAfterSeconds === 'number') {
+        void reply.header('retry-after', String(err.details.retryAfterSeconds));
+      }
+      if (status >= 500) req.log.error({ err }, 'request failed');
+      return reply.code(status).send(errorBody(err.code, err.message));
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      return reply.code(400).send(errorBody('INVALID_INPUT', `Invalid request: ${fe.message}`));
+    }
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      const message = fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'The request body is too large.'
+        : fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'The request body must be JSON (content-type: application/json).'
+        : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty; JSON was expected.'
+        : /JSON|Unexpected|token/i.test(fe.message) ? 'The request body is not valid JSON.'
+        : fe.message.split('\n')[0] ?? 'Bad request.';
+      return reply.code(fe.statusCode).send(errorBody(fe.statusCode === 413 ? 'INVALID_INPUT' : 'INVALID_INPUT', message));
+    }
+    req.log.error({ err }, 'unexpected error');
+    return reply.code(500).send(errorBody('INTERNAL', 'Internal error; see the service log.'));
+  });
+}

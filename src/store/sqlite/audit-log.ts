@@ -1,0 +1,68 @@
+// The audit trail in SQLite: append-only rows, each with an HMAC chained to the one before it.
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { AuditEntry, AuditEvent, AuditKind } from '../../domain/audit.js';
+import type { AuditFilter, AuditVerification } from '../../engine/ports.js';
+import type { SqliteDatabase } from './connection.js';
+
+interface AuditRow {
+  seq: number; at: string; kind: string; method: string; result: string; reason: string;
+  subject: string; source: string | null; device: string | null; detail: string; mac: string;
+}
+
+/** The MAC of a row given the MAC before it: HMAC-SHA256 over the previous MAC and the row's fields. */
+function rowMac(key: Buffer, previousMac: string, row: Omit<AuditRow, 'mac'>): string {
+  const canonical = JSON.stringify([row.seq, row.at, row.kind, row.method, row.result, row.reason, row.subject, row.source, row.device, row.detail]);
+  return createHmac('sha256', key).update(previousMac).update('\n').update(canonical).digest('hex');
+}
+
+function toEntry(row: AuditRow): AuditEntry {
+  return {
+    seq: row.seq, at: row.at, kind: row.kind as AuditKind, method: row.method, result: row.result, reason: row.reason,
+    subject: row.subject, source: row.source, device: row.device, detail: JSON.parse(row.detail) as Record<string, unknown>, mac: row.mac,
+  };
+}
+
+/** Appends one event; call inside the transaction of the change it records. */
+export function appendAudit(db: SqliteDatabase, key: Buffer, event: AuditEvent, now = new Date()): AuditEntry {
+  const last = db.prepare('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; mac: string } | undefined;
+  const row = {
+    seq: (last?.seq ?? 0) + 1, at: now.toISOString(), kind: event.kind, method: event.method, result: event.result,
+    reason: event.reason, subject: event.subject, source: event.source, device: event.device, detail: JSON.stringify(event.detail ?? {}),
+  };
+  const mac = rowMac(key, last?.mac ?? '', row);
+  db.prepare('INSERT INTO audit (seq, at, kind, method, result, reason, subject, source, device, detail, mac) VALUES (@seq, @at, @kind, @method, @result, @reason, @subject, @source, @device, @detail, @mac)')
+    .run({ ...row, mac });
+  return toEntry({ ...row, mac });
+}
+
+/** Reads entries, oldest first, matching the filter. */
+export function listAudit(db: SqliteDatabase, filter: AuditFilter): AuditEntry[] {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.since) { where.push('at >= @since'); params.since = filter.since; }
+  if (filter.kind) { where.push('kind = @kind'); params.kind = filter.kind; }
+  if (filter.method) { where.push('method = @method'); params.method = filter.method; }
+  if (filter.result) { where.push('result = @result'); params.result = filter.result; }
+  const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq ${filter.limit ? 'DESC LIMIT @limit' : 'ASC'}`;
+  if (filter.limit) params.limit = filter.limit;
+  const rows = db.prepare(sql).all(params) as AuditRow[];
+  if (filter.limit) rows.reverse();
+  return rows.map(toEntry);
+}
+
+/** Recomputes the chain; an edited row, or a deleted one, breaks it from that point. */
+export function verifyAudit(db: SqliteDatabase, key: Buffer): AuditVerification {
+  let previousMac = '';
+  let expectedSeq = 1;
+  let checked = 0;
+  for (const row of db.prepare('SELECT * FROM audit ORDER BY seq ASC').iterate() as IterableIterator<AuditRow>) {
+    const mac = rowMac(key, previousMac, row);
+    const same = mac.length === row.mac.length && timingSafeEqual(Buffer.from(mac), Buffer.from(row.mac));
+    if (row.seq !== expectedSeq || !same) return { ok: false, checked, brokenAt: row.seq };
+    previousMac = row.mac;
+    expectedSeq += 1;
+    checked += 1;
+  }
+  return { ok: true, checked, brokenAt: null };
+}

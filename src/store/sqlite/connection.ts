@@ -1,0 +1,31 @@
+// Opens the SQLite database file: WAL, synchronous=FULL for security state, foreign keys, migrations.
+
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from './migrations.js';
+
+/** An open better-sqlite3 database. */
+export type SqliteDatabase = Database.Database;
+
+/** Opens (creating when missing) the database at `file` and brings its schema up to date. */
+export function openDatabase(file: string): SqliteDatabase {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // Audit rows and throttle counters must not vanish after a power loss: FULL, not NORMAL.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: SqliteDatabase): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }).immediate();
+  }
+}

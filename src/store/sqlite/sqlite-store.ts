@@ -1,0 +1,125 @@
+// The embedded default store: one SQLite file under the home, implementing every port of src/engine/ports.ts.
+
+import type { AuditEntry, AuditEvent } from '../../domain/audit.js';
+import type { ContentItem } from '../../domain/content-item.js';
+import { DeployrError } from '../../domain/errors.js';
+import { DEFAULT_SECURITY_SETTINGS, type SecuritySettings } from '../../domain/security-settings.js';
+import type { TaskSequence } from '../../domain/task-sequence.js';
+import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../../domain/throttle.js';
+import type { AuditFilter, AuditVerification, SigningKey, Store, VersionedSecuritySettings } from '../../engine/ports.js';
+import { appendAudit, listAudit, verifyAudit } from './audit-log.js';
+import { openDatabase, type SqliteDatabase } from './connection.js';
+import * as login from './login-records.js';
+
+/** Opens the SQLite store at `file`; `auditKey` keys the audit chain's HMAC and is kept outside the database. */
+export function openSqliteStore(file: string, auditKey: Buffer): Store {
+  return new SqliteStore(openDatabase(file), auditKey);
+}
+
+class SqliteStore implements Store {
+  constructor(private readonly db: SqliteDatabase, private readonly auditKey: Buffer) {}
+
+  async getSecurity(): Promise<VersionedSecuritySettings> {
+    const row = this.db.prepare('SELECT doc, revision, updated_at FROM security_settings WHERE id = 1').get() as { doc: string; revision: number; updated_at: string } | undefined;
+    if (!row) return { settings: { ...DEFAULT_SECURITY_SETTINGS }, revision: 0, updatedAt: new Date(0).toISOString() };
+    return { settings: { ...DEFAULT_SECURITY_SETTINGS, ...(JSON.parse(row.doc) as SecuritySettings) }, revision: row.revision, updatedAt: row.updated_at };
+  }
+
+  async getSecurityRevision(): Promise<number> {
+    return (this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+  }
+
+  async saveSecurity(next: SecuritySettings, expectedRevision: number, events: AuditEvent[]): Promise<number> {
+    return this.db.transaction(() => {
+      const current = (this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+      if (current !== expectedRevision) {
+        throw new DeployrError('CONFLICT', 'The security settings were changed by someone else meanwhile; nothing was saved. Try again.');
+      }
+      const revision = current + 1;
+      this.db.prepare('INSERT INTO security_settings (id, doc, revision, updated_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, revision = excluded.revision, updated_at = excluded.updated_at')
+        .run(JSON.stringify(next), revision, new Date().toISOString());
+      for (const e of events) appendAudit(this.db, this.auditKey, { ...e, detail: { ...e.detail, revision } });
+      return revision;
+    }).immediate();
+  }
+
+  async append(event: AuditEvent): Promise<AuditEntry> {
+    return this.db.transaction(() => appendAudit(this.db, this.auditKey, event)).immediate();
+  }
+
+  async list(filter: AuditFilter): Promise<AuditEntry[]> {
+    return listAudit(this.db, filter);
+  }
+
+  async verify(): Promise<AuditVerification> {
+    return verifyAudit(this.db, this.auditKey);
+  }
+
+  async throttleState(keys: string[]): Promise<{ records: Map<string, ThrottleRecord>; global: GlobalThrottleRecord }> {
+    return login.throttleState(this.db, keys);
+  }
+
+  async recordFailure(input: { keys: string[]; digest: string; now: number; policy: ThrottlePolicy; event: AuditEvent }): Promise<{ alertRaised: boolean; global: GlobalThrottleRecord }> {
+    return login.recordFailure(this.db, this.auditKey, input);
+  }
+
+  async recordSuccess(input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry> {
+    return login.recordSuccess(this.db, this.auditKey, input);
+  }
+
+  async currentSigningKey(create: () => Promise<Omit<SigningKey, 'createdAt'>>): Promise<SigningKey> {
+    const read = (): SigningKey | undefined => {
+      const row = this.db.prepare('SELECT * FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1').get() as { kid: string; private_jwk: string; public_jwk: string; created_at: string } | undefined;
+      return row && { kid: row.kid, privateJwk: JSON.parse(row.private_jwk) as Record<string, unknown>, publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>, createdAt: row.created_at };
+    };
+    const existing = read();
+    if (existing) return existing;
+    const made = await create();
+    // Two processes may race on first start; the first insert wins and both read it back.
+    this.db.prepare('INSERT OR IGNORE INTO signing_keys (kid, private_jwk, public_jwk, created_at) SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM signing_keys)')
+      .run(made.kid, JSON.stringify(made.privateJwk), JSON.stringify(made.publicJwk), new Date().toISOString());
+    return read() as SigningKey;
+  }
+
+  async putTaskSequence(ts: TaskSequence, event: AuditEvent): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO task_sequences (id, name, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, updated_at = excluded.updated_at')
+        .run(ts.id, ts.name, JSON.stringify(ts), new Date().toISOString());
+      appendAudit(this.db, this.auditKey, event);
+    }).immediate();
+  }
+
+  async getTaskSequence(id: string): Promise<TaskSequence | null> {
+    const doc = this.db.prepare('SELECT doc FROM task_sequences WHERE id = ?').pluck().get(id) as string | undefined;
+    return doc ? (JSON.parse(doc) as TaskSequence) : null;
+  }
+
+  async listTaskSequences(): Promise<TaskSequence[]> {
+    return (this.db.prepare('SELECT doc FROM task_sequences ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as TaskSequence);
+  }
+
+  async putContentItem(item: ContentItem, event: AuditEvent): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO content_items (id, name, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, updated_at = excluded.updated_at')
+        .run(item.id, item.name, JSON.stringify(item), new Date().toISOString());
+      appendAudit(this.db, this.auditKey, event);
+    }).immediate();
+  }
+
+  async getContentItem(id: string): Promise<ContentItem | null> {
+    const doc = this.db.prepare('SELECT doc FROM content_items WHERE id = ?').pluck().get(id) as string | undefined;
+    return doc ? (JSON.parse(doc) as ContentItem) : null;
+  }
+
+  async listContentItems(): Promise<ContentItem[]> {
+    return (this.db.prepare('SELECT doc FROM content_items ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as ContentItem);
+  }
+
+  async integrityCheck(): Promise<string> {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
