@@ -62,7 +62,8 @@ function localPortOption(): Option {
 const program = new Command('deployr')
   .description('deployr: OS deployment server and client (task sequences, content, and who may run them)')
   .version(VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
 program.command('serve')
   .description('run the service: HTTPS API on --port (7281), local admin HTTP on 127.0.0.1:--local-port (7282)')
@@ -111,6 +112,7 @@ function configureDeps(home: string | undefined, localPort: string): ConfigureDe
 
 const configure = program.command('configure')
   .description('the configuration tool; without a subcommand, an interactive menu (on a terminal)')
+  .enablePositionalOptions()
   .addOption(homeOption())
   .addOption(localPortOption())
   .action(async (flags: { home?: string; localPort: string }) => {

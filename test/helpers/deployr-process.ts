@@ -1,0 +1,110 @@
+// Test helpers: run the real `deployr` executable (service, configuration tool, client) as child processes on loopback.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled entry point. */
+export const DEPLOYR_BIN = fileURLToPath(new URL('../../src/bin/deployr.js', import.meta.url));
+/** The repository root (for fixtures). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The real DeployR exports. */
+export const EXPORTS_DIR = join(REPO_ROOT, 'test', 'fixtures', 'deployr-exports');
+
+/** The result of a finished command. */
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A fresh, empty home folder, removed by `cleanup`. */
+export function tempHome(prefix = 'deployr-test-'): { home: string; cleanup(): void } {
+  const home = mkdtempSync(join(tmpdir(), prefix));
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/** Runs `deployr ARGS` to completion with `input` on standard input (no terminal). */
+export function runDeployr(args: string[], options: { home?: string; input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DEPLOYR_BIN, ...args], {
+      env: { ...process.env, ...(options.home ? { DEPLOYR_HOME: options.home } : {}), ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`deployr ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`)); }, options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A running `deployr serve` child process. */
+export interface ServiceProcess {
+  home: string;
+  port: number;
+  localPort: number;
+  /** `https://127.0.0.1:PORT` */
+  url: string;
+  /** The service's certificate file (self-signed), for `--ca`. */
+  caFile: string;
+  fingerprint: string;
+  child: ChildProcess;
+  /** Everything it wrote so far (logs and banner). */
+  output(): string;
+  /** Stops it with SIGTERM and waits for the exit. */
+  stop(): Promise<number | null>;
+  /** Kills it with SIGKILL and waits. */
+  kill(): Promise<void>;
+}
+
+/** Starts `deployr serve` on random loopback ports and waits until it accepts connections. */
+export async function startService(options: { home: string; env?: Record<string, string>; args?: string[] }): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [DEPLOYR_BIN, 'serve', '--home', options.home, '--port', '0', '--local-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])], {
+    env: { ...process.env, DEPLOYR_SETTINGS_POLL_MS: '200', DEPLOYR_LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const port = /HTTPS API:\s+https:\/\/localhost:(\d+)/.exec(out)?.[1];
+    const localPort = /Local admin:\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
+    const fingerprint = /SHA-256 fingerprint: ([0-9A-F:]+)/.exec(out)?.[1];
+    const caFile = /TLS certificate[^:]*: (\S+)/.exec(out)?.[1];
+    if (port && localPort && fingerprint && caFile) {
+      return {
+        home: options.home, port: Number(port), localPort: Number(localPort), url: `https://127.0.0.1:${port}`, caFile, fingerprint, child,
+        output: () => out,
+        stop: async () => { if (child.exitCode === null) child.kill('SIGTERM'); return exited; },
+        kill: async () => { if (child.exitCode === null) child.kill('SIGKILL'); await exited; },
+      };
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`deployr serve did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Sets the passcode through the real configuration tool (two lines on standard input). */
+export async function setPasscode(home: string, passcode: string, verify = passcode): Promise<CommandResult> {
+  return runDeployr(['configure', 'security', '--passcode'], { home, input: `${passcode}\n${verify}\n` });
+}
+
+/** Waits until `check` is true, polling every 50 ms, failing after `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
