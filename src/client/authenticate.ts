@@ -101,8 +101,10 @@ async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo
     if (res.status === 429) throw new ClientError('HTTP', `Too many failed attempts from this machine; wait ${res.headers['retry-after'] ?? 'a while'} seconds before trying again.`, 429);
     throw new ClientError('HTTP', configured ? 'The Passcode variable was not accepted by the server.' : 'The server has no authentication method configured; the Passcode variable cannot be used.', res.status);
   }
+  let retry: string | null = null;
   for (;;) {
-    const passcode = await io.prompter.secret('Passcode:');
+    const passcode: string | null = retry ?? await io.prompter.secret('Passcode:');
+    retry = null;
     if (passcode === null) {
       throw new ClientError('INPUT', configured ? 'No passcode was entered; stopping.' : 'The server has no authentication method configured; cannot proceed.');
     }
@@ -110,9 +112,11 @@ async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo
     const res = await api.request<TokenResponse>('POST', PATHS.passcode, { passcode: passcode.slice(0, 1024), context: options.context, ...extra });
     if (res.status === 200) return { ...res.body, method: 'passcode' };
     if (res.status === 429) {
+      // The server did not look at the passcode: wait as told, then send the same one again.
       const wait = Math.max(1, Number(res.headers['retry-after'] ?? 1));
-      io.say(`Too many failed attempts: wait ${wait} seconds before trying again.`);
+      io.say(`Too many failed attempts: waiting ${wait} seconds before trying again.`);
       await sleep(Math.min(wait, options.maxThrottleWaitSeconds ?? 900) * 1000);
+      retry = passcode;
       continue;
     }
     if (res.status === 401) {
