@@ -33,7 +33,8 @@ export interface HealthResponse {
 /** One configured method and what the client needs for it (never a secret). */
 export type MethodInfo =
   | { method: 'anonymous' }
-  | { method: 'certificate' }
+  /** `issuers`: subject DNs of the trusted CAs; present a certificate issued under one of them on the TLS connection. */
+  | { method: 'certificate'; issuers: string[] }
   | { method: 'entra'; authority: string; tenantId: string; clientId: string; scope: string }
   | { method: 'passcode'; contexts: ('boot' | 'fullos')[] };
 
@@ -130,3 +131,186 @@ export interface LocalStatus {
 export const IdParamsSchema = Type.Object({
   id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
 }, { additionalProperties: false });
+
+/** Where content versions and their files are fetched (see docs/content.md). */
+export const CONTENT_PATHS = {
+  /** The base of file delivery: `/v1/content/{sha256}`. */
+  blobBase: '/v1/content',
+  /** `GET /v1/content-items/{id}/versions/{versionNo|active}`: one version with its files. */
+  version: (id: string, versionNo: number | 'active'): string => `/v1/content-items/${encodeURIComponent(id)}/versions/${versionNo}`,
+  /** `GET|HEAD /v1/content/{sha256}`: one file's bytes (Range, If-Range, If-None-Match; ETag `"<sha256>"`). */
+  blob: (sha256: string): string => `/v1/content/${encodeURIComponent(sha256)}`,
+} as const;
+
+/** One file of a content version on the wire. */
+export interface ContentFileInfo {
+  /** Relative path with forward slashes. */
+  path: string;
+  size: number;
+  /** SHA-256, lower-case hex; also the file's ETag and its address under `/v1/content/`. */
+  sha256: string;
+}
+
+/** `GET /v1/content-items/{id}/versions/{versionNo|active}`. */
+export interface ContentVersionResponse {
+  contentItemId: string;
+  name: string;
+  contentItemPurpose: string;
+  type: string;
+  versionNo: number;
+  status: string;
+  description: string | null;
+  installationCommandLine: string | null;
+  driverManufacturer: string | null;
+  driverModel: string | null;
+  files: ContentFileInfo[];
+}
+
+/** Path parameters of the version route: a content item id and a version number or `active`. */
+export const ContentVersionParamsSchema = Type.Object({
+  id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
+  versionNo: Type.String({ pattern: '^(active|[1-9][0-9]{0,8})$' }),
+}, { additionalProperties: false });
+
+/** Path parameter of the blob route: a SHA-256 in hex. */
+export const BlobParamsSchema = Type.Object({
+  sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$' }),
+}, { additionalProperties: false });
+
+/** Where runs are registered, reported and read, and the full-OS bootstrap script (see docs/runs.md). */
+export const RUN_PATHS = {
+  /** `GET` lists runs, `POST` registers one. */
+  runs: '/v1/runs',
+  /** `GET /v1/runs/{id}`: a run and its steps. */
+  run: (id: string): string => `/v1/runs/${encodeURIComponent(id)}`,
+  /** `POST`: a step started or ended. */
+  steps: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/steps`,
+  /** `POST`: the run continues after a restart. */
+  resume: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/resume`,
+  /** `POST`: the run ended (or waits for a restart). */
+  finish: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/finish`,
+  /** `POST` appends to the run's log; `GET` reads it. */
+  log: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/log`,
+  /** `POST`: runs a script from the content library's Scripts folder on the server. */
+  serverScript: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/server-script`,
+  /** `GET [?tsid=ID[:VERSION]][&shell=sh|powershell]` (no token): a script that starts the client. */
+  bootstrap: '/v1/Service/Bootstrap',
+} as const;
+
+const Guid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
+
+/** `POST /v1/runs`: register a run of an Active task sequence version. */
+export const CreateRunSchema = Type.Object({
+  taskSequenceId: Guid,
+  versionNo: Type.Integer({ minimum: 1 }),
+  deviceId: Type.Optional(DeviceId),
+  /** Number of enabled steps in the plan, for progress. */
+  stepsTotal: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+}, { additionalProperties: false });
+/** The run registration request. */
+export type CreateRunRequest = Static<typeof CreateRunSchema>;
+
+/** Step states on the wire (see src/domain/run.ts). */
+export const RunStepStatusSchema = Type.Union([
+  Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('continued'), Type.Literal('skipped'),
+]);
+
+/** `POST /v1/runs/{id}/steps`: a step started (`running`) or ended. */
+export const StepReportSchema = Type.Object({
+  key: Type.String({ minLength: 36, maxLength: 1024, pattern: '^[0-9a-fA-F/-]+$' }),
+  stepId: Guid,
+  name: Type.String({ maxLength: 512 }),
+  status: RunStepStatusSchema,
+  exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  durationMs: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  outputTail: Type.Optional(Type.Union([Type.String({ maxLength: 8192 }), Type.Null()])),
+  message: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
+}, { additionalProperties: false });
+/** A step report. */
+export type StepReport = Static<typeof StepReportSchema>;
+
+/** `POST /v1/runs/{id}/finish`. */
+export const FinishRunSchema = Type.Object({
+  status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('rebooting')]),
+  message: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
+}, { additionalProperties: false });
+/** The end of a run (or a pause for a restart). */
+export type FinishRunRequest = Static<typeof FinishRunSchema>;
+
+/** Largest log chunk accepted by `POST /v1/runs/{id}/log`, in characters. */
+export const RUN_LOG_CHUNK_CHARS = 256 * 1024;
+
+/** `POST /v1/runs/{id}/log`: one more piece of the client's log (secrets already masked). */
+export const RunLogChunkSchema = Type.Object({
+  text: Type.String({ maxLength: RUN_LOG_CHUNK_CHARS }),
+}, { additionalProperties: false });
+/** A log chunk. */
+export type RunLogChunk = Static<typeof RunLogChunkSchema>;
+
+/** `POST /v1/runs/{id}/server-script`: run `<content>/Scripts/<script>` on the server. */
+export const ServerScriptSchema = Type.Object({
+  script: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_][A-Za-z0-9._ -]*$' }),
+  arguments: Type.Array(Type.String({ maxLength: 8192 }), { maxItems: 128 }),
+  /** At most one hour; default 300. */
+  timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+}, { additionalProperties: false });
+/** A server-side script request. */
+export type ServerScriptRequest = Static<typeof ServerScriptSchema>;
+
+/** The answer of a server-side script: its exit code, the `{name, value}` objects it printed, the rest of its output. */
+export interface ServerScriptResponse {
+  /** Null when it was stopped (timeout). */
+  exitCode: number | null;
+  variables: { name: string; value: string }[];
+  /** The end of its other output (standard output lines that were not variables, then standard error). */
+  output: string;
+  timedOut: boolean;
+}
+
+/** A run on the wire (see `RunRecord` in src/domain/run.ts). */
+export interface RunSummary {
+  id: string;
+  taskSequenceId: string;
+  versionNo: number;
+  name: string;
+  device: string | null;
+  subject: string;
+  method: string;
+  context: string;
+  status: 'running' | 'succeeded' | 'failed' | 'rebooting';
+  startedAt: string;
+  finishedAt: string | null;
+  currentStep: string | null;
+  stepsTotal: number | null;
+  message: string | null;
+  updatedAt: string;
+}
+
+/** One step of a run on the wire (see `RunStepRecord`). */
+export interface RunStepSummary {
+  key: string;
+  stepId: string;
+  name: string;
+  status: 'running' | 'succeeded' | 'failed' | 'continued' | 'skipped';
+  exitCode: number | null;
+  durationMs: number | null;
+  outputTail: string | null;
+  message: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** `GET /v1/runs`. */
+export interface RunList {
+  runs: RunSummary[];
+}
+
+/** `GET /v1/runs/{id}`. */
+export interface RunDetail extends RunSummary {
+  steps: RunStepSummary[];
+}
+
+/** `GET /v1/runs/{id}/log`. */
+export interface RunLogResponse {
+  text: string;
+}

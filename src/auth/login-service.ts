@@ -2,16 +2,19 @@
 
 import { createHmac } from 'node:crypto';
 import type { AuditEvent } from '../domain/audit.js';
-import { DeployrError } from '../domain/errors.js';
+import { DeployrError, isDeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import {
   configuredMethods, passcodeAllowed, validPasscodeGenerations,
   type AuthContext, type AuthMethod, type SecuritySettings,
 } from '../domain/security-settings.js';
-import { DEFAULT_THROTTLE_POLICY, retryAfterSeconds, type ThrottlePolicy } from '../domain/throttle.js';
+import { normalizePasscode } from '../domain/passcode-policy.js';
+import { DEFAULT_THROTTLE_POLICY, retryAfterSeconds, throttleKeys, type ThrottlePolicy } from '../domain/throttle.js';
 import type { AuditStore, LoginStore } from '../engine/ports.js';
+import { evaluatePeerCertificate, parseCaBundle, type PeerCertificateInput } from './certificate-rules.js';
 import type { PasscodeHasher } from './passcode-hasher.js';
 import type { SecurityState } from './security-state.js';
+import { VerifiedPasscodeCache } from './verified-passcode-cache.js';
 import type { TokenService, VerifiedToken } from './token-service.js';
 
 /** Where a login attempt comes from. */
@@ -31,7 +34,7 @@ export interface IssuedToken {
 /** What the client needs to know about one configured method (never a secret). */
 export type MethodDescription =
   | { method: 'anonymous' }
-  | { method: 'certificate' }
+  | { method: 'certificate'; issuers: string[] }
   | { method: 'entra'; authority: string; tenantId: string; clientId: string; scope: string }
   | { method: 'passcode'; contexts: AuthContext[] };
 
@@ -41,6 +44,15 @@ export interface MethodsDescription {
   /** False when nothing is configured: no token is issued to anyone. */
   configured: boolean;
 }
+
+/** At most this many throttled sources are remembered for quieter auditing (oldest forgotten first). */
+const MAX_QUIET_SOURCES = 10_000;
+/** How long the answer to a throttled source is held at most (it must wait longer anyway). */
+const THROTTLED_HOLD_MS = 1000;
+/** At most this many throttled answers are held at once; beyond that they go out at once. */
+const MAX_HELD_REFUSALS = 1000;
+/** At most this many verified tokens are remembered. */
+const MAX_VERIFIED_TOKENS = 10_000;
 
 /** The generic failure every refused login gets, whatever the reason. */
 export function authFailed(): DeployrError {
@@ -66,8 +78,16 @@ export class LoginService {
   private readonly policy: ThrottlePolicy;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly verified: VerifiedPasscodeCache;
+  /** Sources refused while throttled whose further refusals are counted rather than written, until `until`. */
+  private readonly quietThrottled = new Map<string, { until: number; count: number }>();
+  /** Throttled answers being held right now (see `refuseThrottled`). */
+  private heldRefusals = 0;
+  /** Tokens whose signature verified, by their exact text (bounded; oldest forgotten first). */
+  private readonly verifiedTokens = new Map<string, VerifiedToken>();
 
   constructor(private readonly deps: LoginServiceDeps) {
+    this.verified = new VerifiedPasscodeCache(deps.hasher);
     this.policy = deps.policy ?? DEFAULT_THROTTLE_POLICY;
     this.now = deps.now ?? Date.now;
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -83,7 +103,7 @@ export class LoginService {
     const methods = configuredMethods(s).map((m): MethodDescription => {
       switch (m) {
         case 'anonymous': return { method: 'anonymous' };
-        case 'certificate': return { method: 'certificate' };
+        case 'certificate': return { method: 'certificate', issuers: caSubjects(s.certificate!.caPem) };
         case 'entra': {
           const e = s.entra!;
           return { method: 'entra', authority: e.authority, tenantId: e.tenantId, clientId: e.clientId, scope: `api://${e.clientId}/.default` };
@@ -97,45 +117,66 @@ export class LoginService {
   /**
    * Passcode login. Refused with the same AUTH_FAILED for every reason (wrong passcode, none set,
    * superseded by Entra ID at boot, missing task sequence for a limited full-OS start); AUTH_THROTTLED
-   * (with `retryAfterSeconds`) while the source must wait, whether or not the passcode is right.
+   * (with `retryAfterSeconds`) while the source must wait, whether or not the passcode is right, and
+   * when too many checks already queue for argon2. UNAVAILABLE, and no token, when the audit row
+   * cannot be written.
    */
   async loginWithPasscode(input: { passcode: string; context: AuthContext; taskSequence: string | null; source: LoginSource }): Promise<IssuedToken> {
     const keys = throttleKeys(input.source);
     const { records, global } = await this.deps.store.throttleState(keys);
     const now = this.now();
-    const wait = Math.max(...[...records.values()].map((r) => retryAfterSeconds(r, now)));
-    const base = { method: 'passcode', subject: 'passcode', source: input.source.address, device: input.source.deviceId };
-    if (wait > 0) {
-      await this.deps.store.append({ kind: 'login', ...base, result: 'failure', reason: 'throttled', detail: { context: input.context, retryAfterSeconds: wait } });
-      throw new DeployrError('AUTH_THROTTLED', 'Too many failed attempts; wait before trying again.', { retryAfterSeconds: wait });
+    // The counter that makes the source wait longest is the one its refusals are audited under.
+    let wait = 0;
+    let blockingKey = keys[0] as string;
+    for (const [key, record] of records) {
+      const w = retryAfterSeconds(record, now);
+      if (w > wait) { wait = w; blockingKey = key; }
     }
-    if (global.alertSince > 0) await this.sleep(this.policy.globalSlowdownMs);
+    const base = { kind: 'login' as const, method: 'passcode', subject: 'passcode', source: input.source.address, device: input.source.deviceId };
+    if (wait > 0) return this.refuseThrottled(blockingKey, keys, base, input.context, 'throttled', wait, now);
+    // The global slowdown: every passcode check waits, and argon2 turns are held longer (fewer guesses per second).
+    const slow = global.alertSince > 0 && this.policy.globalSlowdownMs > 0;
+    if (slow) await this.sleep(this.policy.globalSlowdownMs);
+    const hold = slow ? { hold: () => this.sleep(this.policy.globalSlowdownMs) } : {};
+    await this.deps.security.refresh();
 
     const s = this.settings;
     // Entra ID on: a full-OS passcode start is limited to the task sequence it names.
     const limit = s.entra && input.context === 'fullos' ? input.taskSequence : null;
     let reason: string | null = null;
-    let generation = 0;
+    let generation: number | null = null;
     if (!s.passcode) reason = 'not_configured';
     else if (!passcodeAllowed(s, input.context)) reason = 'superseded_by_entra';
     else if (s.entra && input.context === 'fullos' && !input.taskSequence) reason = 'task_sequence_required';
 
-    if (reason === null && s.passcode) {
-      if (await this.deps.hasher.verify(s.passcode.hash, input.passcode)) generation = s.passcode.generation;
-      else if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now && await this.deps.hasher.verify(s.previousPasscode.hash, input.passcode)) {
-        generation = s.previousPasscode.generation;
-      } else reason = 'wrong_passcode';
-    } else {
-      // Spend the same work, so the answer's timing does not tell the reason.
-      await this.deps.hasher.verifyDummy(input.passcode);
+    try {
+      if (reason === null && s.passcode) {
+        const valid = [{ hash: s.passcode.hash, generation: s.passcode.generation }];
+        if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now) valid.push({ hash: s.previousPasscode.hash, generation: s.previousPasscode.generation });
+        this.verified.retain(valid.map((v) => v.hash));
+        generation = valid.find((v) => this.verified.known(v.hash, input.passcode))?.generation ?? null;
+        for (const v of valid) {
+          if (generation !== null) break;
+          if (await this.verified.verify(v.hash, input.passcode, hold)) generation = v.generation;
+        }
+        if (generation === null) reason = 'wrong_passcode';
+      } else {
+        if (!s.passcode) this.verified.clear();
+        // Spend the same work, so the answer's timing does not tell the reason.
+        await this.deps.hasher.verifyDummy(input.passcode, hold);
+      }
+    } catch (err) {
+      if (isDeployrError(err, 'AUTH_THROTTLED')) return this.refuseThrottled(`ip:${input.source.address}`, keys, base, input.context, 'busy', 1, now);
+      throw err;
     }
 
-    if (reason !== null) {
-      const digest = createHmac('sha256', this.deps.digestKey).update(input.passcode).digest('hex').slice(0, 4);
-      const { alertRaised, global: g } = await this.deps.store.recordFailure({
+    const notLogged = this.takeNotLogged(keys);
+    if (reason !== null || generation === null) {
+      const digest = createHmac('sha256', this.deps.digestKey).update(normalizePasscode(input.passcode)).digest('hex').slice(0, 8);
+      const { alertRaised, global: g } = await this.audited(() => this.deps.store.recordFailure({
         keys, digest, now, policy: this.policy,
-        event: { kind: 'login', ...base, result: 'failure', reason, detail: { context: input.context } },
-      });
+        event: { ...base, result: 'failure', reason: reason ?? 'wrong_passcode', detail: { context: input.context, ...notLogged } },
+      }));
       if (alertRaised) this.deps.onAlert?.(g.consecutiveFailures);
       throw authFailed();
     }
@@ -143,11 +184,60 @@ export class LoginService {
       method: 'passcode', subject: 'passcode', context: input.context, passcodeGeneration: generation,
       ...(limit ? { taskSequenceLimit: limit } : {}),
     });
-    await this.deps.store.recordSuccess({
+    // The token is handed out only after its audit row (and the counters' reset) is committed.
+    await this.audited(() => this.deps.store.recordSuccess({
       keys,
-      event: { kind: 'login', ...base, result: 'success', reason: 'ok', detail: { context: input.context, generation, tokenId: issued.tokenId, ...(limit ? { taskSequence: limit } : {}) } },
-    });
+      event: { ...base, result: 'success', reason: 'ok', detail: { context: input.context, generation, tokenId: issued.tokenId, ...(limit ? { taskSequence: limit } : {}), ...notLogged } },
+    }));
     return { token: issued.token, expiresAt: issued.expiresAt };
+  }
+
+  /**
+   * Refuses a throttled (or, `busy`, an over-queued) attempt with AUTH_THROTTLED. One audit row per
+   * blocking counter (a source, or a whole address) per waiting period: the attempts refused in
+   * between are counted in memory and reported on the next row written for that source or address
+   * (`throttledNotLogged`), so a flood of refused requests, even with a new device id on each, cannot
+   * turn into a flood of synchronous writes.
+   */
+  private async refuseThrottled(blockingKey: string, keys: string[], base: Omit<AuditEvent, 'result' | 'reason' | 'detail'>, context: AuthContext, reason: 'throttled' | 'busy', wait: number, now: number): Promise<never> {
+    const quiet = this.quietThrottled.get(blockingKey);
+    if (quiet && now < quiet.until) {
+      quiet.count += 1;
+    } else {
+      const notLogged = this.takeNotLogged([...new Set([blockingKey, ...keys])]);
+      if (this.quietThrottled.size >= MAX_QUIET_SOURCES) this.quietThrottled.delete(this.quietThrottled.keys().next().value as string);
+      this.quietThrottled.set(blockingKey, { until: now + wait * 1000, count: 0 });
+      await this.audited(() => this.deps.store.append({ ...base, result: 'failure', reason, detail: { context, retryAfterSeconds: wait, ...notLogged } }));
+    }
+    // A tarpit: the answer to a throttled source is held a moment (a timer, no work), so a flood over a
+    // few kept-alive connections becomes a trickle. Bounded, so that holding cannot pile up either.
+    if (reason === 'throttled' && this.heldRefusals < MAX_HELD_REFUSALS) {
+      this.heldRefusals += 1;
+      try { await this.sleep(Math.min(wait * 1000, THROTTLED_HOLD_MS)); } finally { this.heldRefusals -= 1; }
+    }
+    throw new DeployrError('AUTH_THROTTLED', reason === 'busy' ? 'Too many passcode checks at once; wait before trying again.' : 'Too many failed attempts; wait before trying again.', { retryAfterSeconds: wait });
+  }
+
+  /** The count of refused attempts not yet written under these counters (as audit detail), forgetting it. */
+  private takeNotLogged(keys: string[]): { throttledNotLogged?: number } {
+    let count = 0;
+    for (const key of keys) {
+      count += this.quietThrottled.get(key)?.count ?? 0;
+      this.quietThrottled.delete(key);
+    }
+    return count > 0 ? { throttledNotLogged: count } : {};
+  }
+
+  /** Runs an audit write; when it fails the login fails too (UNAVAILABLE), and no token is handed out. */
+  private async audited<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof DeployrError) throw err;
+      const refused = new DeployrError('UNAVAILABLE', 'The audit trail cannot be written, so the login is refused; see the service log.');
+      (refused as Error).cause = err;
+      throw refused;
+    }
   }
 
   /** Anonymous login: only while bypass is on; still a token and an audit row. */
@@ -178,29 +268,51 @@ export class LoginService {
   }
 
   /** Audits a refused login of a method verified elsewhere and returns the generic failure to throw. */
-  async refuse(input: { method: AuthMethod; subject: string; reason: string; context: AuthContext; source: LoginSource }): Promise<DeployrError> {
+  async refuse(input: { method: AuthMethod; subject: string; reason: string; context: AuthContext; source: LoginSource; detail?: Record<string, unknown> }): Promise<DeployrError> {
     await this.deps.store.append({
       kind: 'login', method: input.method, subject: input.subject, source: input.source.address, device: input.source.deviceId,
-      result: 'failure', reason: input.reason, detail: { context: input.context },
+      result: 'failure', reason: input.reason, detail: { context: input.context, ...input.detail },
     });
     return authFailed();
   }
 
   /**
+   * Verifies a token's signature and claims, remembering tokens that verified (until they expire) so
+   * that each request does not pay for the signature again. Only the signature check is remembered:
+   * the checks against the settings in force (method on, passcode generation valid, certificate) run
+   * on every request.
+   */
+  private async verifyToken(token: string): Promise<VerifiedToken> {
+    const cached = this.verifiedTokens.get(token);
+    if (cached && cached.expiresAt * 1000 > this.now()) return cached;
+    const v = await this.deps.tokens.verify(token);
+    if (this.verifiedTokens.size >= MAX_VERIFIED_TOKENS) this.verifiedTokens.delete(this.verifiedTokens.keys().next().value as string);
+    this.verifiedTokens.set(token, v);
+    return v;
+  }
+
+  /**
    * Checks a bearer token against the settings in force now: a token whose method was turned off,
    * or whose passcode generation is no longer valid, is refused at once; a certificate-bound token
-   * only works on a connection presenting that certificate.
+   * only works on a connection presenting that certificate, and only while that certificate still
+   * passes the certificate rules in force now (CA bundle, validity, EKU, subject/SAN patterns).
+   * `peer` is what the connection's TLS layer says about the client certificate (null on plain HTTP).
    */
-  async authenticate(token: string, connectionThumbprint: string | null): Promise<Principal> {
-    const v: VerifiedToken = await this.deps.tokens.verify(token);
+  async authenticate(token: string, peer: PeerCertificateInput | null): Promise<Principal> {
+    const v: VerifiedToken = await this.verifyToken(token);
+    // One cheap read: a change saved by any process (a rotation, a method turned off) applies to the very next request.
+    await this.deps.security.refresh();
     const s = this.settings;
     const invalid = (): DeployrError => new DeployrError('TOKEN_INVALID', 'The token is missing, expired or not valid; sign in again.');
     switch (v.method) {
       case 'anonymous': if (!s.bypass) throw invalid(); break;
       case 'entra': if (!s.entra) throw invalid(); break;
-      case 'certificate':
-        if (!s.certificate || !v.certificateThumbprint || v.certificateThumbprint !== connectionThumbprint) throw invalid();
+      case 'certificate': {
+        if (!s.certificate || !v.certificateThumbprint || !peer) throw invalid();
+        const evaluation = evaluatePeerCertificate(peer, s.certificate, new Date(this.now()));
+        if (!evaluation.ok || evaluation.thumbprint !== v.certificateThumbprint) throw invalid();
         break;
+      }
       case 'passcode':
         if (v.passcodeGeneration === undefined || !validPasscodeGenerations(s, new Date(this.now())).includes(v.passcodeGeneration)) throw invalid();
         if (v.context === 'boot' && s.entra) throw invalid();
@@ -213,7 +325,12 @@ export class LoginService {
   }
 }
 
-/** The throttle keys of a source: its address, and its device id when sent. */
-function throttleKeys(source: LoginSource): string[] {
-  return source.deviceId ? [`ip:${source.address}`, `device:${source.deviceId}`] : [`ip:${source.address}`];
+/** The subject DNs of a CA bundle (what the client needs to pick a certificate); none when it does not parse. */
+function caSubjects(pem: string): string[] {
+  try {
+    return parseCaBundle(pem).map((ca) => ca.subject.split('\n').filter((line) => line !== '').join(', '));
+  } catch {
+    return [];
+  }
 }
+

@@ -17,19 +17,38 @@ export const OWASP_ARGON2_PARAMS: Argon2Params = Object.freeze({ memoryCost: 19_
 /** Hashes passcodes and checks candidates against a stored hash. */
 export interface PasscodeHasher {
   hash(passcode: string): Promise<string>;
-  /** True when `candidate` matches; false for any mismatch or malformed input, never an error. */
-  verify(hash: string, candidate: string): Promise<boolean>;
+  /**
+   * True when `candidate` matches; false for any mismatch or malformed input. The one error is
+   * AUTH_THROTTLED (retry after a second) when too many checks already wait for their turn.
+   * `hold` runs after the hash while this check still holds its turn (the global slowdown: a pause
+   * there means fewer checks per second for everyone while guessing is under way).
+   */
+  verify(hash: string, candidate: string, options?: VerifyOptions): Promise<boolean>;
   /** Spends the same work as `verify` without a real hash, so that every failure takes as long. */
-  verifyDummy(candidate: string): Promise<false>;
+  verifyDummy(candidate: string, options?: VerifyOptions): Promise<false>;
 }
 
-/** Runs at most `limit` tasks at once; the rest wait their turn (first come, first served). */
+/** Options of a passcode check. */
+export interface VerifyOptions {
+  /** Awaited after the hash, before the turn is given up. */
+  hold?: () => Promise<void>;
+}
+
+/**
+ * Runs at most `limit` tasks at once; the rest wait their turn (first come, first served), and
+ * when `maxWaiting` already wait a new task is refused (AUTH_THROTTLED) rather than queued.
+ */
 class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit: number, private readonly maxWaiting: number) {}
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.active >= this.limit) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new DeployrError('AUTH_THROTTLED', 'Too many passcode checks at once; wait before trying again.', { retryAfterSeconds: 1 });
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
     this.active += 1;
     try {
       return await task();
@@ -40,31 +59,36 @@ class Semaphore {
   }
 }
 
-/** An argon2id hasher; `maxConcurrent` bounds the CPU and memory a flood of guesses can take. */
-export function createArgon2Hasher(options: { params?: Argon2Params; maxConcurrent?: number } = {}): PasscodeHasher {
+/**
+ * An argon2id hasher; `maxConcurrent` (default 2) bounds the CPU and memory a flood of guesses can
+ * take, and `maxWaiting` (default 64) how many checks may queue behind them.
+ */
+export function createArgon2Hasher(options: { params?: Argon2Params; maxConcurrent?: number; maxWaiting?: number } = {}): PasscodeHasher {
   const params = options.params ?? OWASP_ARGON2_PARAMS;
-  const gate = new Semaphore(options.maxConcurrent ?? 2);
+  const gate = new Semaphore(options.maxConcurrent ?? 2, options.maxWaiting ?? 64);
   let dummyHash: Promise<string> | null = null;
   const hash = (passcode: string): Promise<string> => {
     const normalized = normalizePasscode(passcode);
     if (normalized.length > PASSCODE_MAX_LENGTH * 4) throw new DeployrError('PASSCODE_REJECTED', 'The passcode is too long.');
     return gate.run(() => argon2.hash(normalized, { type: argon2.argon2id, ...params }));
   };
-  const verify = async (stored: string, candidate: string): Promise<boolean> => {
+  const verify = async (stored: string, candidate: string, opts: VerifyOptions = {}): Promise<boolean> => {
     const normalized = normalizePasscode(candidate);
     if (normalized.length === 0 || normalized.length > PASSCODE_MAX_LENGTH * 4) return false;
-    try {
-      return await gate.run(() => argon2.verify(stored, normalized));
-    } catch {
-      return false;
-    }
+    return gate.run(async () => {
+      let ok = false;
+      try { ok = await argon2.verify(stored, normalized); } catch { ok = false; }
+      if (opts.hold) await opts.hold();
+      return ok;
+    });
   };
   return {
     hash,
     verify,
-    async verifyDummy(candidate: string): Promise<false> {
-      dummyHash ??= hash('deployr-timing-equaliser-not-a-passcode');
-      await verify(await dummyHash, candidate);
+    async verifyDummy(candidate: string, opts: VerifyOptions = {}): Promise<false> {
+      // Made once, outside the gate, so that a refused turn cannot leave a failed promise behind.
+      dummyHash ??= argon2.hash('deployr-timing-equaliser-not-a-passcode', { type: argon2.argon2id, ...params });
+      await verify(await dummyHash, candidate, opts);
       return false;
     },
   };

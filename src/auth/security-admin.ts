@@ -1,12 +1,12 @@
 // Changes to the security settings (the configuration tool's security section), each audited in the same transaction.
 
 import type { AuditEvent } from '../domain/audit.js';
-import { DeployrError } from '../domain/errors.js';
+import { DeployrError, isDeployrError } from '../domain/errors.js';
 import { checkNewPasscode } from '../domain/passcode-policy.js';
 import {
   MICROSOFT_AUTHORITY, type CertificateSettings, type EntraSettings, type SecuritySettings,
 } from '../domain/security-settings.js';
-import type { SecurityStore } from '../engine/ports.js';
+import type { AuditStore, SecurityStore } from '../engine/ports.js';
 import type { PasscodeHasher } from './passcode-hasher.js';
 
 /** One pending change to the security settings. */
@@ -49,11 +49,13 @@ export function describeChange(change: SecurityChange): string {
 
 /** Applies security changes for the configuration tool. */
 export class SecurityAdmin {
-  constructor(private readonly store: SecurityStore, private readonly hasher: PasscodeHasher, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly store: SecurityStore & AuditStore, private readonly hasher: PasscodeHasher, private readonly now: () => Date = () => new Date()) {}
 
   /**
    * Validates every change first, then saves them all at once with their audit rows. A change that
-   * fails validation throws before anything is written: nothing changes.
+   * fails validation throws before anything is written: nothing changes. When someone else saved
+   * meanwhile, nothing is saved, the refused attempt gets its own audit row (result `failure`, reason
+   * `conflict`), and CONFLICT is thrown.
    */
   async apply(changes: SecurityChange[]): Promise<SaveResult> {
     if (changes.length === 0) throw new DeployrError('INVALID_INPUT', 'Nothing to change.');
@@ -122,7 +124,19 @@ export class SecurityAdmin {
       }
     }
     if (events.length === 0) return { revision, settings: current, warnings: ['Nothing changed.'] };
-    const saved = await this.store.saveSecurity(next, revision, events);
+    let saved: number;
+    try {
+      saved = await this.store.saveSecurity(next, revision, events);
+    } catch (err) {
+      if (isDeployrError(err, 'CONFLICT')) {
+        // The save rolled back with its audit rows; record the refused attempt on its own.
+        await this.store.append({
+          kind: 'settings', method: 'security', result: 'failure', reason: 'conflict', subject: 'admin', source: 'local', device: null,
+          detail: { attempted: events.map((e) => e.reason), expectedRevision: revision },
+        });
+      }
+      throw err;
+    }
     return { revision: saved, settings: next, warnings };
   }
 }

@@ -7,23 +7,33 @@ import { Command, Option } from 'commander';
 import { PATHS, type LocalStatus } from '../api/contract.js';
 import { createArgon2Hasher } from '../auth/passcode-hasher.js';
 import { SecurityAdmin } from '../auth/security-admin.js';
+import { buildClientCertTlsOptions } from '../auth/tls-trust.js';
 import { configureCheck, configureInteractive, configureSecurity, configureShow, type ConfigureDeps, type SecurityFlags } from '../cli/configure.js';
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
-import { contentCreate, contentList, contentShow } from '../cli/content-commands.js';
+import { contentActivate, contentAddVersion, contentCreate, contentList, contentShow } from '../cli/content-commands.js';
 import { processIo } from '../cli/output.js';
-import { tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
+import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
+import { runsList, runsShow, runsWatch } from '../cli/run-commands.js';
+import { RunRegistry } from '../engine/run-registry.js';
 import { ClientError } from '../client/api-client.js';
 import { createPrompter } from '../client/prompt.js';
 import { runClient, variable } from '../client/run-client.js';
 import { DEFAULT_LOCAL_PORT, loadServiceConfig, resolveHome } from '../config/service-config.js';
 import { DeployrError } from '../domain/errors.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
+import { ContentLibrary } from '../engine/content-library.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
 import { openHomeStore } from './open-store.js';
+import { createFsBlobStore } from '../store/fs-blob-store.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+// A reader that stops early (`deployr audit | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
+}
 
 /** Runs a command body and turns any failure into one line on standard error and a non-zero exit. */
 async function exit(body: () => Promise<number>): Promise<void> {
@@ -77,7 +87,7 @@ program.command('serve')
       const { store, paths, digestKey } = openHomeStore(config.home);
       const logger = createLogger(config.logLevel);
       const say = (line: string): void => { process.stderr.write(line + '\n'); };
-      const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say });
+      const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content) });
       say(`deployr ${VERSION} is running.`);
       say(`  HTTPS API:     https://localhost:${service.port}/v1  (home ${config.home})`);
       say(`  Local admin:   http://127.0.0.1:${service.localPort}`);
@@ -106,8 +116,24 @@ function configureDeps(home: string | undefined, localPort: string): ConfigureDe
     readSettings: () => store.getSecurity(),
     prompter, io: processIo, localPort: port,
     serviceStatus: () => localStatus(port),
+    failedLogins: async () => { const { global } = await store.throttleState([]); return { consecutive: global.consecutiveFailures, alertSince: global.alertSince }; },
     close: async () => { prompter.close(); await store.close(); },
   };
+}
+
+/**
+ * Checks a client-certificate CA bundle (every certificate a CA) and CRL file (readable, parsable)
+ * the way the service will load them, so bad input is refused before anything is saved.
+ */
+function checkClientCertificateTrust(caFile: string, crlFile: string | undefined): void {
+  let caPem: string;
+  try { caPem = readFileSync(caFile, 'utf8'); } catch { return; } // configureSecurity reports the unreadable file
+  try {
+    buildClientCertTlsOptions({ caPem, requireClientAuthEku: true, ...(crlFile ? { crlPath: crlFile } : {}) });
+  } catch (err) {
+    if (err instanceof DeployrError) throw new DeployrError(err.code, `${err.message} Nothing changed.`, { ...err.details });
+    throw err;
+  }
 }
 
 const configure = program.command('configure')
@@ -143,6 +169,7 @@ configure.command('security')
   .option('--clear-cert', 'remove client-certificate trust')
   .action(async (flags: SecurityFlags & { home?: string }, cmd: Command) => {
     await exit(async () => {
+      if (flags.certCa) checkClientCertificateTrust(flags.certCa, flags.certCrl);
       const parentHome = (cmd.parent?.opts() as { home?: string }).home;
       const deps = configureDeps(flags.home ?? parentHome, DEFAULT_LOCAL_PORT.toString());
       try { return await configureSecurity(flags, deps); } finally { await deps.close(); }
@@ -184,6 +211,19 @@ ts.command('list').addOption(homeOption()).option('--json', 'JSON output').descr
   .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsList(new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
 ts.command('show').argument('<id>').addOption(homeOption()).option('--json', 'the full export JSON').description('show a task sequence and its steps')
   .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
+ts.command('export').argument('<id>').addOption(homeOption()).option('--out <file>', 'write to this file instead of standard output').option('--pretty', 'indented JSON')
+  .description('export a task sequence as DeployR export JSON')
+  .action(async (id: string, flags: { home?: string; out?: string; pretty?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsExport(id, new TaskSequenceCatalog(store), processIo, flags))));
+ts.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version Active (only Active versions run)')
+  .action(async (id: string, version: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => tsActivate(id, version, new TaskSequenceCatalog(store), processIo))));
+
+const runs = program.command('runs').description('runs of task sequences: progress and the result of each step');
+runs.command('list').addOption(homeOption()).option('--json', 'JSON output').option('--limit <n>', 'at most this many, newest first (default 50)').description('list runs, newest first')
+  .action(async (flags: { home?: string; json?: boolean; limit?: string }) => exit(() => withStore(flags.home, ({ store }) => runsList(new RunRegistry({ store }), processIo, flags))));
+runs.command('show').argument('<id>').addOption(homeOption()).option('--json', 'JSON output').option('--log', 'also the uploaded log').description('show a run and its steps')
+  .action(async (id: string, flags: { home?: string; json?: boolean; log?: boolean }) => exit(() => withStore(flags.home, ({ store }) => runsShow(id, new RunRegistry({ store }), processIo, flags))));
+runs.command('watch').argument('<id>').addOption(homeOption()).description('follow a run until it ends (exit 0 when it succeeded, 2 when it failed)')
+  .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => runsWatch(id, new RunRegistry({ store }), processIo))));
 
 const content = program.command('content').description('content items');
 content.command('create').addOption(homeOption()).requiredOption('--name <name>').requiredOption('--purpose <purpose>', 'Application, DriverPack, OperatingSystem or Other')
@@ -192,8 +232,17 @@ content.command('create').addOption(homeOption()).requiredOption('--name <name>'
     exit(() => withStore(flags.home, ({ store }) => contentCreate(flags, new ContentCatalog(store), processIo))));
 content.command('list').addOption(homeOption()).option('--json', 'JSON output').description('list content items')
   .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => contentList(new ContentCatalog(store), processIo, Boolean(flags.json)))));
-content.command('show').argument('<id>').addOption(homeOption()).description('show a content item')
-  .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => contentShow(id, new ContentCatalog(store), processIo))));
+content.command('show').argument('<id>').addOption(homeOption()).option('--json', 'the full JSON document').description('show a content item, its versions and files')
+  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => contentShow(id, new ContentCatalog(store), processIo, Boolean(flags.json)))));
+content.command('add-version').argument('<id>').argument('<path>', 'a file (SingleFile) or a folder (Folder)').addOption(homeOption())
+  .option('--description <text>').option('--install-command <cmd>', 'for applications: the command line that installs it')
+  .option('--driver-manufacturer <make>', 'for driver packs').option('--driver-model <model>', 'for driver packs')
+  .description('add a version from a file or folder (copied into the content library; inactive until activated)')
+  .action(async (id: string, path: string, flags: { home?: string; description?: string; installCommand?: string; driverManufacturer?: string; driverModel?: string }) =>
+    exit(() => withStore(flags.home, ({ store, paths }) => contentAddVersion(id, path, flags, new ContentLibrary(store, createFsBlobStore(paths.content)), processIo))));
+content.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version active (deployable)')
+  .action(async (id: string, version: string, flags: { home?: string }) =>
+    exit(() => withStore(flags.home, ({ store, paths }) => contentActivate(id, version, new ContentLibrary(store, createFsBlobStore(paths.content)), processIo))));
 
 const audit = program.command('audit').description('the audit trail (every login attempt and settings change)')
   .addOption(homeOption())
@@ -205,7 +254,8 @@ const audit = program.command('audit').description('the audit trail (every login
   .option('--json', 'JSON lines')
   .action(async (flags: AuditListFlags & { home?: string }) => exit(() => withStore(flags.home, ({ store }) => auditList(flags, store, processIo))));
 audit.command('verify').addOption(homeOption()).description('check the HMAC chain: detects edited or deleted entries')
-  .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditVerify(store, processIo))));
+  .option('--anchor <seq:mac>', 'a head printed by an earlier verify (or the last line of an export): detects entries cut off the end')
+  .action(async (flags: { home?: string; anchor?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditVerify(store, processIo, flags))));
 audit.command('export').addOption(homeOption()).description('every entry as JSON lines')
   .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
 
@@ -242,7 +292,11 @@ program.command('client')
   .option('--cert <file>', 'client certificate (PEM) for certificate authentication')
   .option('--key <file>', 'its private key (PEM)')
   .option('--pfx <file>', 'client certificate and key as PKCS#12; the password from DEPLOYR_PFX_PASSWORD')
-  .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: Record<string, string>; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string }) => {
+  .option('--state-dir <dir>', 'run state, logs and content cache (default: $DEPLOYR_CLIENT_STATE or ~/.deployr-client)')
+  .option('--new-run', 'discard a saved (unfinished) run instead of resuming it')
+  .option('--secret <name>', 'treat this variable as secret: never printed, logged, uploaded or saved (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+  .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
+  .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: Record<string, string>; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
     await exit(async () => {
       const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
       const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...flags.var };
@@ -254,7 +308,11 @@ program.command('client')
           ...(flags.ts ?? variable(variables, 'TSID') ? { ts: (flags.ts ?? variable(variables, 'TSID')) as string } : {}),
           ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),
           ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
-        }, { prompter, out: (line) => process.stdout.write(line + '\n') });
+          ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions),
+        }, {
+          prompter, out: (line) => process.stdout.write(line + '\n'),
+          terminal: { isTTY: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), get columns() { return process.stdout.columns; }, get rows() { return process.stdout.rows; } },
+        });
       } finally {
         prompter.close();
       }

@@ -1,6 +1,7 @@
 // `deployr audit [list]|verify|export`: read and check the audit trail.
 
 import type { AuditKind } from '../domain/audit.js';
+import { DeployrError } from '../domain/errors.js';
 import type { AuditStore } from '../engine/ports.js';
 import type { CommandIo } from './output.js';
 
@@ -37,12 +38,31 @@ export async function auditList(flags: AuditListFlags, store: AuditStore, io: Co
   return 0;
 }
 
-/** `deployr audit verify`: recomputes the HMAC chain; exit 1 when broken. */
-export async function auditVerify(store: AuditStore, io: CommandIo): Promise<number> {
+/**
+ * `deployr audit verify [--anchor SEQ:MAC]`: recomputes the HMAC chain; exit 1 when broken. The chain
+ * alone cannot show that the newest entries were cut off; an anchor (the `seq:mac` this command printed
+ * earlier, or the last line of an export kept elsewhere) must still be in the chain, unchanged.
+ */
+export async function auditVerify(store: AuditStore, io: CommandIo, flags: { anchor?: string } = {}): Promise<number> {
   const v = await store.verify();
-  if (v.ok) { io.out(`The audit trail is intact (${v.checked} entries checked).`); return 0; }
-  io.out(`The audit trail has been tampered with: entry ${v.brokenAt} does not match the chain (${v.checked} entries before it are intact).`);
-  return 1;
+  if (!v.ok) {
+    io.out(`The audit trail has been tampered with: entry ${v.brokenAt} does not match the chain (${v.checked} entries before it are intact).`);
+    return 1;
+  }
+  const head = (await store.list({ limit: 1 }))[0];
+  if (flags.anchor !== undefined) {
+    const m = /^(\d+):([0-9a-f]{64})$/.exec(flags.anchor.trim());
+    if (!m) throw new DeployrError('INVALID_INPUT', '--anchor takes SEQ:MAC as printed by deployr audit verify (for example 1234:9f86d0…, 64 hex digits).');
+    const seq = Number(m[1]);
+    const entry = seq <= (head?.seq ?? 0) ? (await store.list({})).find((e) => e.seq === seq) : undefined;
+    if (!entry || entry.mac !== m[2]) {
+      io.out(`The audit trail does not contain the anchor entry ${seq} as recorded: entries were removed from its end, or it was replaced.`);
+      return 1;
+    }
+  }
+  io.out(`The audit trail is intact (${v.checked} entries checked).`);
+  if (head) io.out(`Head: ${head.seq}:${head.mac}  (keep it elsewhere; later run: deployr audit verify --anchor ${head.seq}:${head.mac})`);
+  return 0;
 }
 
 /** `deployr audit export`: every entry as a JSON line. */

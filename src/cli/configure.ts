@@ -19,6 +19,15 @@ export interface ConfigureDeps {
   serviceStatus(): Promise<LocalStatus | null>;
   localPort: number;
   now?: () => Date;
+  /** The failed-login counters in the store (read when the service is not running). */
+  failedLogins?(): Promise<{ consecutive: number; alertSince: number }>;
+}
+
+/** The alert line, when consecutive failed logins have raised the alert. */
+async function alertLine(deps: ConfigureDeps, status: LocalStatus | null): Promise<string | null> {
+  const failed = status ? { consecutive: status.failedLogins.consecutive, alert: status.failedLogins.alert }
+    : deps.failedLogins ? await deps.failedLogins().then((f) => ({ consecutive: f.consecutive, alert: f.alertSince > 0 })) : null;
+  return failed?.alert ? `ALERT: ${failed.consecutive} consecutive failed logins; passcode checks are slowed for everyone until a login succeeds (see deployr audit --kind alert).` : null;
 }
 
 /** Flags of `deployr configure security`. */
@@ -146,8 +155,8 @@ function formatAge(seconds: number): string {
 /** `deployr configure show`. */
 export async function configureShow(deps: ConfigureDeps): Promise<number> {
   for (const line of showLines(await deps.readSettings(), deps.now?.() ?? new Date())) deps.io.out(line);
-  const status = await deps.serviceStatus();
-  if (status?.failedLogins.alert) deps.io.out(`  ALERT: ${status.failedLogins.consecutive} consecutive failed logins; passcode checks are slowed until one succeeds.`);
+  const alert = await alertLine(deps, await deps.serviceStatus());
+  if (alert) deps.io.out(`  ${alert}`);
   return 0;
 }
 
@@ -155,18 +164,17 @@ export async function configureShow(deps: ConfigureDeps): Promise<number> {
 export async function configureCheck(deps: ConfigureDeps): Promise<number> {
   const stored = await deps.readSettings();
   const status = await deps.serviceStatus();
-  if (!status) {
-    deps.io.out(`The service is not running (nothing answers on 127.0.0.1:${deps.localPort}). Start it with: deployr serve`);
-    return 1;
-  }
-  deps.io.out(`The service is running (pid ${status.pid}, port ${status.port}, since ${status.startedAt}; TLS fingerprint ${status.tlsFingerprint}).`);
-  if (status.failedLogins.alert) deps.io.out(`ALERT: ${status.failedLogins.consecutive} consecutive failed logins; passcode checks are slowed until one succeeds.`);
+  if (status) deps.io.out(`The service is running (pid ${status.pid}, port ${status.port}, since ${status.startedAt}; TLS fingerprint ${status.tlsFingerprint}).`);
+  else deps.io.out(`The service is not running (nothing answers on 127.0.0.1:${deps.localPort}). Start it with: deployr serve`);
+  const alert = await alertLine(deps, status);
+  if (alert) deps.io.out(alert);
   const methods = configuredMethods(stored.settings);
   if (methods.length === 0) deps.io.out('WARNING: no authentication method is configured: clients cannot proceed.');
   const s = stored.settings;
-  if (s.passcode && s.remindAfterSeconds > 0 && Date.now() - Date.parse(s.passcode.changedAt) > s.remindAfterSeconds * 1000) {
-    deps.io.out(`REMINDER: the passcode is older than ${formatDuration(s.remindAfterSeconds)}; consider changing it.`);
+  if (s.passcode && s.remindAfterSeconds > 0 && (deps.now?.() ?? new Date()).getTime() - Date.parse(s.passcode.changedAt) > s.remindAfterSeconds * 1000) {
+    deps.io.out(`REMINDER: the passcode is older than ${formatDuration(s.remindAfterSeconds)}; consider changing it (deployr configure security --passcode).`);
   }
+  if (!status) return 1;
   if (status.appliedRevision === stored.revision) {
     deps.io.out(`It has applied the current settings (revision ${stored.revision}).`);
     return 0;

@@ -1,7 +1,8 @@
-// `deployr ts import|list|show`: manage task sequences in DeployR's export shape.
+// `deployr ts import|export|list|show|activate`: manage task sequences in DeployR's export shape.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DeployrError } from '../domain/errors.js';
+import { exportTaskSequence } from '../domain/task-sequence.js';
 import { overview, type TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import type { CommandIo } from './output.js';
 
@@ -51,5 +52,25 @@ export async function tsShow(id: string, catalog: TaskSequenceCatalog, io: Comma
     };
     walk(v.steps, 0);
   }
+  return 0;
+}
+
+/** `deployr ts export ID [--out FILE] [--pretty]`: DeployR's export JSON (one line, as DeployR writes it, unless --pretty). */
+export async function tsExport(id: string, catalog: TaskSequenceCatalog, io: CommandIo, options: { out?: string; pretty?: boolean } = {}): Promise<number> {
+  const ts = await catalog.get(id, null);
+  const text = JSON.stringify(exportTaskSequence(ts), null, options.pretty ? 2 : undefined);
+  if (!options.out) { io.out(text); return 0; }
+  try { writeFileSync(options.out, text + '\n'); } catch (err) {
+    throw new DeployrError('INVALID_INPUT', `Cannot write ${options.out} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
+  io.err(`Exported "${ts.name}" (${ts.id}) to ${options.out}.`);
+  return 0;
+}
+
+/** `deployr ts activate ID VERSION`: only an Active version runs. */
+export async function tsActivate(id: string, version: string, catalog: TaskSequenceCatalog, io: CommandIo): Promise<number> {
+  if (!/^[1-9][0-9]{0,8}$/.test(version)) throw new DeployrError('INVALID_INPUT', `"${version}" is not a version number (1, 2, …).`);
+  const { ts, changed } = await catalog.activate(id, Number(version), { subject: 'admin', source: 'local' });
+  io.out(changed ? `Version ${version} of "${ts.name}" (${ts.id}) is now Active.` : `Version ${version} of "${ts.name}" (${ts.id}) was already Active.`);
   return 0;
 }

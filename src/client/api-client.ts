@@ -1,6 +1,7 @@
 // The client's HTTPS connection to the service: verified TLS (a CA file or a pinned fingerprint), JSON requests, one-line errors.
 
 import type { X509Certificate } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import type { ErrorBody } from '../api/contract.js';
@@ -52,6 +53,13 @@ function explain(err: NodeJS.ErrnoException, url: URL): ClientError {
     return new ClientError('UNTRUSTED', `TLS with ${url.origin} failed (${code}). Is this the deployr HTTPS port?`);
   }
   return new ClientError('UNREACHABLE', `Request to ${url.origin} failed: ${err.message.split('\n')[0]}`);
+}
+
+/** A streamed answer: read `body` to the end, or destroy it. */
+export interface DownloadResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
 }
 
 /** JSON over verified HTTPS to one server. */
@@ -106,6 +114,27 @@ export class ApiClient {
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
       req.on('error', (err: NodeJS.ErrnoException) => reject(explain(err, url)));
       req.end(payload);
+    });
+  }
+
+  /**
+   * Starts a GET whose body is streamed (file downloads); resolves when the headers arrive.
+   * `range` is sent as `Range` (for example `bytes=100-`), `ifRange` as `If-Range` (an ETag).
+   * Connection failures, and failures while the body streams, carry one-line messages.
+   */
+  async download(path: string, token: string, options: { range?: string; ifRange?: string; signal?: AbortSignal } = {}): Promise<DownloadResponse> {
+    const url = new URL(path, this.baseUrl);
+    const headers: Record<string, string> = { accept: 'application/octet-stream', authorization: `Bearer ${token}` };
+    if (options.range) headers.range = options.range;
+    if (options.ifRange) headers['if-range'] = options.ifRange;
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(url, { ...this.tlsOptions, method: 'GET', headers, ...(options.signal ? { signal: options.signal } : {}) }, (res) => {
+        res.on('error', () => undefined); // the consumer sees failures through its own pipeline
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('error', (err: NodeJS.ErrnoException) => reject(err.name === 'AbortError' ? err : explain(err, url)));
+      req.end();
     });
   }
 

@@ -1,8 +1,8 @@
 // The client's sign-in: reads the server's methods and tries them in DeployR's order (anonymous, certificate, Entra ID, passcode).
 
-import { PATHS, type MethodInfo, type MethodsResponse, type TokenResponse } from '../api/contract.js';
+import { PATHS, type ErrorBody, type MethodInfo, type MethodsResponse, type TokenResponse } from '../api/contract.js';
 import { ClientError, type ApiClient } from './api-client.js';
-import { discoverDeviceEndpoints, pollDeviceFlow, renderDeviceCodePrompt, startDeviceFlow } from './device-flow.js';
+import { DeviceFlowError, discoverDeviceEndpoints, pollDeviceFlow, renderDeviceCodePrompt, startDeviceFlow } from './device-flow.js';
 import type { Prompter } from './prompt.js';
 
 /** What sign-in needs from the caller. */
@@ -74,17 +74,29 @@ export async function signIn(api: ApiClient, options: SignInOptions, io: SignInI
   throw new ClientError('HTTP', 'None of the sign-in methods this server offers is available to this client (' + methods.map((m) => m.method).join(', ') + ').');
 }
 
+/** The Entra ID device code flow: shows the code, URL and QR code, polls, then exchanges the access token for the server's token. */
 async function entraSignIn(api: ApiClient, m: Extract<MethodInfo, { method: 'entra' }>, options: SignInOptions, io: SignInIo): Promise<TokenResponse> {
-  const endpoints = await discoverDeviceEndpoints(m.authority, m.tenantId);
-  const flow = await startDeviceFlow({ deviceAuthorizationEndpoint: endpoints.deviceAuthorizationEndpoint, clientId: m.clientId, scope: `${m.scope} openid` });
-  io.say(renderDeviceCodePrompt(flow.userCode, flow.verificationUri, flow.verificationUriComplete));
-  const tokens = await pollDeviceFlow({
-    tokenEndpoint: endpoints.tokenEndpoint, clientId: m.clientId, deviceCode: flow.deviceCode, interval: flow.interval, expiresIn: flow.expiresIn,
-    ...(options.sleep ? { sleep: options.sleep } : {}),
-  });
-  const res = await api.request<TokenResponse>('POST', PATHS.entra, { accessToken: tokens.accessToken, context: options.context, ...(options.deviceId ? { deviceId: options.deviceId } : {}) });
-  if (res.status === 200) return res.body;
-  throw new ClientError('HTTP', 'The server refused the Entra ID sign-in (the account may lack the required app role, or belong to another tenant).', res.status);
+  let accessToken: string;
+  try {
+    const endpoints = await discoverDeviceEndpoints(m.authority, m.tenantId);
+    const flow = await startDeviceFlow({ deviceAuthorizationEndpoint: endpoints.deviceAuthorizationEndpoint, clientId: m.clientId, scope: `${m.scope} openid` });
+    io.say(renderDeviceCodePrompt(flow.userCode, flow.verificationUri, flow.verificationUriComplete));
+    const tokens = await pollDeviceFlow({
+      tokenEndpoint: endpoints.tokenEndpoint, clientId: m.clientId, deviceCode: flow.deviceCode, interval: flow.interval, expiresIn: flow.expiresIn,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
+    accessToken = tokens.accessToken;
+  } catch (err) {
+    if (!(err instanceof DeviceFlowError)) throw err;
+    const code = err.code === 'unreachable' || err.code === 'unsupported' ? 'UNREACHABLE' : err.code === 'rejected' ? 'HTTP' : 'INPUT';
+    throw new ClientError(code, `Entra ID sign-in did not complete: ${err.message}.`);
+  }
+  const res = await api.request<TokenResponse | ErrorBody>('POST', PATHS.entra, { accessToken, context: options.context, ...(options.deviceId ? { deviceId: options.deviceId } : {}) });
+  if (res.status === 200) return res.body as TokenResponse;
+  if (res.status === 401) {
+    throw new ClientError('HTTP', 'The server refused the Entra ID sign-in (the account may lack the required app role, or belong to another tenant).', res.status);
+  }
+  throw new ClientError('HTTP', (res.body as ErrorBody | null)?.error?.message ?? `The server answered ${res.status} to the Entra ID sign-in.`, res.status);
 }
 
 /**

@@ -1,10 +1,16 @@
-// `deployr client`: connect, sign in, choose a task sequence (or take the one named), and say what will run.
+// `deployr client`: connect, sign in, choose a task sequence (or take the one named, or resume the saved run), and run it.
 
 import { readFileSync } from 'node:fs';
 import { PATHS, type TaskSequenceList, type TaskSequenceSummary } from '../api/contract.js';
 import { ApiClient, ClientError, type ServerTrust } from './api-client.js';
 import { signIn } from './authenticate.js';
 import type { Prompter } from './prompt.js';
+import type { PowerActuator } from './runner/power.js';
+import { RunReporter } from './runner/reporter.js';
+import { TokenKeeper } from './runner/token-keeper.js';
+import { resumeRun, startRun } from './runner/run-session.js';
+import { clearState, loadState, resolveStateDir, statePaths } from './runner/state.js';
+import type { UiOutput } from './terminal-ui.js';
 
 /** The client's options (from the command line and environment). */
 export interface ClientOptions {
@@ -23,12 +29,24 @@ export interface ClientOptions {
   /** PFX password: read from DEPLOYR_PFX_PASSWORD, never a command-line value. */
   pfxPassword?: string;
   sleep?: (ms: number) => Promise<void>;
+  /** Where the run state, logs and content cache live (default `$DEPLOYR_CLIENT_STATE` or `~/.deployr-client`). */
+  stateDir?: string;
+  /** Discard a saved run instead of resuming it. */
+  newRun?: boolean;
+  /** Names of further variables whose values are secret (`--secret NAME`). */
+  secretNames?: string[];
+  /** Allow FinishAction Restart/Shutdown and the restart after a Reboot step. */
+  allowPowerActions?: boolean;
+  /** Carries out power actions (tests replace it). */
+  power?: PowerActuator;
 }
 
 /** Where the client writes. */
 export interface ClientIo {
   prompter: Prompter;
   out(line: string): void;
+  /** Where the step list and progress bar go (a terminal redraws in place); default plain lines through `out`. */
+  terminal?: UiOutput;
 }
 
 function readFileOrFail(file: string, what: string): Buffer {
@@ -92,19 +110,43 @@ async function chooseTaskSequence(list: TaskSequenceSummary[], named: string | n
 /** Runs the client; returns the exit code. */
 export async function runClient(o: ClientOptions, io: ClientIo): Promise<number> {
   const api = await ApiClient.connect(o.server, trustFromOptions(o));
-  const named = o.ts ?? variable(o.variables, 'TSID');
+  const paths = statePaths(resolveStateDir(o.stateDir));
+  let saved = o.newRun ? await loadState(paths).catch(() => null) : await loadState(paths);
+  const abandoned = o.newRun ? saved : null;
+  if (o.newRun) { await clearState(paths); saved = null; }
+  if (saved && new URL(saved.server).origin !== new URL(o.server).origin) {
+    throw new ClientError('INPUT', `The state folder ${paths.root} holds a run on another server (${saved.server}); use another --state-dir, or --new-run to discard it.`);
+  }
+  const given = o.ts ?? variable(o.variables, 'TSID');
+  if (saved && given && given.split(':')[0]?.toLowerCase() !== saved.taskSequenceId) {
+    throw new ClientError('INPUT', `The state folder ${paths.root} holds an unfinished run of "${saved.name}" (${saved.taskSequenceId}); start without --ts to continue it, or with --new-run to discard it.`);
+  }
+  const named = saved ? `${saved.taskSequenceId}:${saved.versionNo}` : given;
+  const fullos = saved ? saved.context === 'fullos' : o.fullos;
   const passcodeVariable = variable(o.variables, 'Passcode');
-  if (o.fullos && !named) throw new ClientError('INPUT', 'A full-OS start needs the task sequence: --ts ID[:VERSION].');
-  const session = await signIn(api, {
-    context: o.fullos ? 'fullos' : 'boot', passcodeVariable: o.fullos ? passcodeVariable : null,
-    hasClientCertificate: Boolean(o.certFile || o.pfxFile), taskSequence: o.fullos ? named : null, deviceId: o.deviceId ?? null,
+  if (fullos && !named) throw new ClientError('INPUT', 'A full-OS start needs the task sequence: --ts ID[:VERSION].');
+  const signInOptions = {
+    context: fullos ? 'fullos' as const : 'boot' as const, passcodeVariable: fullos ? passcodeVariable : null,
+    hasClientCertificate: Boolean(o.certFile || o.pfxFile), taskSequence: fullos ? named : null, deviceId: o.deviceId ?? null,
     ...(o.sleep ? { sleep: o.sleep } : {}),
-  }, { prompter: io.prompter, say: io.out });
+  };
+  const session = await signIn(api, signInOptions, { prompter: io.prompter, say: io.out });
+  const tokens = new TokenKeeper(session.token, async () => {
+    io.out('The session expired; signing in again.');
+    return (await signIn(api, signInOptions, { prompter: io.prompter, say: io.out })).token;
+  });
   io.out(`Signed in (${session.method}); the session is valid until ${session.expiresAt}.`);
+  const sessionOptions = {
+    api, tokens, server: o.server, context: fullos ? 'fullos' as const : 'boot' as const, paths, variables: o.variables,
+    secretNames: o.secretNames ?? [], allowPowerActions: o.allowPowerActions === true, prompter: io.prompter, out: io.out,
+    ...(o.deviceId ? { deviceId: o.deviceId } : {}), ...(o.power ? { power: o.power } : {}), ...(io.terminal ? { terminal: io.terminal } : {}),
+  };
+  if (abandoned && new URL(abandoned.server).origin === new URL(o.server).origin) {
+    await new RunReporter(api, tokens, io.out).finish(abandoned.runId, { status: 'failed', message: 'abandoned: the client was started again with --new-run' });
+    io.out(`The unfinished run ${abandoned.runId} was abandoned (--new-run).`);
+  }
+  if (saved) return resumeRun(sessionOptions, saved);
   const { taskSequences } = await api.call<TaskSequenceList>('GET', PATHS.taskSequences, undefined, session.token);
   const { ts, version } = await chooseTaskSequence(taskSequences, named, io);
-  const steps = ts.versions.find((v) => v.versionNo === version)?.steps ?? 0;
-  io.out(`Task sequence: ${ts.name} (${ts.id}:${version}), ${steps} steps.`);
-  io.out('Running task sequences is not built yet in this version: nothing was changed on this machine.');
-  return 0;
+  return startRun(sessionOptions, `${ts.id}:${version}`);
 }

@@ -21,8 +21,14 @@ export interface GlobalThrottleRecord {
 
 /** The throttling parameters. */
 export interface ThrottlePolicy {
-  /** Failures a source may make before delays start (typos happen). */
+  /** Failures a source (an address, or an address and device id) may make before delays start (typos happen). */
   freeFailures: number;
+  /**
+   * Failures one address may make across all the device ids it sends before delays start. Larger,
+   * so that several machines behind one address (NAT) do not share three typos; an attacker who
+   * invents device ids is still held to this budget.
+   */
+  addressFreeFailures: number;
   /** The first delay, doubled with every further failure. */
   baseDelayMs: number;
   /** The longest delay. */
@@ -35,9 +41,10 @@ export interface ThrottlePolicy {
   globalSlowdownMs: number;
 }
 
-/** Defaults: 3 free failures, then 1 s doubling to 15 min; alert after 100 consecutive failures. */
+/** Defaults: 3 free failures per source (10 per address), then 1 s doubling to 15 min; alert after 100 consecutive failures. */
 export const DEFAULT_THROTTLE_POLICY: ThrottlePolicy = Object.freeze({
   freeFailures: 3,
+  addressFreeFailures: 10,
   baseDelayMs: 1_000,
   maxDelayMs: 15 * 60_000,
   forgetAfterMs: 24 * 60 * 60_000,
@@ -63,11 +70,17 @@ export function delayAfter(failures: number, policy: ThrottlePolicy): number {
   return Math.min(policy.baseDelayMs * 2 ** Math.min(over - 1, 40), policy.maxDelayMs);
 }
 
+/** True when `digest` is the source's last wrong value again (and not forgotten): refused, but not escalated. */
+export function isRepeat(record: ThrottleRecord, digest: string, now: number, policy: ThrottlePolicy): boolean {
+  const stale = record.lastFailureAt > 0 && now - record.lastFailureAt > policy.forgetAfterMs;
+  return !stale && record.failures > 0 && record.lastDigest === digest;
+}
+
 /** The record after one more failure with the wrong value's digest. */
 export function afterFailure(record: ThrottleRecord, digest: string, now: number, policy: ThrottlePolicy): ThrottleRecord {
   const stale = record.lastFailureAt > 0 && now - record.lastFailureAt > policy.forgetAfterMs;
   const base = stale ? EMPTY_THROTTLE_RECORD : record;
-  if (base.lastDigest === digest && base.failures > 0) {
+  if (isRepeat(record, digest, now, policy)) {
     // The same wrong value again (a technician retrying a typo): refused, but not escalated.
     return { ...base, lastFailureAt: now, blockedUntil: Math.max(base.blockedUntil, now + delayAfter(base.failures, policy)) };
   }
@@ -80,4 +93,25 @@ export function globalAfterFailure(g: GlobalThrottleRecord, now: number, policy:
   const consecutiveFailures = g.consecutiveFailures + 1;
   const raised = g.alertSince === 0 && consecutiveFailures >= policy.globalAlertThreshold;
   return { next: { consecutiveFailures, alertSince: raised ? now : g.alertSince }, raised };
+}
+
+/** Where a login attempt comes from, for throttling. */
+export interface ThrottleSource {
+  address: string;
+  deviceId: string | null;
+}
+
+/**
+ * The counters an attempt is counted on. The source itself (the address with the device id it sent,
+ * or the address alone) has the normal budget; the address as a whole has `addressFreeFailures`.
+ * A device id is never counted on its own: it is not authenticated, so an attacker could otherwise
+ * send a victim's device id from elsewhere and lock that machine out.
+ */
+export function throttleKeys(source: ThrottleSource): string[] {
+  return [`src:${source.address}|${source.deviceId ?? ''}`, `ip:${source.address}`];
+}
+
+/** The policy that applies to one counter (the address counter has its own free budget). */
+export function policyForKey(key: string, policy: ThrottlePolicy): ThrottlePolicy {
+  return key.startsWith('ip:') ? { ...policy, freeFailures: policy.addressFreeFailures } : policy;
 }

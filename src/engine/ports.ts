@@ -5,6 +5,7 @@ import type { ContentItem } from '../domain/content-item.js';
 import type { SecuritySettings } from '../domain/security-settings.js';
 import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../domain/throttle.js';
 import type { TaskSequence } from '../domain/task-sequence.js';
+import type { RunRecord, RunStepRecord } from '../domain/run.js';
 
 /** Security settings with the revision that changes on every save. */
 export interface VersionedSecuritySettings {
@@ -89,8 +90,61 @@ export interface ContentItemStore {
 }
 
 /** Everything the service needs from its store. */
-export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, ContentItemStore {
+export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, ContentItemStore, RunStore {
   /** Runs a consistency check of the underlying database. */
   integrityCheck(): Promise<string>;
   close(): Promise<void>;
+}
+
+/** A blob's identity in the content library: its SHA-256 (lower-case hex) and size in bytes. */
+export interface BlobInfo {
+  sha256: string;
+  size: number;
+}
+
+/**
+ * The content library's file store, addressed by SHA-256. Writers never leave a half-written blob
+ * under its final name; readers may stream any byte range.
+ */
+export interface ContentBlobStore {
+  /** Copies a local file into the store, hashing it on the way; returns its hash and size. */
+  putFile(sourcePath: string): Promise<BlobInfo>;
+  /** Stores the bytes of a stream; returns their hash and size. */
+  putStream(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<BlobInfo>;
+  /** The blob's size, or null when the store does not hold it. */
+  stat(sha256: string): Promise<{ size: number } | null>;
+  /** True when the store holds the blob. */
+  exists(sha256: string): Promise<boolean>;
+  /** Reads the blob, or bytes `start`..`end` (inclusive) of it. */
+  openRead(sha256: string, range?: { start: number; end: number }): NodeJS.ReadableStream;
+  /** The blob's file on local disk (for sendfile-like streaming), or null when the store is not a local folder. */
+  localPath(sha256: string): string | null;
+}
+
+/** Filters for listing runs. */
+export interface RunFilter {
+  /** Only runs of this task sequence (a token limited to one sees only its runs). */
+  taskSequenceId?: string;
+  /** Newest first, at most this many (default 100). */
+  limit?: number;
+}
+
+/** Runs of task sequences, their step results and their logs. */
+export interface RunStore {
+  /** Records a new run. */
+  createRun(run: RunRecord): Promise<void>;
+  /** One run, or null. */
+  getRun(id: string): Promise<RunRecord | null>;
+  /** Runs, newest first. */
+  listRuns(filter: RunFilter): Promise<RunRecord[]>;
+  /** Changes some fields of a run (always `updatedAt`); null when there is no such run. */
+  updateRun(id: string, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord | null>;
+  /** Adds or replaces the result of one step (by its key), keeping the order steps were first reported in. */
+  putRunStep(runId: string, step: RunStepRecord): Promise<void>;
+  /** A run's steps in the order they were first reported. */
+  listRunSteps(runId: string): Promise<RunStepRecord[]>;
+  /** Appends text to a run's log. */
+  appendRunLog(runId: string, text: string): Promise<void>;
+  /** The run's whole log. */
+  getRunLog(runId: string): Promise<string>;
 }

@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { countSteps, parseTaskSequenceExport, type TaskSequence } from '../domain/task-sequence.js';
+import { countSteps, findVersion, isActiveVersion, parseTaskSequenceExport, VERSION_STATUS, type TaskSequence } from '../domain/task-sequence.js';
 import type { TaskSequenceStore } from './ports.js';
 
 /** One task sequence in a listing. */
@@ -28,6 +28,27 @@ export class TaskSequenceCatalog {
     };
     await this.store.putTaskSequence(ts, event);
     return ts;
+  }
+
+  /**
+   * Makes version `versionNo` Active (other versions keep their status); NOT_FOUND when the task
+   * sequence or version does not exist. Returns the task sequence and whether anything changed.
+   */
+  async activate(id: string, versionNo: number, actor: { subject: string; source: string | null }, now: Date = new Date()): Promise<{ ts: TaskSequence; changed: boolean }> {
+    const ts = await this.get(id, null);
+    const version = findVersion(ts, versionNo);
+    if (!version) throw new DeployrError('NOT_FOUND', `Task sequence "${ts.name}" (${ts.id}) has no version ${versionNo}.`);
+    if (isActiveVersion(version)) return { ts, changed: false };
+    const previous = version.status;
+    const at = Math.floor(now.getTime() / 1000);
+    version.status = VERSION_STATUS.Active;
+    version.lastModifiedDate = at;
+    ts.lastModifiedDate = at;
+    await this.store.putTaskSequence(ts, {
+      kind: 'task-sequence', method: 'activate', result: 'changed', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
+      detail: { id: ts.id, name: ts.name, versionNo, previousStatus: previous },
+    });
+    return { ts, changed: true };
   }
 
   /** The task sequences a caller may see, as overviews. */

@@ -1,17 +1,22 @@
 // Builds the HTTPS API application (without listening): routes, the authentication hook and the error table.
 
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Principal } from '../domain/principal.js';
 import type { LoginService } from '../auth/login-service.js';
 import type { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import type { ContentCatalog } from '../engine/content-catalog.js';
-import { installErrorHandler } from './error-status.js';
+import type { RunRegistry } from '../engine/run-registry.js';
+import type { ContentLibrary } from '../engine/content-library.js';
+import { frameworkErrors, installErrorHandler } from './error-status.js';
 import { authenticationHook } from './authenticate.js';
+import type { PeerCertificate } from './peer-certificate.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAuthRoutes, type CertificateLogin, type EntraLogin } from './routes/auth.js';
 import { registerTaskSequenceRoutes } from './routes/task-sequences.js';
-import { registerContentRoutes } from './routes/content-items.js';
+import { registerRunRoutes } from './routes/runs.js';
+import { registerBootstrapRoutes } from './routes/bootstrap.js';
+import { registerContentDeliveryRoutes, registerContentRoutes } from './routes/content-items.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,12 +34,20 @@ export interface AppDeps {
   login: LoginService;
   taskSequences: TaskSequenceCatalog;
   content: ContentCatalog;
+  /** Runs: registration, progress, logs, server-side scripts. */
+  runs: RunRegistry;
+  /** The TLS certificate's SHA-256 fingerprint, written into the bootstrap script (no bootstrap route without it). */
+  tlsFingerprint?: string;
+  /** Content versions and file delivery, when a blob store is wired. */
+  contentLibrary?: ContentLibrary;
   version: string;
   logger: FastifyBaseLogger;
   /** Certificate authentication, when wired (see routes/auth.ts). */
   certificateLogin?: CertificateLogin;
   /** Entra ID authentication, when wired. */
   entraLogin?: EntraLogin;
+  /** Reads a request's client certificate (default: peer-certificate.ts); the service marks connections set up under an older trust. */
+  peerOf?: (req: FastifyRequest) => PeerCertificate;
 }
 
 /** Largest JSON body accepted, in bytes. */
@@ -47,15 +60,19 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
     bodyLimit: BODY_LIMIT,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    frameworkErrors,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     ...(options.https ? { https: options.https } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
   installErrorHandler(app);
-  app.addHook('onRequest', authenticationHook(deps.login));
+  app.addHook('onRequest', authenticationHook(deps.login, deps.peerOf));
   registerHealthRoutes(app, deps.version);
   registerAuthRoutes(app, deps);
   registerTaskSequenceRoutes(app, deps.taskSequences);
   registerContentRoutes(app, deps.content);
+  registerRunRoutes(app, deps.runs);
+  if (deps.tlsFingerprint) registerBootstrapRoutes(app, { fingerprint: deps.tlsFingerprint });
+  if (deps.contentLibrary) registerContentDeliveryRoutes(app, deps.contentLibrary);
   return app;
 }

@@ -1,6 +1,6 @@
 // The one table from stable error codes to HTTP statuses, and the error handler that applies it.
 
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../api/contract.js';
 import { DeployrError, type ErrorCode } from '../domain/errors.js';
 
@@ -23,6 +23,15 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
 /** An error body. */
 export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };
+}
+
+/**
+ * The answer to errors fastify raises before routing (a URL with bad percent-encoding): the same
+ * 400 and error body as any other invalid request. Pass as fastify's `frameworkErrors` option.
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const message = err.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid (bad percent-encoding).' : 'Bad request.';
+  void reply.code(400).send(errorBody('INVALID_INPUT', message));
 }
 
 /** Installs the error and not-found handlers: expected errors keep their code, anything else is a logged 500. */

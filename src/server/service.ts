@@ -1,8 +1,15 @@
 // Runs the service: the HTTPS API and the local admin listener, settings that follow the store, a graceful stop.
 
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { LocalStatus } from '../api/contract.js';
+import { ClientCertificateTrust, createCertificateLogin } from '../auth/certificate-login.js';
+import { createEntraLogin } from '../auth/entra-login.js';
+import { createEntraValidator } from '../auth/entra-validator.js';
 import { LoginService } from '../auth/login-service.js';
 import { createArgon2Hasher, type PasscodeHasher } from '../auth/passcode-hasher.js';
 import { SecurityState } from '../auth/security-state.js';
@@ -10,10 +17,15 @@ import { createTokenService } from '../auth/token-service.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { configuredMethods } from '../domain/security-settings.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
-import type { Store } from '../engine/ports.js';
+import { ContentLibrary } from '../engine/content-library.js';
+import type { ContentBlobStore, Store } from '../engine/ports.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
+import { RunRegistry } from '../engine/run-registry.js';
+import { join } from 'node:path';
+import { homePaths } from '../config/service-config.js';
 import { buildApp } from './app.js';
 import { buildLocalApp } from './local-app.js';
+import { peerCertificate } from './peer-certificate.js';
 import { loadOrCreateTlsMaterial, type TlsMaterial } from './tls-certificate.js';
 
 /** A running service. */
@@ -34,6 +46,8 @@ export interface ServiceDeps {
   logger: Logger;
   version: string;
   hasher?: PasscodeHasher;
+  /** The content library's file store (content versions and file delivery are off without it). */
+  blobs?: ContentBlobStore;
   /** Lines for the person who started it (banner, warnings). */
   say: (line: string) => void;
 }
@@ -50,9 +64,38 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     onAlert: (n) => logger.warn({ consecutiveFailures: n }, 'many consecutive failed logins: passcode checks are slowed for everyone until a login succeeds'),
   });
   const fastifyLogger = logger as unknown as FastifyBaseLogger;
+  // Client certificates are asked for, never required; the trust follows the settings and the CRL file without a restart.
+  const tlsBase = { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const };
+  const trust = new ClientCertificateTrust(security, {
+    apply: (options) => {
+      const server = app.server as unknown as HttpsServer;
+      server.setSecureContext({ ...tlsBase, ...options });
+      // Sessions and idle connections set up under the old CA bundle or CRL must not carry on.
+      server.setTicketKeys(randomBytes(48));
+      server.closeIdleConnections();
+    },
+    onApplied: (why) => logger.info({ why }, 'client-certificate trust applied to new connections'),
+    onError: (err, why) => {
+      logger.error({ err, why }, 'could not apply the client-certificate trust');
+      deps.say(`WARNING: the client-certificate trust could not be ${why === 'start' ? 'loaded; certificate logins are refused until it is fixed' : 'reloaded; the previous one stays in force'}: ${(err as Error).message}`);
+    },
+  });
   const app: FastifyInstance = buildApp({
     login, taskSequences: new TaskSequenceCatalog(store), content: new ContentCatalog(store), version: deps.version, logger: fastifyLogger,
-  }, { https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' } });
+    runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts') }), tlsFingerprint: tls.fingerprint,
+    ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs) } : {}),
+    certificateLogin: createCertificateLogin({ login, security }),
+    entraLogin: createEntraLogin({ login, security, validator: createEntraValidator() }),
+    peerOf: (req) => trust.peerForConnection(req.raw.socket, peerCertificate(req)),
+  }, { https: { ...tlsBase, ...trust.tlsOptions } });
+  app.server.on('connection', (socket: Socket) => trust.noteConnection(socket));
+  app.server.on('secureConnection', (socket: TLSSocket) => trust.noteHandshake(socket));
+  // A keep-alive connection from before a trust change ends after its current response; the client reconnects under the new trust.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!trust.isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
+    return payload;
+  });
+  trust.start();
   const local = buildLocalApp({
     version: deps.version, logger: fastifyLogger,
     status: async (): Promise<LocalStatus> => {
@@ -74,6 +117,13 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
       deps.say('         Set a passcode with:  deployr configure security --passcode' + (config.home ? `  (with --home ${config.home} if you use another home)` : ''));
     }
     if (s.bypass) deps.say('WARNING: bypass (anonymous) authentication is ON: anyone who reaches this server can run any task sequence. Use only on an isolated lab network.');
+    // The optional rotation reminder: a warning only; the passcode never expires by itself.
+    const ageSeconds = s.passcode ? Math.floor((Date.now() - Date.parse(s.passcode.changedAt)) / 1000) : 0;
+    if (s.passcode && s.remindAfterSeconds > 0 && ageSeconds > s.remindAfterSeconds) {
+      const days = (n: number): number => Math.floor(n / 86400);
+      logger.warn({ passcodeAgeDays: days(ageSeconds), remindAfterDays: days(s.remindAfterSeconds) }, 'passcode rotation reminder: the passcode is older than the reminder period; consider changing it (deployr configure security --passcode)');
+      deps.say(`REMINDER: the passcode was last changed ${days(ageSeconds)} days ago (reminder after ${days(s.remindAfterSeconds)} days); consider changing it: deployr configure security --passcode`);
+    }
   };
   security.onChange(describe);
   security.startPolling(config.settingsPollMs, (err) => logger.error({ err }, 'could not read the security settings'));
@@ -88,6 +138,10 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const port = (app.server.address() as { port: number }).port;
   const localPort = (local.server.address() as { port: number }).port;
   describe();
+  const { global: failed } = await store.throttleState([]);
+  if (failed.alertSince > 0) {
+    logger.warn({ consecutiveFailures: failed.consecutiveFailures, alertSince: new Date(failed.alertSince).toISOString() }, 'many consecutive failed logins (alert raised before this start): passcode checks are slowed for everyone until a login succeeds');
+  }
 
   let stopping: Promise<void> | null = null;
   return {
@@ -95,6 +149,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     stop: () => {
       stopping ??= (async () => {
         security.stopPolling();
+        trust.stop();
         await Promise.allSettled([app.close(), local.close()]);
         await store.close();
       })();

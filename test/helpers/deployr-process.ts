@@ -28,9 +28,12 @@ export function tempHome(prefix = 'deployr-test-'): { home: string; cleanup(): v
 
 /** Runs `deployr ARGS` to completion with `input` on standard input (no terminal). */
 export function runDeployr(args: string[], options: { home?: string; input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
+  // A client run never touches the real ~/.deployr-client unless a test asks for a state folder itself.
+  const ownState = args[0] === 'client' && !args.includes('--state-dir') && options.env?.DEPLOYR_CLIENT_STATE === undefined
+    ? mkdtempSync(join(tmpdir(), 'deployr-client-state-')) : null;
+  return new Promise<CommandResult>((resolve, reject) => {
     const child = spawn(process.execPath, [DEPLOYR_BIN, ...args], {
-      env: { ...process.env, ...(options.home ? { DEPLOYR_HOME: options.home } : {}), ...options.env },
+      env: { ...process.env, ...(options.home ? { DEPLOYR_HOME: options.home } : {}), ...(ownState ? { DEPLOYR_CLIENT_STATE: ownState } : {}), ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -41,7 +44,7 @@ export function runDeployr(args: string[], options: { home?: string; input?: str
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
     child.stdin.end(options.input ?? '');
-  });
+  }).finally(() => { if (ownState) rmSync(ownState, { recursive: true, force: true }); });
 }
 
 /** A running `deployr serve` child process. */

@@ -40,7 +40,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AppDeps): void {
   if (certificateLogin) {
     app.post(PATHS.certificate, { ...open, schema: { body: SimpleLoginSchema } }, async (req): Promise<TokenResponse> => {
       const body = (req.body ?? {}) as SimpleLoginRequest;
-      return certificateLogin(peerCertificate(req), { context: body.context ?? 'fullos', source: sourceOf(req, body.deviceId) });
+      return certificateLogin((deps.peerOf ?? peerCertificate)(req), { context: body.context ?? 'fullos', source: sourceOf(req, body.deviceId) });
     });
   }
 

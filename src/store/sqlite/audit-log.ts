@@ -1,6 +1,7 @@
 // The audit trail in SQLite: append-only rows, each with an HMAC chained to the one before it.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import type { AuditEntry, AuditEvent, AuditKind } from '../../domain/audit.js';
 import type { AuditFilter, AuditVerification } from '../../engine/ports.js';
 import type { SqliteDatabase } from './connection.js';
@@ -23,15 +24,26 @@ function toEntry(row: AuditRow): AuditEntry {
   };
 }
 
+const statements = new WeakMap<SqliteDatabase, Map<string, Database.Statement<unknown[], unknown>>>();
+
+/** A prepared statement, compiled once per connection (every login appends). */
+function statement(db: SqliteDatabase, sql: string): Database.Statement<unknown[], unknown> {
+  let byText = statements.get(db);
+  if (!byText) statements.set(db, (byText = new Map()));
+  let s = byText.get(sql);
+  if (!s) byText.set(sql, (s = db.prepare(sql)));
+  return s;
+}
+
 /** Appends one event; call inside the transaction of the change it records. */
 export function appendAudit(db: SqliteDatabase, key: Buffer, event: AuditEvent, now = new Date()): AuditEntry {
-  const last = db.prepare('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; mac: string } | undefined;
+  const last = statement(db, 'SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; mac: string } | undefined;
   const row = {
     seq: (last?.seq ?? 0) + 1, at: now.toISOString(), kind: event.kind, method: event.method, result: event.result,
     reason: event.reason, subject: event.subject, source: event.source, device: event.device, detail: JSON.stringify(event.detail ?? {}),
   };
   const mac = rowMac(key, last?.mac ?? '', row);
-  db.prepare('INSERT INTO audit (seq, at, kind, method, result, reason, subject, source, device, detail, mac) VALUES (@seq, @at, @kind, @method, @result, @reason, @subject, @source, @device, @detail, @mac)')
+  statement(db, 'INSERT INTO audit (seq, at, kind, method, result, reason, subject, source, device, detail, mac) VALUES (@seq, @at, @kind, @method, @result, @reason, @subject, @source, @device, @detail, @mac)')
     .run({ ...row, mac });
   return toEntry({ ...row, mac });
 }

@@ -60,4 +60,51 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 2,
+    name: 'runs, run steps, run logs',
+    sql: `
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        task_sequence_id TEXT NOT NULL,
+        version_no INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        device TEXT,
+        subject TEXT NOT NULL,
+        method TEXT NOT NULL,
+        context TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'rebooting')),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        current_step TEXT,
+        steps_total INTEGER,
+        message TEXT,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX runs_started ON runs (started_at);
+      CREATE INDEX runs_task_sequence ON runs (task_sequence_id, started_at);
+      CREATE TABLE run_steps (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        step_key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        step_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        duration_ms INTEGER,
+        output_tail TEXT,
+        message TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        PRIMARY KEY (run_id, step_key)
+      );
+      CREATE TABLE run_logs (
+        run_id TEXT NOT NULL REFERENCES runs (id),
+        seq INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      );
+    `,
+  },
 ];

@@ -1,23 +1,46 @@
 // The embedded default store: one SQLite file under the home, implementing every port of src/engine/ports.ts.
 
+import type Database from 'better-sqlite3';
 import type { AuditEntry, AuditEvent } from '../../domain/audit.js';
 import type { ContentItem } from '../../domain/content-item.js';
 import { DeployrError } from '../../domain/errors.js';
 import { DEFAULT_SECURITY_SETTINGS, type SecuritySettings } from '../../domain/security-settings.js';
 import type { TaskSequence } from '../../domain/task-sequence.js';
 import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../../domain/throttle.js';
-import type { AuditFilter, AuditVerification, SigningKey, Store, VersionedSecuritySettings } from '../../engine/ports.js';
+import type { AuditFilter, AuditVerification, RunFilter, SigningKey, Store, VersionedSecuritySettings } from '../../engine/ports.js';
+import type { RunRecord, RunStepRecord } from '../../domain/run.js';
 import { appendAudit, listAudit, verifyAudit } from './audit-log.js';
 import { openDatabase, type SqliteDatabase } from './connection.js';
+import { GroupCommit } from './group-commit.js';
 import * as login from './login-records.js';
+import * as runs from './run-records.js';
 
 /** Opens the SQLite store at `file`; `auditKey` keys the audit chain's HMAC and is kept outside the database. */
 export function openSqliteStore(file: string, auditKey: Buffer): Store {
   return new SqliteStore(openDatabase(file), auditKey);
 }
 
+/** Freezes a parsed document all the way down, so a shared cached copy cannot be changed by a caller. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 class SqliteStore implements Store {
-  constructor(private readonly db: SqliteDatabase, private readonly auditKey: Buffer) {}
+  /** The parsed task sequence list and the database version it was read at. */
+  private taskSequenceList: { version: string; list: TaskSequence[] } | null = null;
+  private revisionStatement: Database.Statement<unknown[], unknown> | null = null;
+  private versionStatements: { dataVersion: Database.Statement<unknown[], unknown>; totalChanges: Database.Statement<unknown[], unknown> } | null = null;
+
+  /** Login bookkeeping and audit appends share commits (one fsync for many logins in a storm). */
+  private readonly writes: GroupCommit;
+
+  constructor(private readonly db: SqliteDatabase, private readonly auditKey: Buffer) {
+    this.writes = new GroupCommit(db);
+  }
 
   async getSecurity(): Promise<VersionedSecuritySettings> {
     const row = this.db.prepare('SELECT doc, revision, updated_at FROM security_settings WHERE id = 1').get() as { doc: string; revision: number; updated_at: string } | undefined;
@@ -26,7 +49,9 @@ class SqliteStore implements Store {
   }
 
   async getSecurityRevision(): Promise<number> {
-    return (this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+    // Prepared once: every request checks it, so a change made anywhere applies at once.
+    this.revisionStatement ??= this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck();
+    return (this.revisionStatement.get() as number | undefined) ?? 0;
   }
 
   async saveSecurity(next: SecuritySettings, expectedRevision: number, events: AuditEvent[]): Promise<number> {
@@ -44,7 +69,7 @@ class SqliteStore implements Store {
   }
 
   async append(event: AuditEvent): Promise<AuditEntry> {
-    return this.db.transaction(() => appendAudit(this.db, this.auditKey, event)).immediate();
+    return this.writes.submit(() => appendAudit(this.db, this.auditKey, event));
   }
 
   async list(filter: AuditFilter): Promise<AuditEntry[]> {
@@ -60,11 +85,11 @@ class SqliteStore implements Store {
   }
 
   async recordFailure(input: { keys: string[]; digest: string; now: number; policy: ThrottlePolicy; event: AuditEvent }): Promise<{ alertRaised: boolean; global: GlobalThrottleRecord }> {
-    return login.recordFailure(this.db, this.auditKey, input);
+    return this.writes.submit(() => login.recordFailure(this.db, this.auditKey, input));
   }
 
   async recordSuccess(input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry> {
-    return login.recordSuccess(this.db, this.auditKey, input);
+    return this.writes.submit(() => login.recordSuccess(this.db, this.auditKey, input));
   }
 
   async currentSigningKey(create: () => Promise<Omit<SigningKey, 'createdAt'>>): Promise<SigningKey> {
@@ -95,7 +120,15 @@ class SqliteStore implements Store {
   }
 
   async listTaskSequences(): Promise<TaskSequence[]> {
-    return (this.db.prepare('SELECT doc FROM task_sequences ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as TaskSequence);
+    // Parsed once and reused until the database changes: every token holder lists them, often.
+    // `data_version` moves when another connection commits, `total_changes()` when this one writes.
+    this.versionStatements ??= { dataVersion: this.db.prepare('PRAGMA data_version').pluck(), totalChanges: this.db.prepare('SELECT total_changes()').pluck() };
+    const version = `${String(this.versionStatements.dataVersion.get())}:${String(this.versionStatements.totalChanges.get())}`;
+    if (this.taskSequenceList?.version !== version) {
+      const list = (this.db.prepare('SELECT doc FROM task_sequences ORDER BY name, id').pluck().all() as string[]).map((d) => deepFreeze(JSON.parse(d) as TaskSequence));
+      this.taskSequenceList = { version, list };
+    }
+    return [...this.taskSequenceList.list];
   }
 
   async putContentItem(item: ContentItem, event: AuditEvent): Promise<void> {
@@ -115,11 +148,44 @@ class SqliteStore implements Store {
     return (this.db.prepare('SELECT doc FROM content_items ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as ContentItem);
   }
 
+  async createRun(run: RunRecord): Promise<void> {
+    runs.createRun(this.db, run);
+  }
+
+  async getRun(id: string): Promise<RunRecord | null> {
+    return runs.getRun(this.db, id);
+  }
+
+  async listRuns(filter: RunFilter): Promise<RunRecord[]> {
+    return runs.listRuns(this.db, filter);
+  }
+
+  async updateRun(id: string, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord | null> {
+    return runs.updateRun(this.db, id, patch);
+  }
+
+  async putRunStep(runId: string, step: RunStepRecord): Promise<void> {
+    runs.putRunStep(this.db, runId, step);
+  }
+
+  async listRunSteps(runId: string): Promise<RunStepRecord[]> {
+    return runs.listRunSteps(this.db, runId);
+  }
+
+  async appendRunLog(runId: string, text: string): Promise<void> {
+    runs.appendRunLog(this.db, runId, text);
+  }
+
+  async getRunLog(runId: string): Promise<string> {
+    return runs.getRunLog(this.db, runId);
+  }
+
   async integrityCheck(): Promise<string> {
     return String(this.db.pragma('integrity_check', { simple: true }));
   }
 
   async close(): Promise<void> {
+    this.writes.flush();
     this.db.close();
   }
 }

@@ -1,0 +1,152 @@
+// Benchmark: a boot storm of passcode logins under a wrong-passcode flood, and token-protected reads against a bare route.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:https';
+import { fileURLToPath } from 'node:url';
+import { EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome } from '../test/helpers/deployr-process.js';
+import type { AttackReport } from './helpers/attacker.js';
+
+const PASSCODE = 'Storm-Lantern-Harbour-42';
+const CLIENTS = 500;
+
+/** The part of autocannon's API used here. */
+type Autocannon = (opts: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<{ requests: { average: number; total: number }; non2xx: number; errors: number; latency: { p50: number; p99: number } }>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const helper = (name: string): string => fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
+
+/** One client's login: a fresh TLS connection from its own loopback address, retrying after Retry-After on 429. */
+function login(url: string, ca: string, address: string, deviceId: string): Promise<{ ms: number; status: number; tries: number }> {
+  const started = performance.now();
+  const body = JSON.stringify({ passcode: PASSCODE, context: 'boot', deviceId });
+  const once = (): Promise<{ status: number; retryAfter: number }> => new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/auth/passcode`, {
+      method: 'POST', ca, agent: false, localAddress: address, servername: 'localhost',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      res.on('end', () => {
+        if (res.statusCode === 200 && !(JSON.parse(text) as { token?: string }).token) reject(new Error('200 without a token'));
+        resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 1) });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return (async () => {
+    for (let tries = 1; ; tries++) {
+      const r = await once();
+      if (r.status !== 429 || tries >= 5) return { ms: performance.now() - started, status: r.status, tries };
+      await new Promise((res) => setTimeout(res, r.retryAfter * 1000));
+    }
+  })();
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+/** Starts a helper process and waits for its first message. */
+function startHelper<T>(file: string, args: string[]): Promise<{ child: ChildProcess; first: T }> {
+  const child = fork(helper(file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve({ child, first: m as T }));
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
+  });
+}
+
+function fetchJson(url: string, token: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request(url, { ca, servername: 'localhost', headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode}: ${text}`))));
+    }).on('error', reject).end();
+  });
+}
+
+/** Runs the benchmark and prints the figures (and the lines for docs/performance.md). */
+export async function run(): Promise<void> {
+  const { home, cleanup } = tempHome('deployr-bench-');
+  const service = { current: null as Awaited<ReturnType<typeof startService>> | null };
+  try {
+    if ((await setPasscode(home, PASSCODE)).code !== 0) throw new Error('could not set the passcode');
+    const exports = readdirSync(EXPORTS_DIR).filter((f) => f.startsWith('task-sequence-')).map((f) => join(EXPORTS_DIR, f));
+    if ((await runDeployr(['ts', 'import', ...exports], { home })).code !== 0) throw new Error('could not import the task sequences');
+    const svc = await startService({ home, env: { DEPLOYR_LOG_LEVEL: 'warn' } });
+    service.current = svc;
+    const ca = readFileSync(svc.caFile, 'utf8');
+
+    // 1. Boot storm: first without an attacker (the baseline), then under a wrong-passcode flood.
+    const storm = async (firstOctet: number, attacked: boolean): Promise<Record<string, unknown> & { allInMs: number; succeeded: number; wrongGuessesSucceeded: number }> => {
+      const attacker = attacked ? await startHelper<string>('attacker.js', [svc.url, '16', '127.0.0.2']) : null;
+      if (attacker) await new Promise((r) => setTimeout(r, 500)); // let the flood get going (and get throttled)
+      const started = performance.now();
+      const results = await Promise.all(Array.from({ length: CLIENTS }, (_, i) =>
+        login(svc.url, ca, `127.${firstOctet}.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, `pc-${String(i).padStart(4, '0')}`)));
+      const allInMs = performance.now() - started;
+      let attack: AttackReport = { sent: 0, statuses: {}, succeeded: 0 };
+      if (attacker) {
+        attacker.child.send('stop');
+        attack = await new Promise<AttackReport>((resolve) => attacker.child.once('message', (m) => resolve(m as AttackReport)));
+      }
+      const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
+      return {
+        clients: CLIENTS, succeeded: results.filter((r) => r.status === 200).length, allInMs: Math.round(allInMs),
+        p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)), retried: results.filter((r) => r.tries > 1).length,
+        ...(attacked ? { attackerRequests: attack.sent, attackerStatuses: attack.statuses } : {}), wrongGuessesSucceeded: attack.succeeded,
+      };
+    };
+    const baseline = await storm(10, false);
+    console.log('boot storm, no attacker:', JSON.stringify(baseline));
+    const attackedStorm = await storm(20, true);
+    console.log('boot storm under attack:', JSON.stringify(attackedStorm));
+    const ok = attackedStorm.succeeded;
+    const attack = { succeeded: attackedStorm.wrongGuessesSucceeded };
+
+    // 2. Protected reads against a bare route returning the same JSON.
+    const token = await new Promise<string>((resolve, reject) => {
+      const body = JSON.stringify({ passcode: PASSCODE, context: 'boot' });
+      request(`${svc.url}/v1/auth/passcode`, { method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        res.on('end', () => (res.statusCode === 200 ? resolve((JSON.parse(text) as { token: string }).token) : reject(new Error(text))));
+      }).on('error', reject).end(body);
+    });
+    const json = await fetchJson(`${svc.url}/v1/task-sequences`, token, ca);
+    const bodyFile = join(home, 'bare-body.json');
+    writeFileSync(bodyFile, json);
+    const bare = await startHelper<{ port: number }>('bare-server.js', [svc.caFile, join(home, 'tls', 'server.key'), bodyFile]);
+    const cannon = (url: string, headers?: Record<string, string>) => autocannon({ url, connections: 10, duration: 3, ...(headers ? { headers } : {}) });
+    const bareUrl = `https://127.0.0.1:${bare.first.port}/v1/task-sequences`;
+    const protectedUrl = `${svc.url}/v1/task-sequences`;
+    const authorization = { authorization: `Bearer ${token}` };
+    await cannon(bareUrl); // warm-up both
+    await cannon(protectedUrl, authorization);
+    // Alternate the two, three rounds each, and take the median ratio: the machine is shared.
+    const rounds: { bare: number; protected: number; non2xx: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = await cannon(bareUrl);
+      const p = await cannon(protectedUrl, authorization);
+      rounds.push({ bare: b.requests.average, protected: p.requests.average, non2xx: p.non2xx + b.non2xx });
+    }
+    bare.child.send('stop');
+    const ratios = rounds.map((r) => r.protected / r.bare).sort((a, b) => a - b);
+    const mid = rounds.find((r) => r.protected / r.bare === ratios[1]) as (typeof rounds)[number];
+    const reads = {
+      responseBytes: Buffer.byteLength(json), bareRps: Math.round(mid.bare), protectedRps: Math.round(mid.protected),
+      ratio: Number((ratios[1] as number).toFixed(2)), ratios: ratios.map((r) => Number(r.toFixed(2))), non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
+    };
+    console.log('protected reads vs bare route:', JSON.stringify(reads));
+    console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);
+    console.log(`targets: all ${CLIENTS} in ≤ 2000 ms under attack (${attackedStorm.allInMs <= 2000 && ok === CLIENTS ? 'met' : 'NOT met'}), 0 wrong guesses succeeded (${attack.succeeded === 0 ? 'met' : 'NOT met'}), protected reads ≥ 0.8× bare (${reads.ratio >= 0.8 ? 'met' : 'NOT met'})`);
+  } finally {
+    await service.current?.stop();
+    cleanup();
+  }
+}

@@ -1,0 +1,17 @@
+// Steps that only DeployR's Windows client can run (Format disk, Apply operating system, …): recognised, and failed with a clear reason.
+
+import { stepTypeInfo } from '../../domain/task-sequence.js';
+import { failed, type StepExecutor } from './types.js';
+
+/** Fails a Windows-only step: "needs Windows PE" for boot-environment steps, "needs Windows" for full-OS ones. */
+export const windowsOnly: StepExecutor = async (ctx) => {
+  const info = stepTypeInfo(ctx.step.typeId);
+  const name = info?.name ?? ctx.step.name;
+  return failed(info?.environment === 'fullos'
+    ? `"${name}" needs Windows (DeployR's Windows client); this client cannot run it`
+    : `"${name}" needs Windows PE (DeployR's Windows client); this client cannot run it`);
+};
+
+/** Fails a step whose type is a custom step definition. */
+export const customStep: StepExecutor = async (ctx) =>
+  failed(`the step definition ${ctx.step.typeId ?? '(none)'} is a custom step definition, which this client cannot run`);

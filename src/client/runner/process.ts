@@ -1,0 +1,127 @@
+// Runs a step's child process: a shell command line or a program with arguments, with a timeout, streaming its output.
+
+import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+
+/** How a process ended. */
+export interface ProcessResult {
+  /** Null when it was stopped (timeout, abort) or killed by a signal. */
+  exitCode: number | null;
+  timedOut: boolean;
+  aborted: boolean;
+}
+
+/** What to run and how. */
+export interface ProcessOptions {
+  cwd?: string;
+  env: NodeJS.ProcessEnv;
+  /** Milliseconds; none when absent or 0. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Receives standard output and standard error as they come. */
+  onOutput(chunk: string): void;
+}
+
+/** Runs `command` through the system shell (/bin/sh -c, or cmd.exe on Windows). */
+export function runShell(command: string, options: ProcessOptions): Promise<ProcessResult> {
+  return run(command, [], { ...options, shell: true });
+}
+
+/** Runs `file` with `args` directly (no shell). */
+export function runProgram(file: string, args: readonly string[], options: ProcessOptions): Promise<ProcessResult> {
+  return run(file, args, { ...options, shell: false });
+}
+
+function run(command: string, args: readonly string[], options: ProcessOptions & { shell: boolean }): Promise<ProcessResult> {
+  return new Promise((resolve) => {
+    const detached = process.platform !== 'win32';
+    const child = spawn(command, [...args], {
+      cwd: options.cwd, env: options.env, shell: options.shell, stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true,
+    });
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    const kill = (): void => {
+      try {
+        if (detached && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch { /* already gone */ }
+    };
+    const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; kill(); }, options.timeoutMs) : null;
+    const onAbort = (): void => { aborted = true; kill(); };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => options.onOutput(d));
+    child.stderr.on('data', (d: string) => options.onOutput(d));
+    const done = (exitCode: number | null): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve({ exitCode: timedOut || aborted ? null : exitCode, timedOut, aborted });
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      options.onOutput(`cannot start ${options.shell ? 'the command' : command}: ${err.code ?? err.message}\n`);
+      done(null);
+    });
+    child.on('close', (code) => done(code));
+  });
+}
+
+/** Finds an executable on PATH, or null. */
+export async function findExecutable(name: string, path = process.env.PATH ?? ''): Promise<string | null> {
+  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    for (const ext of exts) {
+      const candidate = join(dir, name + ext);
+      try {
+        await access(candidate, fsConstants.X_OK);
+        if ((await stat(candidate)).isFile()) return candidate;
+      } catch { /* not here */ }
+    }
+  }
+  return null;
+}
+
+/**
+ * Splits a parameter string into arguments: whitespace separates, single or double quotes group
+ * (no escapes inside single quotes; `\"` inside double quotes).
+ */
+export function splitArguments(text: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let has = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charAt(i);
+    if (quote) {
+      if (ch === quote) quote = null;
+      else if (ch === '\\' && quote === '"' && text.charAt(i + 1) === '"') { current += '"'; i++; }
+      else current += ch;
+    } else if (ch === '"' || ch === "'") { quote = ch; has = true; }
+    else if (/\s/.test(ch)) { if (has) { out.push(current); current = ''; has = false; } }
+    else { current += ch; has = true; }
+  }
+  if (has) out.push(current);
+  return out;
+}
+
+/** Parses a `Timeout` setting in minutes (decimals allowed) into milliseconds; 0 for none. Throws on a bad value. */
+export function timeoutFromMinutes(value: string | undefined): number {
+  if (value === undefined || value.trim() === '' || value.trim() === '0') return 0;
+  const n = Number(value.trim());
+  if (!Number.isFinite(n) || n < 0) throw new Error(`Timeout must be a number of minutes, not "${value}"`);
+  return Math.round(n * 60_000);
+}
+
+/** Parses success exit codes ("0 3010", "0,1") into a set; `fallback` when empty. Throws on a bad value. */
+export function successCodes(value: string | undefined, fallback: readonly number[]): Set<number> {
+  if (value === undefined || value.trim() === '') return new Set(fallback);
+  const codes = value.split(/[\s,;]+/).filter(Boolean).map(Number);
+  if (codes.some((c) => !Number.isInteger(c))) throw new Error(`SuccessCodes must be whole numbers separated by spaces or commas, not "${value}"`);
+  return new Set(codes);
+}

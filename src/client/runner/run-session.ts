@@ -1,0 +1,227 @@
+// One client session of a run: register (or resume) it, set the built-in variables, run the steps, then log upload, result and FinishAction.
+
+import { arch, release } from 'node:os';
+import { join } from 'node:path';
+import { PATHS } from '../../api/contract.js';
+import { DeployrError } from '../../domain/errors.js';
+import { RUN_FAILED_EXIT_CODE, REBOOT_EXIT_CODE } from '../../domain/run.js';
+import { activeVersion, countSteps, exportTaskSequence, parseTaskSequenceExport, type TaskSequence } from '../../domain/task-sequence.js';
+import { parseReference } from '../../domain/reference.js';
+import { VariableStore } from '../../domain/variables.js';
+import { ClientError, type ApiClient } from '../api-client.js';
+import { fetchContentVersion } from '../content-download.js';
+import type { Prompter } from '../prompt.js';
+import { TerminalUi, type UiOutput } from '../terminal-ui.js';
+import { findExecutable } from './process.js';
+import { finishActionOf, systemPower, type PowerActuator } from './power.js';
+import { RunReporter } from './reporter.js';
+import { RunLog } from './run-log.js';
+import { clearState, deviceId, ensureStateDirs, saveState, type RunState, type StatePaths } from './state.js';
+import { TaskSequenceRunner, type LoadedTaskSequence } from './task-sequence-runner.js';
+import type { TokenKeeper } from './token-keeper.js';
+
+/** What a run session needs. */
+export interface SessionOptions {
+  api: ApiClient;
+  /** The session's token, renewed by signing in again when it expires during the run. */
+  tokens: TokenKeeper;
+  server: string;
+  context: 'boot' | 'fullos';
+  paths: StatePaths;
+  /** Variables given at start (`--var`, `--vars`, `DEPLOYR_VAR_*`). */
+  variables: Record<string, string>;
+  /** Further names whose values are secret. */
+  secretNames: string[];
+  deviceId?: string;
+  /** Restart or shut down for FinishAction and Reboot steps; otherwise only say so. */
+  allowPowerActions: boolean;
+  power?: PowerActuator;
+  prompter: Prompter;
+  out(line: string): void;
+  /** Where the step list and progress bar go (default: plain lines through `out`). */
+  terminal?: UiOutput;
+}
+
+/** Environment variables the client never passes to step processes. */
+function scrubbedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('DEPLOYR_VAR_') || k === 'DEPLOYR_PFX_PASSWORD') continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** Reads a task sequence from the server and picks the version to run. */
+export async function loadTaskSequence(api: ApiClient, tokens: TokenKeeper, reference: string): Promise<LoadedTaskSequence> {
+  let ref;
+  try { ref = parseReference(reference); } catch (err) { throw new ClientError('INPUT', (err as Error).message); }
+  const body = await tokens.use((t) => api.call<unknown>('GET', `${PATHS.taskSequences}/${ref.id}`, undefined, t));
+  let ts: TaskSequence;
+  try {
+    ts = parseTaskSequenceExport(exportTaskSequence(body as TaskSequence));
+  } catch (err) {
+    throw new ClientError('PROTOCOL', `The server sent a task sequence that is not valid (${(err as Error).message.split('\n')[0]}).`);
+  }
+  try {
+    const version = activeVersion(ts, ref.version);
+    return { id: ts.id, name: ts.name, versionNo: version.versionNo, steps: version.steps };
+  } catch (err) {
+    throw new ClientError('INPUT', err instanceof DeployrError ? err.message : String(err));
+  }
+}
+
+/** The built-in variables DeployR documents, as this client sets them. */
+function builtIns(o: SessionOptions, ts: LoadedTaskSequence, runId: string, device: string): Record<string, string> {
+  const architecture = arch() === 'x64' ? 'x64' : arch() === 'arm64' ? 'arm64' : arch();
+  return {
+    DEPLOYRHOST: new URL(o.server).origin,
+    TSID: `${ts.id}:${ts.versionNo}`,
+    TSNAME: ts.name,
+    OSVERSION: o.context === 'boot' ? 'WinPE' : release(),
+    ARCHITECTURE: architecture,
+    DEPLOYRROOT: o.paths.root,
+    _DEPLOYRLOGS: o.paths.logs,
+    _DEPLOYRRUNID: runId,
+    _DEPLOYRCONTEXT: o.context,
+    _DEPLOYRPROGRESS: JSON.stringify({ Name: ts.name, UUID: device }),
+  };
+}
+
+/** Starts a new run of `reference` (`<guid>:<version>`). Returns the exit code. */
+export async function startRun(o: SessionOptions, reference: string): Promise<number> {
+  await ensureStateDirs(o.paths);
+  const device = await deviceId(o.paths, o.deviceId);
+  const ts = await loadTaskSequence(o.api, o.tokens, reference);
+  const reporter = new RunReporter(o.api, o.tokens, o.out);
+  const run = await reporter.register({ taskSequenceId: ts.id, versionNo: ts.versionNo, deviceId: device, stepsTotal: countSteps(ts.steps, { enabledOnly: true }) });
+  const variables = new VariableStore(undefined, { extraSecretNames: o.secretNames });
+  const fixed = builtIns(o, ts, run.id, device);
+  for (const [name, value] of Object.entries(fixed)) variables.set(name, value);
+  for (const [name, value] of Object.entries(o.variables)) {
+    if (!['DEPLOYRHOST', 'TSID', 'TSNAME', '_DEPLOYRRUNID'].includes(name.toUpperCase())) variables.set(name, value);
+  }
+  const state: RunState = {
+    format: 1, server: o.server, runId: run.id, taskSequenceId: ts.id, versionNo: ts.versionNo, name: ts.name, context: o.context,
+    deviceId: device, status: 'running', startedAt: run.startedAt, done: {}, entered: [], variables: {}, secretNames: [],
+    logFile: join(o.paths.logs, `${run.id}.log`), logUploaded: 0,
+  };
+  await saveState(o.paths, state);
+  const log = new RunLog(state.logFile, (t) => variables.redact(t));
+  log.write('INFO', `Run ${run.id} of "${ts.name}" (${ts.id}:${ts.versionNo}) on device ${device}, ${o.context}, server ${new URL(o.server).origin}`);
+  o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${countSteps(ts.steps, { enabledOnly: true })} steps.`);
+  o.out(`Run ${run.id}: registered; follow it on the server with: deployr runs watch ${run.id}`);
+  return execute(o, { ts, state, variables, log, reporter });
+}
+
+/** Continues the saved run after a restart. Returns the exit code. */
+export async function resumeRun(o: SessionOptions, state: RunState): Promise<number> {
+  await ensureStateDirs(o.paths);
+  const reporter = new RunReporter(o.api, o.tokens, o.out);
+  try {
+    await reporter.resume(state.runId);
+  } catch (err) {
+    if (err instanceof ClientError && (err.status === 409 || err.status === 404)) {
+      await clearState(o.paths);
+      throw new ClientError('INPUT', `The saved run ${state.runId} cannot continue (${err.message}); its state was discarded. Start the client again for a new run.`);
+    }
+    throw err;
+  }
+  const variables = new VariableStore(undefined, { extraSecretNames: [...o.secretNames, ...state.secretNames] });
+  for (const [name, value] of Object.entries(state.variables)) variables.set(name, value);
+  for (const [name, value] of Object.entries(o.variables)) {
+    if (variables.isSecret(name) || !variables.has(name)) variables.set(name, value);
+  }
+  for (const name of state.secretNames) {
+    if (variables.has(name) || name.toLowerCase() === 'passcode') continue;
+    const value = await o.prompter.secret(`Secret variable ${name} (needed again after the restart):`);
+    if (value === null || value === '') o.out(`Warning: the secret variable ${name} was not given again; it is unset from now on.`);
+    else variables.set(name, value, { secret: true });
+  }
+  const ts = await loadTaskSequence(o.api, o.tokens, `${state.taskSequenceId}:${state.versionNo}`);
+  state.status = 'running';
+  await saveState(o.paths, state);
+  const log = new RunLog(state.logFile, (t) => variables.redact(t));
+  log.write('INFO', `Existing task sequence found: resuming run ${state.runId} of "${ts.name}" after a restart`);
+  const done = Object.keys(state.done).length;
+  o.out(`Resuming run ${state.runId}: "${ts.name}" (${ts.id}:${ts.versionNo}); ${done} steps and groups already done.`);
+  return execute(o, { ts, state, variables, log, reporter });
+}
+
+/** Runs the steps, then reports the result, uploads the log and honours FinishAction. */
+async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: RunState; variables: VariableStore; log: RunLog; reporter: RunReporter }): Promise<number> {
+  const { ts, state, variables, log, reporter } = r;
+  const ui = new TerminalUi(o.terminal ?? { isTTY: false, write: (text) => { for (const line of text.replace(/\n$/, '').split('\n')) o.out(line); } }, `${ts.name} (${ts.id}:${ts.versionNo})`);
+  const abort = new AbortController();
+  const onSigint = (): void => { ui.say('Stopping the run (interrupted)…'); abort.abort(); };
+  process.once('SIGINT', onSigint);
+  reporter.setWarn((line) => ui.say(line));
+  const cacheDir = o.paths.cache;
+  const runner = new TaskSequenceRunner({
+    state, variables, log, ui, workRoot: o.paths.work, signal: abort.signal,
+    env: scrubbedEnv({ DEPLOYR_SERVER: new URL(o.server).origin, DEPLOYR_RUN_ID: state.runId, DEPLOYR_TASK_SEQUENCE_ID: ts.id }),
+    ports: {
+      fetchTaskSequence: (reference) => loadTaskSequence(o.api, o.tokens, reference),
+      fetchContent: (reference, onProgress, signal) => o.tokens.use((t) => fetchContentVersion(o.api, t, reference, { cacheDir, workDir: o.paths.content, onProgress, signal })),
+      serverScript: (script, args, timeoutSeconds) => reporter.serverScript(state.runId, script, args, timeoutSeconds),
+      reportStep: (report) => reporter.step(state.runId, report),
+      saveState: (s) => saveState(o.paths, s),
+      findExecutable: (name) => findExecutable(name),
+    },
+  });
+  let result;
+  try {
+    result = await runner.run(ts);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    ui.close();
+    reporter.setWarn(o.out);
+  }
+
+  const upload = async (): Promise<void> => {
+    try {
+      state.logUploaded = await log.upload(state.logUploaded, (text) => reporter.log(state.runId, text));
+    } catch (err) {
+      o.out(`Warning: the log could not be uploaded (${(err as Error).message.split('\n')[0]}); it stays at ${state.logFile}.`);
+    }
+  };
+
+  if (result.status === 'rebooting') {
+    state.status = 'rebooting';
+    log.write('INFO', `A restart was requested; the state is saved. Start the client again to continue (exit code ${REBOOT_EXIT_CODE}).`);
+    await upload();
+    await saveState(o.paths, state);
+    await reporter.finish(state.runId, { status: 'rebooting', message: 'waiting for the machine to restart' });
+    if (o.allowPowerActions) {
+      o.out('Restarting the machine; the run continues when the client starts again.');
+      await (o.power ?? systemPower)('restart').catch((err: Error) => o.out(`Warning: could not restart: ${err.message}`));
+    } else {
+      o.out(`Restart requested: restart this machine, then start the client again with the same state folder (${o.paths.root}) to continue. Exit code ${REBOOT_EXIT_CODE}.`);
+    }
+    return REBOOT_EXIT_CODE;
+  }
+
+  const succeeded = result.status === 'succeeded';
+  const message = result.status === 'failed' ? variables.redact(result.message) : null;
+  log.write(succeeded ? 'INFO' : 'ERROR', succeeded ? `Run succeeded.` : `Run failed: ${message}`);
+  await upload();
+  await reporter.finish(state.runId, { status: result.status, message });
+  await clearState(o.paths);
+  o.out(succeeded ? `Task sequence "${ts.name}" succeeded. Log: ${state.logFile}` : `Task sequence "${ts.name}" failed: ${message}. Log: ${state.logFile}`);
+  if (succeeded) await finishAction(o, variables.get('FinishAction'));
+  return succeeded ? 0 : RUN_FAILED_EXIT_CODE;
+}
+
+/** Honours FinishAction: Restart/Shutdown only with permission, otherwise it is printed. */
+async function finishAction(o: SessionOptions, value: string | undefined): Promise<void> {
+  const action = finishActionOf(value);
+  if (action === null) return;
+  if (action === 'other') { o.out(`FinishAction "${value}" is not supported by this client; nothing was done.`); return; }
+  const verb = action === 'restart' ? 'Restart' : 'Shutdown';
+  if (!o.allowPowerActions) {
+    o.out(`FinishAction ${verb}: not done, because the client was started without --allow-power-actions.`);
+    return;
+  }
+  o.out(`FinishAction ${verb}: ${action === 'restart' ? 'restarting' : 'shutting down'} the machine.`);
+  await (o.power ?? systemPower)(action).catch((err: Error) => o.out(`Warning: FinishAction ${verb} failed: ${err.message}`));
+}

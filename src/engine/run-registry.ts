@@ -1,0 +1,190 @@
+// Use cases for runs: register a run of an Active version, record each step's result, read progress, run server-side scripts.
+
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent } from '../domain/audit.js';
+import { DeployrError } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
+import { isRunFinished, type RunRecord, type RunStatus, type RunStepRecord, type RunStepStatus } from '../domain/run.js';
+import { activeVersion } from '../domain/task-sequence.js';
+import type { AuditStore, RunStore, TaskSequenceStore } from './ports.js';
+import { runServerScript, type ServerScriptResult } from './server-scripts.js';
+
+/** A run with its steps. */
+export interface RunWithSteps extends RunRecord {
+  steps: RunStepRecord[];
+}
+
+/** Where a request came from (for the audit trail). */
+export interface RequestSource {
+  address: string | null;
+}
+
+/** What the registry needs. */
+export interface RunRegistryDeps {
+  store: RunStore & TaskSequenceStore & AuditStore;
+  /** The content library's Scripts folder; server-side scripts are refused without it. */
+  scriptsDir?: string;
+  now?: () => Date;
+}
+
+/** A step report from a client. */
+export interface StepReportInput {
+  key: string;
+  stepId: string;
+  name: string;
+  status: RunStepStatus;
+  exitCode?: number | null;
+  durationMs?: number | null;
+  outputTail?: string | null;
+  message?: string | null;
+}
+
+/** Runs: registration, progress reports, reading, server-side scripts. A null principal is the local administrator. */
+export class RunRegistry {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: RunRegistryDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Registers a run of version `versionNo` of a task sequence; the version must be Active. A token
+   * limited to one task sequence may only register runs of that one (FORBIDDEN otherwise).
+   */
+  async register(principal: Principal, input: { taskSequenceId: string; versionNo: number; deviceId?: string | null; stepsTotal?: number | null }, source: RequestSource): Promise<RunRecord> {
+    const tsId = input.taskSequenceId.toLowerCase();
+    if (!mayUse(tsId, principal)) {
+      throw new DeployrError('FORBIDDEN', 'This sign-in may only run the task sequence it was issued for.');
+    }
+    const limitedVersion = principal.taskSequenceLimit?.split(':')[1];
+    if (limitedVersion !== undefined && Number(limitedVersion) !== input.versionNo) {
+      throw new DeployrError('FORBIDDEN', `This sign-in may only run version ${limitedVersion} of the task sequence.`);
+    }
+    const ts = await this.deps.store.getTaskSequence(tsId);
+    if (!ts) throw new DeployrError('NOT_FOUND', `No task sequence with id ${tsId}.`);
+    activeVersion(ts, input.versionNo);
+    const at = this.now().toISOString();
+    const run: RunRecord = {
+      id: randomUUID(), taskSequenceId: ts.id, versionNo: input.versionNo, name: ts.name, device: input.deviceId ?? null,
+      subject: principal.subject, method: principal.method, context: principal.context, status: 'running', startedAt: at, finishedAt: null,
+      currentStep: null, stepsTotal: input.stepsTotal ?? null, message: null, updatedAt: at,
+    };
+    await this.deps.store.createRun(run);
+    await this.deps.store.append(this.event(principal, source, run, 'start', 'started', 'ok', {}));
+    return run;
+  }
+
+  /** The run continues after a restart (status back to running). */
+  async resume(principal: Principal, id: string): Promise<RunRecord> {
+    const run = await this.writable(principal, id);
+    return (await this.deps.store.updateRun(run.id, { status: 'running', message: null, updatedAt: this.now().toISOString() })) as RunRecord;
+  }
+
+  /** Records that a step started (`running`) or ended. */
+  async reportStep(principal: Principal, id: string, report: StepReportInput): Promise<void> {
+    const run = await this.writable(principal, id);
+    const at = this.now().toISOString();
+    const existing = report.status === 'running' ? undefined : (await this.deps.store.listRunSteps(run.id)).find((s) => s.key === report.key);
+    await this.deps.store.putRunStep(run.id, {
+      key: report.key.toLowerCase(), stepId: report.stepId.toLowerCase(), name: report.name, status: report.status,
+      exitCode: report.exitCode ?? null, durationMs: report.durationMs ?? null, outputTail: report.outputTail ?? null, message: report.message ?? null,
+      startedAt: existing?.startedAt ?? at, finishedAt: report.status === 'running' ? null : at,
+    });
+    if (report.status === 'running' || run.currentStep === null) await this.deps.store.updateRun(run.id, { currentStep: report.name, updatedAt: at });
+  }
+
+  /** The run ended (succeeded or failed), or waits for a restart (rebooting). */
+  async finish(principal: Principal, id: string, input: { status: Exclude<RunStatus, 'running'>; message?: string | null }, source: RequestSource): Promise<RunRecord> {
+    const run = await this.writable(principal, id);
+    const at = this.now().toISOString();
+    const updated = (await this.deps.store.updateRun(run.id, {
+      status: input.status, message: input.message ?? null, finishedAt: isRunFinished(input.status) ? at : null, updatedAt: at,
+    })) as RunRecord;
+    if (isRunFinished(input.status)) {
+      await this.deps.store.append(this.event(principal, source, updated, 'finish', input.status, input.status === 'succeeded' ? 'ok' : 'step_failed', {}));
+    }
+    return updated;
+  }
+
+  /** Appends a piece of the client's log. */
+  async appendLog(principal: Principal, id: string, text: string): Promise<void> {
+    const run = await this.visible(principal, id);
+    if (text.length > 0) await this.deps.store.appendRunLog(run.id, text);
+  }
+
+  /** Runs the caller may see, newest first. */
+  async list(principal: Principal | null, limit = 100): Promise<RunRecord[]> {
+    const lim = principal?.taskSequenceLimit;
+    return this.deps.store.listRuns({ limit, ...(lim ? { taskSequenceId: limitId(lim) } : {}) });
+  }
+
+  /** One run and its steps; NOT_FOUND when missing or not visible to the caller. */
+  async get(principal: Principal | null, id: string): Promise<RunWithSteps> {
+    const run = await this.visible(principal, id);
+    return { ...run, steps: await this.deps.store.listRunSteps(run.id) };
+  }
+
+  /** The run's uploaded log. */
+  async log(principal: Principal | null, id: string): Promise<string> {
+    const run = await this.visible(principal, id);
+    return this.deps.store.getRunLog(run.id);
+  }
+
+  /**
+   * Runs `<Scripts>/<script>` on the server for a running run, and audits it (the script name and
+   * result, never the arguments, which may carry secrets).
+   */
+  async runServerScript(principal: Principal, id: string, input: { script: string; arguments: string[]; timeoutSeconds?: number }, source: RequestSource): Promise<ServerScriptResult> {
+    const run = await this.writable(principal, id);
+    if (!this.deps.scriptsDir) throw new DeployrError('UNAVAILABLE', 'Server-side scripts are not available on this server.');
+    let result: ServerScriptResult;
+    try {
+      result = await runServerScript(input.script, input.arguments, {
+        scriptsDir: this.deps.scriptsDir,
+        ...(input.timeoutSeconds ? { timeoutMs: input.timeoutSeconds * 1000 } : {}),
+        env: { DEPLOYR_RUN_ID: run.id, DEPLOYR_TASK_SEQUENCE_ID: run.taskSequenceId, DEPLOYR_DEVICE: run.device ?? '' },
+      });
+    } catch (err) {
+      const reason = err instanceof DeployrError ? err.code.toLowerCase() : 'error';
+      await this.deps.store.append(this.event(principal, source, run, 'server-script', 'failure', reason, { script: input.script, arguments: input.arguments.length }));
+      throw err;
+    }
+    await this.deps.store.append(this.event(principal, source, run, 'server-script', result.exitCode === 0 ? 'success' : 'failure',
+      result.timedOut ? 'timeout' : result.exitCode === 0 ? 'ok' : 'exit_code', {
+        script: input.script, arguments: input.arguments.length, exitCode: result.exitCode, variables: result.variables.map((v) => v.name),
+      }));
+    return result;
+  }
+
+  /** A run the caller may see. */
+  private async visible(principal: Principal | null, id: string): Promise<RunRecord> {
+    const run = await this.deps.store.getRun(id.toLowerCase());
+    if (!run || !mayUse(run.taskSequenceId, principal)) throw new DeployrError('NOT_FOUND', `No run with id ${id}.`);
+    return run;
+  }
+
+  /** A run the caller may report on: visible and not ended. */
+  private async writable(principal: Principal, id: string): Promise<RunRecord> {
+    const run = await this.visible(principal, id);
+    if (isRunFinished(run.status)) throw new DeployrError('CONFLICT', `Run ${run.id} has already ${run.status}.`);
+    return run;
+  }
+
+  private event(principal: Principal, source: RequestSource, run: RunRecord, method: string, result: string, reason: string, detail: Record<string, unknown>): AuditEvent {
+    return {
+      kind: 'run', method, result, reason, subject: principal.subject, source: source.address, device: run.device,
+      detail: { runId: run.id, taskSequenceId: run.taskSequenceId, versionNo: run.versionNo, ...detail },
+    };
+  }
+}
+
+/** The id part of a task sequence limit (`<guid>` or `<guid>:<version>`). */
+function limitId(limit: string): string {
+  return (limit.split(':')[0] ?? '').toLowerCase();
+}
+
+/** A token limited to one task sequence may use only that one; a null principal (local admin) any. */
+function mayUse(taskSequenceId: string, principal: Principal | null): boolean {
+  const limit = principal?.taskSequenceLimit;
+  return !limit || limitId(limit) === taskSequenceId.toLowerCase();
+}

@@ -1,0 +1,134 @@
+// The content library's file store on local disk: each file at <root>/blobs/<aa>/<sha256>, written to a temp file, fsynced, then renamed.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DeployrError } from '../domain/errors.js';
+import type { BlobInfo, ContentBlobStore } from '../engine/ports.js';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Bytes read and written per step when copying a file in. */
+const COPY_CHUNK = 4 * 1024 * 1024;
+/** Read buffer of blob streams (large chunks keep TLS writes efficient). */
+export const READ_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Opens (creating when needed) a blob store under `root` (normally `<home>/content`). */
+export function createFsBlobStore(root: string): FsBlobStore {
+  return new FsBlobStore(root);
+}
+
+/** Fsyncs a folder so a rename inside it survives a crash (best effort where folders cannot be opened). */
+async function syncDir(dir: string): Promise<void> {
+  let fh: FileHandle | null = null;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some platforms cannot fsync a folder; the rename is still atomic.
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** A content-addressed store in a local folder. */
+export class FsBlobStore implements ContentBlobStore {
+  private readonly blobsDir: string;
+  private readonly tmpDir: string;
+
+  constructor(readonly root: string) {
+    this.blobsDir = join(root, 'blobs');
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  /** The final file of a blob; refuses anything but 64 lower-case hex digits, so no other path can be named. */
+  private blobFile(sha256: string): string {
+    if (!SHA256_HEX.test(sha256)) throw new DeployrError('INVALID_INPUT', 'A content hash is 64 lower-case hex digits.');
+    return join(this.blobsDir, sha256.slice(0, 2), sha256);
+  }
+
+  async putFile(sourcePath: string): Promise<BlobInfo> {
+    const source = await open(sourcePath, 'r');
+    try {
+      const info = await source.stat();
+      if (!info.isFile()) throw new DeployrError('INVALID_INPUT', `${sourcePath} is not a regular file.`);
+      return await this.write(async (sink) => {
+        const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+        for (;;) {
+          const { bytesRead } = await source.read(buffer, 0, buffer.length, null);
+          if (bytesRead === 0) break;
+          await sink(buffer.subarray(0, bytesRead));
+        }
+      });
+    } finally {
+      await source.close();
+    }
+  }
+
+  async putStream(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<BlobInfo> {
+    return this.write(async (sink) => {
+      for await (const chunk of source) await sink(chunk);
+    });
+  }
+
+  /** Writes to a temp file while hashing, fsyncs, then renames it to its hash (or drops it when already stored). */
+  private async write(produce: (sink: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<BlobInfo> {
+    await mkdir(this.tmpDir, { recursive: true });
+    const tmp = join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.tmp`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const out = await open(tmp, 'wx', 0o644);
+    let renamed = false;
+    try {
+      await produce(async (chunk) => {
+        hash.update(chunk);
+        size += chunk.length;
+        let offset = 0;
+        while (offset < chunk.length) {
+          const { bytesWritten } = await out.write(chunk, offset, chunk.length - offset, null);
+          offset += bytesWritten;
+        }
+      });
+      await out.sync();
+      await out.close();
+      const sha256 = hash.digest('hex');
+      const final = this.blobFile(sha256);
+      const existing = await stat(final).catch(() => null);
+      if (existing?.isFile() && existing.size === size) return { sha256, size };
+      await mkdir(dirname(final), { recursive: true });
+      await rename(tmp, final);
+      renamed = true;
+      await syncDir(dirname(final));
+      return { sha256, size };
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new DeployrError('UNAVAILABLE', `Not enough disk space in the content library (${this.root}).`);
+      throw err;
+    } finally {
+      if (!renamed) await rm(tmp, { force: true });
+    }
+  }
+
+  async stat(sha256: string): Promise<{ size: number } | null> {
+    try {
+      const s = await stat(this.blobFile(sha256));
+      return s.isFile() ? { size: s.size } : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async exists(sha256: string): Promise<boolean> {
+    return (await this.stat(sha256)) !== null;
+  }
+
+  openRead(sha256: string, range?: { start: number; end: number }): NodeJS.ReadableStream {
+    return createReadStream(this.blobFile(sha256), { highWaterMark: READ_HIGH_WATER_MARK, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  localPath(sha256: string): string {
+    return this.blobFile(sha256);
+  }
+}

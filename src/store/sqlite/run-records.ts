@@ -1,0 +1,106 @@
+// Runs in SQLite: the run rows, their step results (in the order first reported) and their logs.
+
+import type { RunRecord, RunStatus, RunStepRecord, RunStepStatus } from '../../domain/run.js';
+import type { RunFilter } from '../../engine/ports.js';
+import type { SqliteDatabase } from './connection.js';
+
+interface RunRow {
+  id: string; task_sequence_id: string; version_no: number; name: string; device: string | null; subject: string; method: string;
+  context: string; status: string; started_at: string; finished_at: string | null; current_step: string | null;
+  steps_total: number | null; message: string | null; updated_at: string;
+}
+
+interface StepRow {
+  step_key: string; step_id: string; name: string; status: string; exit_code: number | null; duration_ms: number | null;
+  output_tail: string | null; message: string | null; started_at: string; finished_at: string | null;
+}
+
+function toRun(r: RunRow): RunRecord {
+  return {
+    id: r.id, taskSequenceId: r.task_sequence_id, versionNo: r.version_no, name: r.name, device: r.device, subject: r.subject,
+    method: r.method, context: r.context, status: r.status as RunStatus, startedAt: r.started_at, finishedAt: r.finished_at,
+    currentStep: r.current_step, stepsTotal: r.steps_total, message: r.message, updatedAt: r.updated_at,
+  };
+}
+
+function toStep(r: StepRow): RunStepRecord {
+  return {
+    key: r.step_key, stepId: r.step_id, name: r.name, status: r.status as RunStepStatus, exitCode: r.exit_code, durationMs: r.duration_ms,
+    outputTail: r.output_tail, message: r.message, startedAt: r.started_at, finishedAt: r.finished_at,
+  };
+}
+
+const COLUMNS: Record<keyof Omit<RunRecord, 'id'>, string> = {
+  taskSequenceId: 'task_sequence_id', versionNo: 'version_no', name: 'name', device: 'device', subject: 'subject', method: 'method',
+  context: 'context', status: 'status', startedAt: 'started_at', finishedAt: 'finished_at', currentStep: 'current_step',
+  stepsTotal: 'steps_total', message: 'message', updatedAt: 'updated_at',
+};
+
+/** Inserts a run. */
+export function createRun(db: SqliteDatabase, run: RunRecord): void {
+  db.prepare(`INSERT INTO runs (id, task_sequence_id, version_no, name, device, subject, method, context, status, started_at, finished_at, current_step, steps_total, message, updated_at)
+    VALUES (@id, @taskSequenceId, @versionNo, @name, @device, @subject, @method, @context, @status, @startedAt, @finishedAt, @currentStep, @stepsTotal, @message, @updatedAt)`).run(run);
+}
+
+/** One run, or null. */
+export function getRun(db: SqliteDatabase, id: string): RunRecord | null {
+  const row = db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  return row ? toRun(row) : null;
+}
+
+/** Runs, newest first. */
+export function listRuns(db: SqliteDatabase, filter: RunFilter): RunRecord[] {
+  const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
+  const rows = filter.taskSequenceId
+    ? db.prepare('SELECT * FROM runs WHERE task_sequence_id = ? ORDER BY started_at DESC, id LIMIT ?').all(filter.taskSequenceId, limit)
+    : db.prepare('SELECT * FROM runs ORDER BY started_at DESC, id LIMIT ?').all(limit);
+  return (rows as RunRow[]).map(toRun);
+}
+
+/** Changes some fields of a run; null when there is none. */
+export function updateRun(db: SqliteDatabase, id: string, patch: Partial<Omit<RunRecord, 'id'>>): RunRecord | null {
+  return db.transaction(() => {
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { id };
+    for (const [key, value] of Object.entries({ ...patch, updatedAt: patch.updatedAt ?? new Date().toISOString() })) {
+      const column = COLUMNS[key as keyof typeof COLUMNS];
+      if (column === undefined) continue;
+      sets.push(`${column} = @${key}`);
+      params[key] = value ?? null;
+    }
+    const changed = db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run(params).changes;
+    return changed === 0 ? null : getRun(db, id);
+  }).immediate();
+}
+
+/** Adds or replaces one step result; a new key goes after every step reported so far. */
+export function putRunStep(db: SqliteDatabase, runId: string, s: RunStepRecord): void {
+  db.transaction(() => {
+    const seq = (db.prepare('SELECT seq FROM run_steps WHERE run_id = ? AND step_key = ?').pluck().get(runId, s.key) as number | undefined)
+      ?? ((db.prepare('SELECT MAX(seq) FROM run_steps WHERE run_id = ?').pluck().get(runId) as number | null) ?? 0) + 1;
+    db.prepare(`INSERT INTO run_steps (run_id, step_key, seq, step_id, name, status, exit_code, duration_ms, output_tail, message, started_at, finished_at)
+      VALUES (@runId, @key, @seq, @stepId, @name, @status, @exitCode, @durationMs, @outputTail, @message, @startedAt, @finishedAt)
+      ON CONFLICT (run_id, step_key) DO UPDATE SET step_id = excluded.step_id, name = excluded.name, status = excluded.status,
+        exit_code = excluded.exit_code, duration_ms = excluded.duration_ms, output_tail = excluded.output_tail, message = excluded.message,
+        started_at = excluded.started_at, finished_at = excluded.finished_at`)
+      .run({ ...s, runId, seq });
+  }).immediate();
+}
+
+/** A run's steps in the order first reported. */
+export function listRunSteps(db: SqliteDatabase, runId: string): RunStepRecord[] {
+  return (db.prepare('SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq').all(runId) as StepRow[]).map(toStep);
+}
+
+/** Appends a piece of log. */
+export function appendRunLog(db: SqliteDatabase, runId: string, text: string): void {
+  db.transaction(() => {
+    const seq = ((db.prepare('SELECT MAX(seq) FROM run_logs WHERE run_id = ?').pluck().get(runId) as number | null) ?? 0) + 1;
+    db.prepare('INSERT INTO run_logs (run_id, seq, text, at) VALUES (?, ?, ?, ?)').run(runId, seq, text, new Date().toISOString());
+  }).immediate();
+}
+
+/** The run's whole log. */
+export function getRunLog(db: SqliteDatabase, runId: string): string {
+  return (db.prepare('SELECT text FROM run_logs WHERE run_id = ? ORDER BY seq').pluck().all(runId) as string[]).join('');
+}
