@@ -88,15 +88,15 @@ function findNginx(): { bin: string } | { skip: string } {
   return { bin: '/usr/sbin/nginx' };
 }
 
-/** Starts nginx in the foreground on a loopback port with the service's certificate, serving the blob folder. */
-async function startNginx(bin: string, dir: string, blobDir: string, cert: string, key: string): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
+/** Starts nginx in the foreground on a loopback port with the service's certificate, serving the blob folder (Debian's defaults otherwise: sendfile, no kTLS). */
+async function startNginx(bin: string, dir: string, blobDir: string, cert: string, key: string, workers: 'auto' | number): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, [
     // The home is owner-only, so the workers run as the same user as this benchmark.
     process.getuid?.() === 0 ? 'user root;' : '',
-    'worker_processes auto;',
+    `worker_processes ${workers};`,
     `pid ${join(dir, 'nginx.pid')};`,
     `error_log ${join(dir, 'error.log')};`,
     'daemon off;',
@@ -140,6 +140,7 @@ export async function run(): Promise<void> {
   const { home, cleanup } = tempHome('deployr-bench-content-');
   let service: ServiceProcess | null = null;
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
+  let nginx1: Awaited<ReturnType<typeof startNginx>> | null = null;
   try {
     console.log(`Content download: ${SIZE / MiB} MiB SingleFile item, ${RUNS} run(s) each (median), ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
     const source = join(home, 'source.bin');
@@ -168,10 +169,17 @@ export async function run(): Promise<void> {
 
     const found = findNginx();
     let nginxUrl: string | null = null;
+    let nginx1Url: string | null = null;
     if ('bin' in found) {
       try {
-        nginx = await startNginx(found.bin, join(home, 'nginx'), join(home, 'content', 'blobs', sha.slice(0, 2)), join(home, 'tls', 'server.crt'), join(home, 'tls', 'server.key'));
+        const blobDir = join(home, 'content', 'blobs', sha.slice(0, 2));
+        const cert = join(home, 'tls', 'server.crt');
+        const key = join(home, 'tls', 'server.key');
+        nginx = await startNginx(found.bin, join(home, 'nginx'), blobDir, cert, key, 'auto');
         nginxUrl = `https://localhost:${nginx.port}/v1/content/${sha}`;
+        // The same with one worker process: deployr serves from one process, so this is the per-core comparison.
+        nginx1 = await startNginx(found.bin, join(home, 'nginx1'), blobDir, cert, key, 1);
+        nginx1Url = `https://localhost:${nginx1.port}/v1/content/${sha}`;
       } catch (err) {
         console.log(`Skipping the nginx comparisons: ${(err as Error).message}`);
       }
@@ -188,14 +196,20 @@ export async function run(): Promise<void> {
     for (const n of CONCURRENCY) {
       const ours: number[] = [];
       const theirs: number[] = [];
+      const theirs1: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         ours.push(rate(await concurrent(deployrUrl, n, ca, token)));
         if (nginxUrl) theirs.push(rate(await concurrent(nginxUrl, n, ca, token)));
+        if (nginx1Url && n > 1) theirs1.push(rate(await concurrent(nginx1Url, n, ca, token)));
       }
       const a = median(ours);
       const b = nginxUrl ? median(theirs) : NaN;
       results[`serve${n}`] = a / b;
       rows.push([`HTTPS download, ${n} client${n === 1 ? '' : 's'} (curl to /dev/null), total`, mbps(a), nginxUrl ? `${mbps(b)} nginx` : 'nginx skipped', nginxUrl ? `${(a / b).toFixed(2)}×` : '-', '≥ 1.00× nginx']);
+      if (theirs1.length) {
+        const b1 = median(theirs1);
+        rows.push(['  (for reference: nginx with worker_processes 1)', '', `${mbps(b1)} nginx×1`, `${(a / b1).toFixed(2)}×`, '']);
+      }
     }
 
     const api = await ApiClient.connect(`https://localhost:${service.port}`, { caPem });
@@ -236,10 +250,11 @@ export async function run(): Promise<void> {
       if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     }
     const verdict = (name: string, value: number | undefined, target: number): string =>
-      value === undefined || Number.isNaN(value) ? `${name}: not measured` : `${name}: ${value.toFixed(2)}× (${value >= target ? 'meets' : 'misses'} the ${target.toFixed(2)}× target)`;
+      value === undefined || Number.isNaN(value) ? `${name}: not measured` : `${name}: ${value.toFixed(3)}× (${value >= target ? 'meets' : 'misses'} the ${target.toFixed(2)}× target)`;
     console.log([verdict('1 client vs nginx', results.serve1, 1), verdict('16 clients vs nginx', results.serve16, 1), verdict('client vs curl', results.client, 0.9)].join('; '));
   } finally {
     await nginx?.stop();
+    await nginx1?.stop();
     await service?.stop();
     cleanup();
   }

@@ -12,6 +12,8 @@ import type { AttackReport } from './helpers/attacker.js';
 
 const PASSCODE = 'Storm-Lantern-Harbour-42';
 const CLIENTS = 500;
+/** Kept-alive connections the attacker floods over (it sends its next guess the moment an answer arrives). */
+const ATTACK_CONNECTIONS = 128;
 
 /** The part of autocannon's API used here. */
 type Autocannon = (opts: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<{ requests: { average: number; total: number }; non2xx: number; errors: number; latency: { p50: number; p99: number } }>;
@@ -45,6 +47,12 @@ function login(url: string, ca: string, address: string, deviceId: string): Prom
       await new Promise((res) => setTimeout(res, r.retryAfter * 1000));
     }
   })();
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -84,12 +92,14 @@ export async function run(): Promise<void> {
 
     // 1. Boot storm: first without an attacker (the baseline), then under a wrong-passcode flood.
     const storm = async (firstOctet: number, attacked: boolean): Promise<Record<string, unknown> & { allInMs: number; succeeded: number; wrongGuessesSucceeded: number }> => {
-      const attacker = attacked ? await startHelper<string>('attacker.js', [svc.url, '16', '127.0.0.2']) : null;
+      const attacker = attacked ? await startHelper<string>('attacker.js', [svc.url, String(ATTACK_CONNECTIONS), '127.0.0.2']) : null;
       if (attacker) await new Promise((r) => setTimeout(r, 500)); // let the flood get going (and get throttled)
+      const serverCpuBefore = cpuMs(svc.child.pid as number);
       const started = performance.now();
       const results = await Promise.all(Array.from({ length: CLIENTS }, (_, i) =>
         login(svc.url, ca, `127.${firstOctet}.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, `pc-${String(i).padStart(4, '0')}`)));
       const allInMs = performance.now() - started;
+      const serverCpuMs = cpuMs(svc.child.pid as number) - serverCpuBefore;
       let attack: AttackReport = { sent: 0, statuses: {}, succeeded: 0 };
       if (attacker) {
         attacker.child.send('stop');
@@ -97,9 +107,9 @@ export async function run(): Promise<void> {
       }
       const latencies = results.map((r) => r.ms).sort((a, b) => a - b);
       return {
-        clients: CLIENTS, succeeded: results.filter((r) => r.status === 200).length, allInMs: Math.round(allInMs),
+        clients: CLIENTS, succeeded: results.filter((r) => r.status === 200).length, allInMs: Math.round(allInMs), serverCpuMs,
         p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)), retried: results.filter((r) => r.tries > 1).length,
-        ...(attacked ? { attackerRequests: attack.sent, attackerStatuses: attack.statuses } : {}), wrongGuessesSucceeded: attack.succeeded,
+        ...(attacked ? { attackerConnections: ATTACK_CONNECTIONS, attackerRequests: attack.sent, attackerStatuses: attack.statuses } : {}), wrongGuessesSucceeded: attack.succeeded,
       };
     };
     const baseline = await storm(10, false);
@@ -122,25 +132,35 @@ export async function run(): Promise<void> {
     const bodyFile = join(home, 'bare-body.json');
     writeFileSync(bodyFile, json);
     const bare = await startHelper<{ port: number }>('bare-server.js', [svc.caFile, join(home, 'tls', 'server.key'), bodyFile]);
-    const cannon = (url: string, headers?: Record<string, string>) => autocannon({ url, connections: 10, duration: 3, ...(headers ? { headers } : {}) });
+    const cannon = (url: string, headers?: Record<string, string>) => autocannon({ url, connections: 10, duration: 2, ...(headers ? { headers } : {}) });
     const bareUrl = `https://127.0.0.1:${bare.first.port}/v1/task-sequences`;
     const protectedUrl = `${svc.url}/v1/task-sequences`;
     const authorization = { authorization: `Bearer ${token}` };
     await cannon(bareUrl); // warm-up both
     await cannon(protectedUrl, authorization);
-    // Alternate the two, three rounds each, and take the median ratio: the machine is shared.
-    const rounds: { bare: number; protected: number; non2xx: number }[] = [];
-    for (let i = 0; i < 3; i++) {
-      const b = await cannon(bareUrl);
-      const p = await cannon(protectedUrl, authorization);
-      rounds.push({ bare: b.requests.average, protected: p.requests.average, non2xx: p.non2xx + b.non2xx });
+    // The machine is shared, so the two alternate in short rounds and the median of the round ratios
+    // counts; the server CPU spent per request (from /proc) is the steadier second view.
+    const measure = async (url: string, pid: number, headers?: Record<string, string>): Promise<{ rps: number; cpuUsPerRequest: number; non2xx: number }> => {
+      const before = cpuMs(pid);
+      const r = await cannon(url, headers);
+      return { rps: r.requests.average, cpuUsPerRequest: ((cpuMs(pid) - before) * 1000) / Math.max(1, r.requests.total), non2xx: r.non2xx };
+    };
+    const rounds: { bare: Awaited<ReturnType<typeof measure>>; prot: Awaited<ReturnType<typeof measure>> }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const b = await measure(bareUrl, bare.child.pid as number);
+      const p = await measure(protectedUrl, svc.child.pid as number, authorization);
+      rounds.push({ bare: b, prot: p });
     }
     bare.child.send('stop');
-    const ratios = rounds.map((r) => r.protected / r.bare).sort((a, b) => a - b);
-    const mid = rounds.find((r) => r.protected / r.bare === ratios[1]) as (typeof rounds)[number];
+    const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return ((s[Math.floor((s.length - 1) / 2)] as number) + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2; };
     const reads = {
-      responseBytes: Buffer.byteLength(json), bareRps: Math.round(mid.bare), protectedRps: Math.round(mid.protected),
-      ratio: Number((ratios[1] as number).toFixed(2)), ratios: ratios.map((r) => Number(r.toFixed(2))), non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
+      responseBytes: Buffer.byteLength(json),
+      bareRps: Math.round(median(rounds.map((r) => r.bare.rps))), protectedRps: Math.round(median(rounds.map((r) => r.prot.rps))),
+      ratio: Number(median(rounds.map((r) => r.prot.rps / r.bare.rps)).toFixed(2)),
+      roundRatios: rounds.map((r) => Number((r.prot.rps / r.bare.rps).toFixed(2))),
+      bareServerCpuUsPerRequest: Math.round(median(rounds.map((r) => r.bare.cpuUsPerRequest))),
+      protectedServerCpuUsPerRequest: Math.round(median(rounds.map((r) => r.prot.cpuUsPerRequest))),
+      non2xx: rounds.reduce((n, r) => n + r.bare.non2xx + r.prot.non2xx, 0),
     };
     console.log('protected reads vs bare route:', JSON.stringify(reads));
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`);

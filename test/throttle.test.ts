@@ -291,3 +291,30 @@ test('the verified-passcode cache: one argon2 check for a storm of identical rig
   refusedWith(await f.attempt(RIGHT, source('10.2.2.2')), 'AUTH_FAILED');
   assert.equal((await f.attempt('Badger-Quarry-Compass-9', source('10.2.2.3'))).ok, true);
 });
+
+test('guesses sent all at once cannot outrun the counters: checks in flight count against the budget', async (t) => {
+  const real = createArgon2Hasher({ params: FAST_ARGON2 });
+  const calls = { verify: 0 };
+  const counting: PasscodeHasher = { ...real, verify: (h, c, o) => { calls.verify += 1; return real.verify(h, c, o); } };
+  const f = await fixture(t, { hasher: counting });
+  // 60 different wrong values at once from one source: as many checks as one after the other would get (3 free + 1).
+  const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => f.attempt(wrong(i), source('10.4.0.1'))));
+  assert.equal(calls.verify, 4);
+  assert.equal(burst.filter((a) => !a.ok && a.code === 'AUTH_FAILED').length, 4);
+  assert.ok(burst.filter((a) => !a.ok && a.code === 'AUTH_THROTTLED').every((a) => !a.ok && a.retryAfterSeconds === 1));
+  // Inventing device ids: bounded by the address (10 free + 1).
+  calls.verify = 0;
+  await Promise.all(Array.from({ length: 60 }, (_, i) => f.attempt(wrong(100 + i), source('10.4.0.2', `fake-${i}`))));
+  assert.equal(calls.verify, 11);
+  // After a delay has run out, one check at a time.
+  await fail(f, source('10.4.0.3'), 5);
+  const w = await f.attempt(wrong(500), source('10.4.0.3'));
+  refusedWith(w, 'AUTH_THROTTLED');
+  f.advance((w.retryAfterSeconds as number) * 1000);
+  calls.verify = 0;
+  await Promise.all(Array.from({ length: 20 }, (_, i) => f.attempt(wrong(600 + i), source('10.4.0.3'))));
+  assert.equal(calls.verify, 1);
+  // The same value many times at once is one value: a boot storm behind one address all gets in.
+  const storm = await Promise.all(Array.from({ length: 50 }, (_, i) => f.attempt(RIGHT, source('10.4.0.9', `pc-${i}`))));
+  assert.ok(storm.every((a) => a.ok));
+});

@@ -9,7 +9,9 @@ import {
   type AuthContext, type AuthMethod, type SecuritySettings,
 } from '../domain/security-settings.js';
 import { normalizePasscode } from '../domain/passcode-policy.js';
-import { DEFAULT_THROTTLE_POLICY, retryAfterSeconds, throttleKeys, type ThrottlePolicy } from '../domain/throttle.js';
+import {
+  DEFAULT_THROTTLE_POLICY, policyForKey, retryAfterSeconds, throttleKeys, type GlobalThrottleRecord, type ThrottlePolicy,
+} from '../domain/throttle.js';
 import type { AuditStore, LoginStore } from '../engine/ports.js';
 import { evaluatePeerCertificate, parseCaBundle, type PeerCertificateInput } from './certificate-rules.js';
 import type { PasscodeHasher } from './passcode-hasher.js';
@@ -81,6 +83,8 @@ export class LoginService {
   private readonly verified: VerifiedPasscodeCache;
   /** Sources refused while throttled whose further refusals are counted rather than written, until `until`. */
   private readonly quietThrottled = new Map<string, { until: number; count: number }>();
+  /** Per throttle counter: the different values being checked right now (keyed digest → how many requests). */
+  private readonly checking = new Map<string, Map<string, number>>();
   /** Throttled answers being held right now (see `refuseThrottled`). */
   private heldRefusals = 0;
   /** Tokens whose signature verified, by their exact text (bounded; oldest forgotten first). */
@@ -134,6 +138,39 @@ export class LoginService {
     }
     const base = { kind: 'login' as const, method: 'passcode', subject: 'passcode', source: input.source.address, device: input.source.deviceId };
     if (wait > 0) return this.refuseThrottled(blockingKey, keys, base, input.context, 'throttled', wait, now);
+    // Checks already running count against the budget too: otherwise many guesses sent at once would
+    // all pass the counters before the first failure is written. A counter with `f` failures of its
+    // `free` lets max(1, free + 1 - f) different values be checked at once (the same value sent many
+    // times, a boot storm's passcode, is one value).
+    const digest = createHmac('sha256', this.deps.digestKey).update(normalizePasscode(input.passcode)).digest('hex');
+    for (const key of keys) {
+      const running = this.checking.get(key);
+      const allowance = Math.max(1, policyForKey(key, this.policy).freeFailures + 1 - (records.get(key)?.failures ?? 0));
+      if (running && !running.has(digest) && running.size >= allowance) return this.refuseThrottled(key, keys, base, input.context, 'throttled', 1, now);
+    }
+    for (const key of keys) {
+      const running = this.checking.get(key) ?? new Map<string, number>();
+      running.set(digest, (running.get(digest) ?? 0) + 1);
+      this.checking.set(key, running);
+    }
+    try {
+      return await this.checkPasscode(input, keys, base, global, digest, now);
+    } finally {
+      for (const key of keys) {
+        const running = this.checking.get(key) as Map<string, number>;
+        const n = (running.get(digest) ?? 1) - 1;
+        if (n > 0) running.set(digest, n);
+        else running.delete(digest);
+        if (running.size === 0) this.checking.delete(key);
+      }
+    }
+  }
+
+  /** The passcode check proper, once the source may try: verify, then count the failure or issue the token, audited. */
+  private async checkPasscode(
+    input: { passcode: string; context: AuthContext; taskSequence: string | null; source: LoginSource },
+    keys: string[], base: Omit<AuditEvent, 'result' | 'reason' | 'detail'>, global: GlobalThrottleRecord, digest: string, now: number,
+  ): Promise<IssuedToken> {
     // The global slowdown: every passcode check waits, and argon2 turns are held longer (fewer guesses per second).
     const slow = global.alertSince > 0 && this.policy.globalSlowdownMs > 0;
     if (slow) await this.sleep(this.policy.globalSlowdownMs);
@@ -172,9 +209,8 @@ export class LoginService {
 
     const notLogged = this.takeNotLogged(keys);
     if (reason !== null || generation === null) {
-      const digest = createHmac('sha256', this.deps.digestKey).update(normalizePasscode(input.passcode)).digest('hex').slice(0, 8);
       const { alertRaised, global: g } = await this.audited(() => this.deps.store.recordFailure({
-        keys, digest, now, policy: this.policy,
+        keys, digest: digest.slice(0, 8), now, policy: this.policy,
         event: { ...base, result: 'failure', reason: reason ?? 'wrong_passcode', detail: { context: input.context, ...notLogged } },
       }));
       if (alertRaised) this.deps.onAlert?.(g.consecutiveFailures);
@@ -240,39 +276,39 @@ export class LoginService {
     }
   }
 
-  /** Anonymous login: only while bypass is on; still a token and an audit row. */
+  /** Anonymous login: only while bypass is on; still a token and an audit row (no row, no token: UNAVAILABLE). */
   async loginAnonymous(input: { context: AuthContext; source: LoginSource }): Promise<IssuedToken> {
     const event = (result: string, reason: string, detail: Record<string, unknown> = {}): AuditEvent => ({
       kind: 'login', method: 'anonymous', subject: 'anonymous', source: input.source.address, device: input.source.deviceId, result, reason, detail: { context: input.context, ...detail },
     });
     if (!this.settings.bypass) {
-      await this.deps.store.append(event('failure', 'bypass_off'));
+      await this.audited(() => this.deps.store.append(event('failure', 'bypass_off')));
       throw authFailed();
     }
     const issued = await this.deps.tokens.issue({ method: 'anonymous', subject: 'anonymous', context: input.context });
-    await this.deps.store.append(event('success', 'ok', { tokenId: issued.tokenId }));
+    await this.audited(() => this.deps.store.append(event('success', 'ok', { tokenId: issued.tokenId })));
     return { token: issued.token, expiresAt: issued.expiresAt };
   }
 
-  /** Issues a token for a method verified elsewhere (certificate, Entra ID), and audits it. */
+  /** Issues a token for a method verified elsewhere (certificate, Entra ID), and audits it; no audit row, no token (UNAVAILABLE). */
   async issueVerified(input: { method: AuthMethod; subject: string; context: AuthContext; source: LoginSource; certificateThumbprint?: string; detail?: Record<string, unknown> }): Promise<IssuedToken> {
     const issued = await this.deps.tokens.issue({
       method: input.method, subject: input.subject, context: input.context,
       ...(input.certificateThumbprint ? { certificateThumbprint: input.certificateThumbprint } : {}),
     });
-    await this.deps.store.append({
+    await this.audited(() => this.deps.store.append({
       kind: 'login', method: input.method, subject: input.subject, source: input.source.address, device: input.source.deviceId,
       result: 'success', reason: 'ok', detail: { context: input.context, tokenId: issued.tokenId, ...input.detail },
-    });
+    }));
     return { token: issued.token, expiresAt: issued.expiresAt };
   }
 
   /** Audits a refused login of a method verified elsewhere and returns the generic failure to throw. */
   async refuse(input: { method: AuthMethod; subject: string; reason: string; context: AuthContext; source: LoginSource; detail?: Record<string, unknown> }): Promise<DeployrError> {
-    await this.deps.store.append({
+    await this.audited(() => this.deps.store.append({
       kind: 'login', method: input.method, subject: input.subject, source: input.source.address, device: input.source.deviceId,
       result: 'failure', reason: input.reason, detail: { context: input.context, ...input.detail },
-    });
+    }));
     return authFailed();
   }
 
@@ -300,7 +336,7 @@ export class LoginService {
    */
   async authenticate(token: string, peer: PeerCertificateInput | null): Promise<Principal> {
     const v: VerifiedToken = await this.verifyToken(token);
-    // One cheap read: a change saved by any process (a rotation, a method turned off) applies to the very next request.
+    // A change saved by any process (a rotation, a method turned off) applies to the next request.
     await this.deps.security.refresh();
     const s = this.settings;
     const invalid = (): DeployrError => new DeployrError('TOKEN_INVALID', 'The token is missing, expired or not valid; sign in again.');

@@ -5,8 +5,8 @@ import { constants as fsConstants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import { CONTENT_PATHS, type ContentFileInfo, type ContentVersionResponse, type ErrorBody } from '../api/contract.js';
 import { ClientError, type ApiClient, type DownloadResponse } from './api-client.js';
 
@@ -312,8 +312,8 @@ async function syncDir(dir: string): Promise<void> {
   try { fh = await open(dir, 'r'); await fh.sync(); } catch { /* best effort */ } finally { await fh?.close(); }
 }
 
-/** Fetches a version's files. One per `fetchContentVersion` call. */
-class Fetch {
+/** Fetches one version's files into the cache (one per `fetchContentVersion` call). */
+class VersionFetch {
   private received = 0;
   private downloaded = 0;
   private readonly startedAt = Date.now();
@@ -388,7 +388,8 @@ class Fetch {
         await delay(RETRY_DELAYS_MS[attempt - 1] ?? 3000, this.options.signal);
       }
     }
-    await chmod(partial, 0o444).catch(() => undefined);
+    // Read-only (and runnable, like files on installation media): the version folders hard-link to it.
+    await chmod(partial, 0o555).catch(() => undefined);
     await rename(partial, final);
     await syncDir(this.options.cacheDir);
     verifiedCache.set(final, identity(await stat(final)));
@@ -491,7 +492,11 @@ class Fetch {
       throw new ClientError('UNREACHABLE', `The download of ${file.path} ended early (${sink.position} of ${file.size} bytes); run again to resume.`);
     }
     this.progress(file.path, true);
-    if ((await hash.digest(file.size)) === file.sha256) return 'ok';
+    let digest: string;
+    try { digest = await hash.digest(file.size); } catch (err) {
+      throw new ClientError('INPUT', `Cannot verify the download of ${file.path}: ${(err as Error).message}.`);
+    }
+    if (digest === file.sha256) return 'ok';
     return resumed ? 'mismatch-resumed' : 'mismatch';
   }
 
@@ -542,21 +547,24 @@ export async function fetchContentVersion(api: ApiClient, token: string, referen
   if (meta.status !== 'Active') {
     throw new ClientError('INPUT', `Content "${meta.name}" version ${meta.versionNo} is not active, so it is not deployed (activate it with: deployr content activate ${meta.contentItemId} ${meta.versionNo}).`);
   }
-  const dir = resolve(options.workDir, meta.contentItemId, String(meta.versionNo));
+  if (meta.contentItemId?.toLowerCase() !== id || (versionNo !== 'active' && meta.versionNo !== versionNo) || !Number.isSafeInteger(meta.versionNo) || meta.versionNo < 1) {
+    throw new ClientError('PROTOCOL', `The server answered for another content version than ${reference}.`);
+  }
+  const dir = resolve(options.workDir, id, String(meta.versionNo));
   const targets = meta.files.map((f) => ({ file: f, target: placeUnder(dir, f.path) }));
   await mkdir(options.cacheDir, { recursive: true });
   const total = meta.files.reduce((n, f) => n + f.size, 0);
-  const fetch = new Fetch(api, token, options, total);
+  const fetcher = new VersionFetch(api, token, options, total);
   const cachedPaths = new Map<string, string>();
   let next = 0;
-  const worker = async (): Promise<void> => {
+  const lane = async (): Promise<void> => {
     while (next < meta.files.length) {
       if (aborted(options.signal)) throw abortError(options.signal);
       const file = meta.files[next++] as ContentFileInfo;
-      cachedPaths.set(file.path, await fetch.ensureCached(file));
+      cachedPaths.set(file.path, await fetcher.ensureCached(file));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, meta.files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, meta.files.length) }, lane));
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const files: DownloadedFile[] = [];
@@ -565,7 +573,7 @@ export async function fetchContentVersion(api: ApiClient, token: string, referen
     files.push({ path: file.path, size: file.size, sha256: file.sha256, localPath: target });
   }
   return {
-    id: meta.contentItemId, versionNo: meta.versionNo, name: meta.name, purpose: meta.contentItemPurpose, type: meta.type,
+    id, versionNo: meta.versionNo, name: meta.name, purpose: meta.contentItemPurpose, type: meta.type,
     installationCommandLine: meta.installationCommandLine, dir, files,
   };
 }

@@ -33,6 +33,9 @@ class SqliteStore implements Store {
   /** The parsed task sequence list and the database version it was read at. */
   private taskSequenceList: { version: string; list: TaskSequence[] } | null = null;
   private revisionStatement: Database.Statement<unknown[], unknown> | null = null;
+  private revisionRead: { revision: number; changes: number; at: number } | null = null;
+  private dataVersion = '';
+  private dataVersionAt = -Infinity;
   private versionStatements: { dataVersion: Database.Statement<unknown[], unknown>; totalChanges: Database.Statement<unknown[], unknown> } | null = null;
 
   /** Login bookkeeping and audit appends share commits (one fsync for many logins in a storm). */
@@ -49,9 +52,18 @@ class SqliteStore implements Store {
   }
 
   async getSecurityRevision(): Promise<number> {
-    // Prepared once: every request checks it, so a change made anywhere applies at once.
+    // Every request asks. A save through this connection is seen at once (total_changes moves); a
+    // save by another process (the configuration tool, another node) within a millisecond, because
+    // the row (a read of the WAL index) is re-read at most once per millisecond otherwise.
     this.revisionStatement ??= this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck();
-    return (this.revisionStatement.get() as number | undefined) ?? 0;
+    this.versionStatements ??= { dataVersion: this.db.prepare('PRAGMA data_version').pluck(), totalChanges: this.db.prepare('SELECT total_changes()').pluck() };
+    const changes = this.versionStatements.totalChanges.get() as number;
+    const t = performance.now();
+    const cached = this.revisionRead;
+    if (cached && cached.changes === changes && t - cached.at < 1) return cached.revision;
+    const revision = (this.revisionStatement.get() as number | undefined) ?? 0;
+    this.revisionRead = { revision, changes, at: t };
+    return revision;
   }
 
   async saveSecurity(next: SecuritySettings, expectedRevision: number, events: AuditEvent[]): Promise<number> {
@@ -122,8 +134,14 @@ class SqliteStore implements Store {
   async listTaskSequences(): Promise<TaskSequence[]> {
     // Parsed once and reused until the database changes: every token holder lists them, often.
     // `data_version` moves when another connection commits, `total_changes()` when this one writes.
+    // Other connections' commits are looked for at most once per millisecond (a read of the WAL index).
     this.versionStatements ??= { dataVersion: this.db.prepare('PRAGMA data_version').pluck(), totalChanges: this.db.prepare('SELECT total_changes()').pluck() };
-    const version = `${String(this.versionStatements.dataVersion.get())}:${String(this.versionStatements.totalChanges.get())}`;
+    const t = performance.now();
+    if (t - this.dataVersionAt >= 1) {
+      this.dataVersionAt = t;
+      this.dataVersion = String(this.versionStatements.dataVersion.get());
+    }
+    const version = `${this.dataVersion}:${String(this.versionStatements.totalChanges.get())}`;
     if (this.taskSequenceList?.version !== version) {
       const list = (this.db.prepare('SELECT doc FROM task_sequences ORDER BY name, id').pluck().all() as string[]).map((d) => deepFreeze(JSON.parse(d) as TaskSequence));
       this.taskSequenceList = { version, list };
