@@ -98,6 +98,16 @@ export interface TaskSequenceList {
   taskSequences: TaskSequenceSummary[];
 }
 
+/** The response schema of `GET /v1/task-sequences` (also makes its serialisation fast). */
+export const TaskSequenceListSchema = Type.Object({
+  taskSequences: Type.Array(Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    versions: Type.Array(Type.Object({ versionNo: Type.Integer(), status: Type.String(), steps: Type.Integer() })),
+  })),
+});
+
 /** One content item in a list. */
 export interface ContentItemSummary {
   id: string;

@@ -54,7 +54,19 @@ export class TaskSequenceCatalog {
   /** The task sequences a caller may see, as overviews. */
   async list(principal: Principal | null): Promise<TaskSequenceOverview[]> {
     const all = await this.store.listTaskSequences();
-    return all.filter((ts) => visible(ts.id, principal)).map(overview);
+    return all.filter((ts) => visible(ts.id, principal)).map((ts) => this.overviewOf(ts));
+  }
+
+  /** Overviews of the (frozen, cached) task sequences the store hands out, computed once each. */
+  private readonly overviews = new WeakMap<TaskSequence, TaskSequenceOverview>();
+
+  private overviewOf(ts: TaskSequence): TaskSequenceOverview {
+    let o = this.overviews.get(ts);
+    if (!o) {
+      o = overview(ts);
+      if (Object.isFrozen(ts)) this.overviews.set(ts, o);
+    }
+    return o;
   }
 
   /** One task sequence; NOT_FOUND when it does not exist or the caller may not see it. */

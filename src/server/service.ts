@@ -91,9 +91,9 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   app.server.on('connection', (socket: Socket) => trust.noteConnection(socket));
   app.server.on('secureConnection', (socket: TLSSocket) => trust.noteHandshake(socket));
   // A keep-alive connection from before a trust change ends after its current response; the client reconnects under the new trust.
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (!trust.isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   trust.start();
   const local = buildLocalApp({
