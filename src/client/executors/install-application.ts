@@ -1,7 +1,6 @@
 // Install application: downloads the `Application` content version, sets `_CONTENT-<Slot>`, and runs its installation command line there.
 
-import { successCodes, timeoutFromMinutes } from '../runner/process.js';
-import { contentSlot, describeExit, failed, setting, type StepExecutor } from './types.js';
+import { contentSlot, describeExit, failed, processLimits, setting, type StepExecutor } from './types.js';
 
 /** Exit codes that count as success by default: 0, and 3010 (installed, restart needed). */
 const DEFAULT_SUCCESS = [0, 3010];
@@ -11,14 +10,9 @@ export const installApplication: StepExecutor = async (ctx) => {
   const slot = contentSlot(ctx.step, 'Application', true);
   if (!slot) return failed('no application content item is set (contentItems.Application)');
   const [slotName, reference] = slot;
-  let timeoutMs: number;
-  let codes: Set<number>;
-  try {
-    timeoutMs = timeoutFromMinutes(setting(ctx.settings, 'Timeout'));
-    codes = successCodes(setting(ctx.settings, 'SuccessCodes'), DEFAULT_SUCCESS);
-  } catch (err) {
-    return failed((err as Error).message);
-  }
+  const limits = processLimits(ctx.settings, DEFAULT_SUCCESS);
+  if ('status' in limits) return limits;
+  const { timeoutMs, codes } = limits;
   const content = await ctx.services.fetchContent(reference);
   ctx.variables.set(`_CONTENT-${slotName}`, content.dir);
   ctx.variables.set(`_CONTENTMETADATA-${slotName}`, JSON.stringify({ Id: content.id, Name: content.name, VersionNo: content.versionNo }));

@@ -2,8 +2,8 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { splitArguments, successCodes, timeoutFromMinutes } from '../runner/process.js';
-import { contentSlot, describeExit, failed, setting, type StepExecutor } from './types.js';
+import { splitArguments } from '../runner/process.js';
+import { contentSlot, describeExit, failed, processLimits, setting, type StepExecutor } from './types.js';
 
 /** The reason given when pwsh is missing. */
 export const PWSH_MISSING = 'PowerShell 7 (pwsh) is not installed on this machine';
@@ -12,14 +12,9 @@ export const PWSH_MISSING = 'PowerShell 7 (pwsh) is not installed on this machin
 export const runPowerShellScript: StepExecutor = async (ctx) => {
   const pwsh = await ctx.services.findExecutable('pwsh');
   if (!pwsh) return failed(`Run PowerShell script needs pwsh: ${PWSH_MISSING}`);
-  let timeoutMs: number;
-  let codes: Set<number>;
-  try {
-    timeoutMs = timeoutFromMinutes(setting(ctx.settings, 'Timeout'));
-    codes = successCodes(setting(ctx.settings, 'SuccessCodes'), [0]);
-  } catch (err) {
-    return failed((err as Error).message);
-  }
+  const limits = processLimits(ctx.settings);
+  if ('status' in limits) return limits;
+  const { timeoutMs, codes } = limits;
   const inline = setting(ctx.settings, 'Script');
   const scriptName = setting(ctx.settings, 'ScriptName').trim();
   let file: string;

@@ -5,6 +5,7 @@ import type { Step } from '../../domain/task-sequence.js';
 import type { VariableStore } from '../../domain/variables.js';
 import type { DownloadedContent, DownloadProgress } from '../content-download.js';
 import type { ProcessOptions, ProcessResult } from '../runner/process.js';
+import { successCodes, timeoutFromMinutes } from '../runner/process.js';
 
 /** How a step ended. */
 export interface StepOutcome {
@@ -89,4 +90,13 @@ export function describeExit(result: ProcessResult, timeoutMs: number): string {
   if (result.timedOut) return `stopped after the timeout of ${Math.round(timeoutMs / 1000)} s`;
   if (result.aborted) return 'stopped';
   return result.exitCode === null ? 'ended by a signal' : `exit code ${result.exitCode}`;
+}
+
+/** A process step's limits from its settings: `Timeout` (minutes; 0 or empty: none) and `SuccessCodes`. */
+export function processLimits(settings: Readonly<Record<string, string>>, defaultCodes: readonly number[] = [0]): { timeoutMs: number; codes: Set<number> } | StepOutcome {
+  try {
+    return { timeoutMs: timeoutFromMinutes(setting(settings, 'Timeout')), codes: successCodes(setting(settings, 'SuccessCodes'), defaultCodes) };
+  } catch (err) {
+    return failed((err as Error).message);
+  }
 }
