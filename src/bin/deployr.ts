@@ -81,7 +81,9 @@ program.command('serve')
   .option('--port <n>', 'HTTPS port (all interfaces)')
   .option('--local-port <n>', 'plain HTTP port on 127.0.0.1 for local admin tools')
   .option('--host <address>', 'address the HTTPS port binds to (default 0.0.0.0)')
-  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string }) => {
+  .option('--tls-cert <file>', 'a configured TLS certificate (PEM, with its chain) instead of the self-signed one')
+  .option('--tls-key <file>', 'its private key (PEM)')
+  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string }) => {
     await exit(async () => {
       const config = loadServiceConfig(flags);
       const { store, paths, digestKey } = openHomeStore(config.home);

@@ -73,14 +73,14 @@ function parsePositive(value: string | undefined, fallback: number, name: string
 }
 
 /** Builds the config from command-line flags and environment variables (flags win). */
-export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   return {
     home: resolveHome(flags.home, env),
     port: parsePort(flags.port ?? env.DEPLOYR_PORT, DEFAULT_PORT, '--port'),
     host: flags.host ?? env.DEPLOYR_HOST_ADDRESS ?? '0.0.0.0',
     localPort: parsePort(flags.localPort ?? env.DEPLOYR_LOCAL_PORT, DEFAULT_LOCAL_PORT, '--local-port'),
-    tlsCertFile: env.DEPLOYR_TLS_CERT ?? null,
-    tlsKeyFile: env.DEPLOYR_TLS_KEY ?? null,
+    tlsCertFile: flags.tlsCert ?? env.DEPLOYR_TLS_CERT ?? null,
+    tlsKeyFile: flags.tlsKey ?? env.DEPLOYR_TLS_KEY ?? null,
     tokenTtlSeconds: parsePositive(env.DEPLOYR_TOKEN_TTL, 3600, 'DEPLOYR_TOKEN_TTL'),
     settingsPollMs: parsePositive(env.DEPLOYR_SETTINGS_POLL_MS, 1000, 'DEPLOYR_SETTINGS_POLL_MS'),
     logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
