@@ -17,6 +17,8 @@ const SIZE = Number(process.env.BENCH_CONTENT_MB ?? 1024) * MiB;
 /** Repetitions of each measurement (the median is reported). */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONCURRENCY = [1, 16];
+/** `deployr serve --workers` for the measured service: BENCH_WORKERS, default 2 (1 = one process). */
+const WORKERS = process.env.BENCH_WORKERS ?? '2';
 
 interface Timing { seconds: number; bytes: number }
 const rate = (t: Timing): number => t.bytes / t.seconds;
@@ -142,7 +144,7 @@ export async function run(): Promise<void> {
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
   let nginx1: Awaited<ReturnType<typeof startNginx>> | null = null;
   try {
-    console.log(`Content download: ${SIZE / MiB} MiB SingleFile item, ${RUNS} run(s) each (median), ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
+    console.log(`Content download: ${SIZE / MiB} MiB SingleFile item, ${RUNS} run(s) each (median), ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}, Node ${process.version}, deployr serve --workers ${WORKERS} (BENCH_WORKERS)`);
     const source = join(home, 'source.bin');
     makeFile(source);
     const cli = async (args: string[]): Promise<string> => {
@@ -158,7 +160,7 @@ export async function run(): Promise<void> {
     await cli(['content', 'activate', id, '1']);
     rmSync(source);
 
-    service = await startService({ home, env: { DEPLOYR_LOG_LEVEL: 'warn' } });
+    service = await startService({ home, env: { DEPLOYR_LOG_LEVEL: 'warn' }, args: ['--workers', WORKERS] });
     const ca = service.caFile;
     const caPem = readFileSync(ca, 'utf8');
     const login = await httpsJson(`${service.url}/v1/auth/anonymous`, { body: {}, ca: caPem });

@@ -14,6 +14,8 @@ const PASSCODE = 'Storm-Lantern-Harbour-42';
 const CLIENTS = 500;
 /** Kept-alive connections the attacker floods over (it sends its next guess the moment an answer arrives). */
 const ATTACK_CONNECTIONS = 128;
+/** `deployr serve --workers` for the measured service: BENCH_WORKERS, default 1 (one process). */
+const WORKERS = process.env.BENCH_WORKERS ?? '1';
 
 /** The part of autocannon's API used here. */
 type Autocannon = (opts: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<{ requests: { average: number; total: number }; non2xx: number; errors: number; latency: { p50: number; p99: number } }>;
@@ -52,7 +54,11 @@ function login(url: string, ca: string, address: string, deviceId: string): Prom
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const own = (Number(fields[11]) + Number(fields[12])) * 10;
+  // With --workers the requests are served by the service's child processes: count theirs too.
+  let children: number[] = [];
+  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { /* no such file: no children counted */ }
+  return own + children.reduce((n, child) => { try { return n + cpuMs(child); } catch { return n; } }, 0);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -86,7 +92,8 @@ export async function run(): Promise<void> {
     if ((await setPasscode(home, PASSCODE)).code !== 0) throw new Error('could not set the passcode');
     const exports = readdirSync(EXPORTS_DIR).filter((f) => f.startsWith('task-sequence-')).map((f) => join(EXPORTS_DIR, f));
     if ((await runDeployr(['ts', 'import', ...exports], { home })).code !== 0) throw new Error('could not import the task sequences');
-    const svc = await startService({ home, env: { DEPLOYR_LOG_LEVEL: 'warn' } });
+    console.log(`deployr serve --workers ${WORKERS} (BENCH_WORKERS)`);
+    const svc = await startService({ home, env: { DEPLOYR_LOG_LEVEL: 'warn' }, args: ['--workers', WORKERS] });
     service.current = svc;
     const ca = readFileSync(svc.caFile, 'utf8');
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `deployr` command: the composition root that wires the concrete store into the service, the configuration tool and the client.
 
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { Command, Option } from 'commander';
@@ -26,6 +27,7 @@ import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
 import { openHomeStore } from './open-store.js';
+import { printBanner, serveWithWorkers } from './serve-cluster.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -83,20 +85,16 @@ program.command('serve')
   .option('--host <address>', 'address the HTTPS port binds to (default 0.0.0.0)')
   .option('--tls-cert <file>', 'a configured TLS certificate (PEM, with its chain) instead of the self-signed one')
   .option('--tls-key <file>', 'its private key (PEM)')
-  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string }) => {
+  .option('--workers <n>', 'worker processes sharing the ports (default 1, or $DEPLOYR_WORKERS; "auto" = one per CPU)')
+  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string }) => {
     await exit(async () => {
       const config = loadServiceConfig(flags);
+      const say = (line: string): void => { process.stderr.write(line + '\n'); };
+      if (config.workers > 1 || cluster.isWorker) return serveWithWorkers(config, VERSION, say);
       const { store, paths, digestKey } = openHomeStore(config.home);
       const logger = createLogger(config.logLevel);
-      const say = (line: string): void => { process.stderr.write(line + '\n'); };
       const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content) });
-      say(`deployr ${VERSION} is running.`);
-      say(`  HTTPS API:     https://localhost:${service.port}/v1  (home ${config.home})`);
-      say(`  Local admin:   http://127.0.0.1:${service.localPort}`);
-      say(`  TLS certificate${service.tls.created ? ' (self-signed, made now)' : ''}: ${config.tlsCertFile ?? paths.tlsCert}`);
-      say(`  SHA-256 fingerprint: ${service.tls.fingerprint}`);
-      say('Next: set a passcode (deployr configure security --passcode), import a task sequence (deployr ts import FILE.json),');
-      say(`      then start a client: deployr client --server https://localhost:${service.port} --ca ${config.tlsCertFile ?? paths.tlsCert}`);
+      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1 });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           say(`${signal}: stopping…`);

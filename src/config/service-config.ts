@@ -1,6 +1,6 @@
 // Loads the service's own settings (home, ports, TLS files, token lifetime) into one typed object.
 
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** Everything the service needs to start. Security settings live in the store, not here. */
@@ -22,6 +22,8 @@ export interface ServiceConfig {
   settingsPollMs: number;
   /** pino log level. */
   logLevel: string;
+  /** Worker processes serving the same ports (node:cluster); 1 = the service runs in this process. */
+  workers: number;
 }
 
 /** The default ports, as DeployR uses them. */
@@ -72,8 +74,17 @@ function parsePositive(value: string | undefined, fallback: number, name: string
   return n;
 }
 
+/** `--workers` / `DEPLOYR_WORKERS`: a whole number from 1 to 256, or `auto` (one per CPU). */
+export function parseWorkers(value: string | undefined): number {
+  if (value === undefined || value === '') return 1;
+  if (value.trim().toLowerCase() === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be a whole number from 1 to 256 or "auto", not "${value}"`);
+  return n;
+}
+
 /** Builds the config from command-line flags and environment variables (flags win). */
-export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   return {
     home: resolveHome(flags.home, env),
     port: parsePort(flags.port ?? env.DEPLOYR_PORT, DEFAULT_PORT, '--port'),
@@ -84,5 +95,6 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     tokenTtlSeconds: parsePositive(env.DEPLOYR_TOKEN_TTL, 3600, 'DEPLOYR_TOKEN_TTL'),
     settingsPollMs: parsePositive(env.DEPLOYR_SETTINGS_POLL_MS, 1000, 'DEPLOYR_SETTINGS_POLL_MS'),
     logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
+    workers: parseWorkers(flags.workers ?? env.DEPLOYR_WORKERS),
   };
 }
