@@ -14,6 +14,9 @@ export class ClientError extends Error {
   }
 }
 
+/** A request that failed on a reused keep-alive connection before any answer (retried once). */
+class StaleConnectionError extends Error {}
+
 /** How the client decides to trust the server, and which certificate it presents (if any). */
 export interface ServerTrust {
   /** PEM of the CA (or the service's self-signed certificate) to trust. */
@@ -94,11 +97,23 @@ export class ApiClient {
 
   /** Sends a JSON request and parses the JSON answer (any status). */
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<ApiResponse<T>> {
+    try {
+      return await this.requestOnce<T>(method, path, body, token);
+    } catch (err) {
+      // A kept-alive connection the server closed meanwhile (idle, or after a trust change) fails
+      // before the request is read: sending it once more on a new connection is safe.
+      if (err instanceof StaleConnectionError) return this.requestOnce<T>(method, path, body, token);
+      throw err;
+    }
+  }
+
+  private async requestOnce<T>(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<ApiResponse<T>> {
     const url = new URL(path, this.baseUrl);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = String(payload.length); }
     if (token) headers.authorization = `Bearer ${token}`;
+    let responded = false;
     return new Promise((resolve, reject) => {
       const req = httpsRequest(url, { ...this.tlsOptions, method, headers }, (res) => {
         const chunks: Buffer[] = [];
@@ -112,7 +127,10 @@ export class ApiClient {
         });
       });
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-      req.on('error', (err: NodeJS.ErrnoException) => reject(explain(err, url)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        reject(req.reusedSocket && err.code === 'ECONNRESET' && !responded ? new StaleConnectionError() : explain(err, url));
+      });
+      req.on('response', () => { responded = true; });
       req.end(payload);
     });
   }
