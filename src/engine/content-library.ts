@@ -3,7 +3,8 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { ContentFile, ContentItem, ContentItemVersion } from '../domain/content-item.js';
-import { DeployrError } from '../domain/errors.js';
+import type { AuditEvent } from '../domain/audit.js';
+import { DeployrError, isDeployrError } from '../domain/errors.js';
 import type { ContentBlobStore, ContentItemStore } from './ports.js';
 
 /** Who makes a change, for the audit trail. */
@@ -145,20 +146,38 @@ export class ContentLibrary {
       const blob = await this.blobs.putFile(s.file);
       files.push({ path: s.path, size: blob.size, sha256: blob.sha256 });
     }
-    // Re-read: another command may have added a version while the files were copied.
-    const current = await this.item(item.id);
-    const at = Math.floor(this.now().getTime() / 1000);
-    const version: ContentItemVersion = {
-      versionNo: current.versions.reduce((n, v) => Math.max(n, v.versionNo), 0) + 1,
-      status: 'Inactive', ...meta, files, tags: input.tags ?? [], createdDate: at, lastModifiedDate: at,
-    };
-    const next: ContentItem = { ...current, versions: [...current.versions, version], lastModifiedDate: at };
-    await this.store.putContentItem(next, {
-      kind: 'content', method: 'add-version', result: 'created', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
-      detail: { id: item.id, versionNo: version.versionNo, files: files.length, size: files.reduce((n, f) => n + f.size, 0) },
+    // Re-read: another command may have added a version while the files were copied; the save
+    // only succeeds on the item as read, so two commands never both get the same version number.
+    const version = await this.updateItem(item.id, (current) => {
+      const at = Math.floor(this.now().getTime() / 1000);
+      const added: ContentItemVersion = {
+        versionNo: current.versions.reduce((n, v) => Math.max(n, v.versionNo), 0) + 1,
+        status: 'Inactive', ...meta, files, tags: input.tags ?? [], createdDate: at, lastModifiedDate: at,
+      };
+      return {
+        next: { ...current, versions: [...current.versions, added], lastModifiedDate: at }, result: added,
+        event: {
+          kind: 'content', method: 'add-version', result: 'created', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
+          detail: { id: item.id, versionNo: added.versionNo, files: files.length, size: files.reduce((n, f) => n + f.size, 0) },
+        },
+      };
     });
     this.referenced = null;
     return version;
+  }
+
+  /** Read, change, save-if-unchanged; retried a few times when another command saved in between. */
+  private async updateItem<T>(id: string, change: (current: ContentItem) => { next: ContentItem; event: AuditEvent; result: T }): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      const current = await this.item(id);
+      const { next, event, result } = change(current);
+      try {
+        await this.store.putContentItem(next, event, current);
+        return result;
+      } catch (err) {
+        if (!isDeployrError(err, 'CONFLICT') || attempt >= 5) throw err;
+      }
+    }
   }
 
   /** Marks a version Active (other versions keep their status). */
@@ -173,7 +192,7 @@ export class ContentLibrary {
     await this.store.putContentItem(next, {
       kind: 'content', method: 'activate', result: 'changed', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
       detail: { id: item.id, versionNo },
-    });
+    }, item);
     return { version: activated, changed: true };
   }
 

@@ -84,7 +84,11 @@ export interface TaskSequenceStore {
 
 /** Content item metadata. */
 export interface ContentItemStore {
-  putContentItem(item: ContentItem, event: AuditEvent): Promise<void>;
+  /**
+   * Saves the item with its audit event. With `expected`, only when the stored item is still
+   * exactly `expected` (`null`: when there is none yet); otherwise CONFLICT and nothing is saved.
+   */
+  putContentItem(item: ContentItem, event: AuditEvent, expected?: ContentItem | null): Promise<void>;
   getContentItem(id: string): Promise<ContentItem | null>;
   listContentItems(): Promise<ContentItem[]>;
 }

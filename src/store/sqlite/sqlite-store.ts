@@ -149,8 +149,14 @@ class SqliteStore implements Store {
     return [...this.taskSequenceList.list];
   }
 
-  async putContentItem(item: ContentItem, event: AuditEvent): Promise<void> {
+  async putContentItem(item: ContentItem, event: AuditEvent, expected?: ContentItem | null): Promise<void> {
     this.db.transaction(() => {
+      if (expected !== undefined) {
+        const stored = this.db.prepare('SELECT doc FROM content_items WHERE id = ?').pluck().get(item.id) as string | undefined;
+        if ((stored ?? null) !== (expected === null ? null : JSON.stringify(expected))) {
+          throw new DeployrError('CONFLICT', `Content item ${item.id} was changed by someone else meanwhile; nothing was saved.`);
+        }
+      }
       this.db.prepare('INSERT INTO content_items (id, name, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, updated_at = excluded.updated_at')
         .run(item.id, item.name, JSON.stringify(item), new Date().toISOString());
       appendAudit(this.db, this.auditKey, event);
