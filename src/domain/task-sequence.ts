@@ -696,3 +696,17 @@ function extras(obj: Record<string, unknown>, known: readonly string[], path: st
   }
   return out;
 }
+
+/** The task sequence ids that "Run task sequence" steps of any version of `ts` name (`childTaskSequenceId`). */
+export function childTaskSequenceIds(ts: TaskSequence): string[] {
+  const ids = new Set<string>();
+  for (const version of ts.versions) {
+    for (const { step } of walkSteps(version.steps)) {
+      if (stepKind(step) !== 'runTaskSequence') continue;
+      const key = Object.keys(step.settings).find((k) => k.toLowerCase() === 'childtasksequenceid');
+      const id = key === undefined ? undefined : step.settings[key]?.split(':')[0]?.trim().toLowerCase();
+      if (id) ids.add(id);
+    }
+  }
+  return [...ids];
+}

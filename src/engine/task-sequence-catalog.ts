@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { countSteps, findVersion, isActiveVersion, parseTaskSequenceExport, VERSION_STATUS, type TaskSequence } from '../domain/task-sequence.js';
+import { childTaskSequenceIds, countSteps, findVersion, isActiveVersion, parseTaskSequenceExport, VERSION_STATUS, type TaskSequence } from '../domain/task-sequence.js';
 import type { TaskSequenceStore } from './ports.js';
 
 /** One task sequence in a listing. */
@@ -69,15 +69,34 @@ export class TaskSequenceCatalog {
     return o;
   }
 
+  /** True when `id` is run, directly or through other modules, by the task sequence a limited token names. */
+  private async isModuleOfLimit(id: string, principal: Principal | null): Promise<boolean> {
+    const limit = principal?.taskSequenceLimit?.split(':')[0]?.toLowerCase();
+    if (!limit) return false;
+    const byId = new Map((await this.store.listTaskSequences()).map((ts) => [ts.id.toLowerCase(), ts]));
+    const seen = new Set<string>([limit]);
+    const queue = [limit];
+    while (queue.length > 0) {
+      const ts = byId.get(queue.shift() as string);
+      for (const child of ts ? childTaskSequenceIds(ts) : []) {
+        if (child === id.toLowerCase()) return true;
+        if (!seen.has(child)) { seen.add(child); queue.push(child); }
+      }
+    }
+    return false;
+  }
+
   /** One task sequence; NOT_FOUND when it does not exist or the caller may not see it. */
   async get(id: string, principal: Principal | null): Promise<TaskSequence> {
     const ts = await this.store.getTaskSequence(id.toLowerCase());
-    if (!ts || !visible(ts.id, principal)) throw new DeployrError('NOT_FOUND', `No task sequence with id ${id}.`);
+    if (!ts || !(visible(ts.id, principal) || await this.isModuleOfLimit(ts.id, principal))) {
+      throw new DeployrError('NOT_FOUND', `No task sequence with id ${id}.`);
+    }
     return ts;
   }
 }
 
-/** A token limited to one task sequence sees only that one. */
+/** A token limited to one task sequence sees only that one (and, to run it, the modules it runs). */
 function visible(id: string, principal: Principal | null): boolean {
   const limit = principal?.taskSequenceLimit;
   return !limit || limit.split(':')[0]?.toLowerCase() === id.toLowerCase();
