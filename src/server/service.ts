@@ -114,7 +114,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     logger.info({ revision: security.settings.revision, methods }, 'security settings applied');
     if (methods.length === 0) {
       deps.say('WARNING: no authentication method is configured: clients cannot proceed, and no token is issued to anyone.');
-      deps.say('         Set a passcode with:  deployr configure security --passcode' + (config.home ? `  (with --home ${config.home} if you use another home)` : ''));
+      deps.say(`         Set a passcode with:  deployr configure security --passcode --home ${/\s/.test(config.home) ? JSON.stringify(config.home) : config.home}`);
     }
     if (s.bypass) deps.say('WARNING: bypass (anonymous) authentication is ON: anyone who reaches this server can run any task sequence. Use only on an isolated lab network.');
     // The optional rotation reminder: a warning only; the passcode never expires by itself.
