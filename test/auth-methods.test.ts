@@ -4,12 +4,11 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { createTestPki } from './helpers/pki.js';
 import { startEntraStandIn } from './helpers/entra-stand-in.js';
 import {
-  DEPLOYR_BIN, EXPORTS_DIR, runDeployr, startService, tempHome, waitFor,
+  configureSecurityAndWait, DEPLOYR_BIN, EXPORTS_DIR, runDeployr, startService, tempHome, waitFor,
   type CommandResult, type ServiceProcess,
 } from './helpers/deployr-process.js';
 
@@ -56,22 +55,9 @@ function startClient(t: TestContext, service: ServiceProcess, args: string[], op
   };
 }
 
-function appliedRevision(service: ServiceProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port: service.localPort, path: '/v1/local/status' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve((JSON.parse(body) as { appliedRevision: number }).appliedRevision));
-    }).on('error', reject).end();
-  });
-}
-
 /** `deployr configure security ARGS` (the passcode, when asked, on standard input), then waits until the service applies it. */
-async function configure(service: ServiceProcess, args: string[]): Promise<void> {
-  const r = await runDeployr(['configure', 'security', ...args], { home: service.home, input: `${PASSCODE}\n${PASSCODE}\n` });
-  assert.equal(r.code, 0, r.stderr);
-  const revision = Number(/revision (\d+)/.exec(r.stdout)?.[1]);
-  await waitFor(async () => (await appliedRevision(service)) >= revision, 10_000, `revision ${revision} applied`);
+function configure(service: ServiceProcess, args: string[]): Promise<void> {
+  return configureSecurityAndWait(service.home, service, args, `${PASSCODE}\n${PASSCODE}\n`);
 }
 
 async function loginAudit(home: string): Promise<AuditRow[]> {

@@ -2,12 +2,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { createTestPki, type ClientCertificateOptions, type IssuedCertificate, type TestPki } from './helpers/pki.js';
 import { httpsJson, type JsonResponse } from './helpers/https-json.js';
-import { runDeployr, startService, tempHome, waitFor, type ServiceProcess } from './helpers/deployr-process.js';
+import { configureSecurityAndWait, runDeployr, startService, tempHome, waitFor, type ServiceProcess } from './helpers/deployr-process.js';
 
 interface AuditRow { method: string; subject: string; result: string; reason: string; source: string | null; device: string | null; at: string; detail: Record<string, unknown> }
 
@@ -24,24 +23,8 @@ function writeAtomically(file: string, text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
-/** The revision the running service applies (its local status). */
-function appliedRevision(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/v1/local/status' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve((JSON.parse(body) as { appliedRevision: number }).appliedRevision));
-    }).on('error', reject).end();
-  });
-}
-
-/** Runs `deployr configure security ARGS` and waits until the service has applied the saved revision. */
-async function configure(args: string[]): Promise<void> {
-  const r = await runDeployr(['configure', 'security', ...args], { home: home.home });
-  assert.equal(r.code, 0, r.stderr);
-  const revision = Number(/revision (\d+)/.exec(r.stdout)?.[1]);
-  if (service) await waitFor(async () => (await appliedRevision(service.localPort)) >= revision, 10_000, `revision ${revision} applied`);
-}
+/** Runs `deployr configure security ARGS` and waits until the service has applied it. */
+const configure = (args: string[]): Promise<void> => configureSecurityAndWait(home.home, service, args);
 
 function certLogin(cert?: IssuedCertificate, chain = false, deviceId?: string): Promise<JsonResponse> {
   return httpsJson(`${service.url}/v1/auth/certificate`, {

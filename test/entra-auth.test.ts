@@ -2,11 +2,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEntraStandIn, type EntraStandIn } from './helpers/entra-stand-in.js';
 import { httpsJson, type JsonResponse } from './helpers/https-json.js';
-import { runDeployr, startService, tempHome, waitFor, type ServiceProcess } from './helpers/deployr-process.js';
+import { configureSecurityAndWait, runDeployr, startService, tempHome, type ServiceProcess } from './helpers/deployr-process.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const OTHER_TENANT = '99999999-8888-7777-6666-555555555555';
@@ -20,22 +20,10 @@ let home: { home: string; cleanup(): void };
 let service: ServiceProcess;
 let ca: string;
 
-function appliedRevision(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/v1/local/status' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve((JSON.parse(body) as { appliedRevision: number }).appliedRevision));
-    }).on('error', reject).end();
-  });
-}
 
-async function configure(args: string[]): Promise<void> {
-  const r = await runDeployr(['configure', 'security', ...args], { home: home.home });
-  assert.equal(r.code, 0, r.stderr);
-  const revision = Number(/revision (\d+)/.exec(r.stdout)?.[1]);
-  if (service) await waitFor(async () => (await appliedRevision(service.localPort)) >= revision, 10_000, `revision ${revision} applied`);
-}
+
+/** Runs `deployr configure security ARGS` and waits until the service has applied it. */
+const configure = (args: string[]): Promise<void> => configureSecurityAndWait(home.home, service, args);
 
 function entraLogin(accessToken: string, deviceId: string): Promise<JsonResponse> {
   return httpsJson(`${service.url}/v1/auth/entra`, { ca, body: { accessToken, context: 'boot', deviceId } });

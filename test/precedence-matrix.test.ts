@@ -2,12 +2,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { createTestPki, type IssuedCertificate } from './helpers/pki.js';
 import { startEntraStandIn, type EntraStandIn } from './helpers/entra-stand-in.js';
-import { EXPORTS_DIR, runDeployr, startService, tempHome, waitFor, type ServiceProcess } from './helpers/deployr-process.js';
+import { configureSecurityAndWait, EXPORTS_DIR, runDeployr, startService, tempHome, type ServiceProcess } from './helpers/deployr-process.js';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT = '66666666-7777-8888-9999-000000000000';
@@ -83,16 +82,6 @@ function call(path: string, options: { body?: unknown; token?: string; cert?: Is
   });
 }
 
-function appliedRevision(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port: service.localPort, path: '/v1/local/status' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve((JSON.parse(body) as { appliedRevision: number }).appliedRevision));
-    }).on('error', reject).end();
-  });
-}
-
 /** The one change that turns `method` on or off, through the real configuration tool. */
 async function toggle(method: Method, on: boolean): Promise<void> {
   const args: Record<Method, string[]> = {
@@ -101,10 +90,7 @@ async function toggle(method: Method, on: boolean): Promise<void> {
     entra: on ? ['--entra-tenant', TENANT, '--entra-client-id', CLIENT, '--entra-role', 'DeployR.Technician', '--entra-authority', standIn.authority] : ['--clear-entra'],
     passcode: on ? ['--passcode'] : ['--clear-passcode'],
   };
-  const r = await runDeployr(['configure', 'security', ...args[method]], { home: home.home, input: `${PASSCODE}\n${PASSCODE}\n` });
-  assert.equal(r.code, 0, r.stderr);
-  const revision = Number(/revision (\d+)/.exec(r.stdout)?.[1]);
-  await waitFor(async () => (await appliedRevision()) >= revision, 10_000, `revision ${revision} applied`);
+  await configureSecurityAndWait(home.home, service, args[method], `${PASSCODE}\n${PASSCODE}\n`);
 }
 
 /** Logs in with the credential; returns the status and the token, if any. */

@@ -1,6 +1,7 @@
 // Test helpers: run the real `deployr` executable (service, configuration tool, client) as child processes on loopback.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,4 +111,26 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The settings revision a running service applies (from its local status endpoint). */
+export function appliedRevision(localPort: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port: localPort, path: '/v1/local/status' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      res.on('end', () => resolve((JSON.parse(body) as { appliedRevision: number }).appliedRevision));
+    }).on('error', reject).end();
+  });
+}
+
+/**
+ * Runs `deployr configure security ARGS` (with `input` on standard input), fails on a non-zero
+ * exit, and waits until `service` (when given) applies the saved revision.
+ */
+export async function configureSecurityAndWait(home: string, service: ServiceProcess | null | undefined, args: string[], input = ''): Promise<void> {
+  const r = await runDeployr(['configure', 'security', ...args], { home, input });
+  if (r.code !== 0) throw new Error(`deployr configure security ${args.join(' ')} failed: ${r.stderr}`);
+  const revision = Number(/revision (\d+)/.exec(r.stdout)?.[1]);
+  if (service) await waitFor(async () => (await appliedRevision(service.localPort)) >= revision, 10_000, `revision ${revision} applied`);
 }
