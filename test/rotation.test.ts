@@ -31,7 +31,7 @@ async function tokenFor(f: SecurityFixture, passcode: string, address = '10.3.0.
   return a.token.token;
 }
 
-const accepted = (f: SecurityFixture, token: string): Promise<boolean> => f.login.authenticate(token, null).then(() => true, () => false);
+const accepted = (f: SecurityFixture, token: string): Promise<boolean> => f.login.authenticate(token, () => null).then(() => true, () => false);
 
 test('by default a change ends the old passcode and every token issued under it at once', async (t) => {
   const f = await fixture(t);
@@ -44,6 +44,22 @@ test('by default a change ends the old passcode and every token issued under it 
   assert.equal(await accepted(f, newToken), true);
   const rows = await f.store.list({ kind: 'settings' });
   assert.deepEqual(rows.map((r) => [r.reason, r.detail.generation, r.detail.overlapSeconds]), [['passcode_set', 1, 0], ['passcode_changed', 2, 0]]);
+});
+
+test('the no-wait check never admits a token on settings older than a millisecond', async (t) => {
+  const f = await fixture(t);
+  const oldToken = await tokenFor(f, OLD);
+  assert.equal(f.login.authenticateCached('eyJ.not.seen', () => null), null, 'a token never verified needs the full check');
+  const principal = await f.login.authenticate(oldToken, () => null);
+  const quick = f.login.authenticateCached(oldToken, () => null);
+  assert.ok(quick === null || quick === principal, 'right after a full check: the same principal, or null when a millisecond has passed');
+  await f.setPasscode(NEW);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(f.login.authenticateCached(oldToken, () => null), null, 'settings not compared for 5 ms: the full check must run');
+  await assert.rejects(f.login.authenticate(oldToken, () => null), { code: 'TOKEN_INVALID' });
+  let after: unknown = 'threw';
+  try { after = f.login.authenticateCached(oldToken, () => null); } catch (err) { assert.equal((err as { code?: string }).code, 'TOKEN_INVALID'); }
+  assert.ok(after === 'threw' || after === null, 'after the rotation was seen the no-wait check refuses the same way (or defers to the full check)');
 });
 
 test('with an overlap window both passcodes (and their tokens) work until it ends, then only the new one', async (t) => {

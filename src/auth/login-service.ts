@@ -89,6 +89,8 @@ export class LoginService {
   private heldRefusals = 0;
   /** Tokens whose signature verified, by their exact text (bounded; oldest forgotten first). */
   private readonly verifiedTokens = new Map<string, VerifiedToken>();
+  /** The principal of each remembered token (the same frozen object on every request). */
+  private readonly principals = new WeakMap<VerifiedToken, Principal>();
 
   constructor(private readonly deps: LoginServiceDeps) {
     this.verified = new VerifiedPasscodeCache(deps.hasher);
@@ -332,18 +334,37 @@ export class LoginService {
    * or whose passcode generation is no longer valid, is refused at once; a certificate-bound token
    * only works on a connection presenting that certificate, and only while that certificate still
    * passes the certificate rules in force now (CA bundle, validity, EKU, subject/SAN patterns).
-   * `peer` is what the connection's TLS layer says about the client certificate (null on plain HTTP).
+   * `peerOf` reads what the connection's TLS layer says about the client certificate (null on plain
+   * HTTP); it is only called for certificate-bound tokens.
    */
-  async authenticate(token: string, peer: PeerCertificateInput | null): Promise<Principal> {
+  async authenticate(token: string, peerOf: () => PeerCertificateInput | null): Promise<Principal> {
     const v: VerifiedToken = await this.verifyToken(token);
     // A change saved by any process (a rotation, a method turned off) applies to the next request.
     await this.deps.security.refresh();
+    return this.admit(v, peerOf);
+  }
+
+  /**
+   * `authenticate` without waiting, for the common case that needs no I/O: the token's signature was
+   * verified before and the settings were compared with the store within the last millisecond
+   * (`SecurityState.isFresh`). Returns null when it cannot answer that way (then call
+   * `authenticate`); throws exactly what `authenticate` throws for a token it refuses.
+   */
+  authenticateCached(token: string, peerOf: () => PeerCertificateInput | null): Principal | null {
+    const v = this.verifiedTokens.get(token);
+    if (!v || v.expiresAt * 1000 <= this.now() || !this.deps.security.isFresh()) return null;
+    return this.admit(v, peerOf);
+  }
+
+  /** The checks of a verified token against the settings in force now (see `authenticate`). */
+  private admit(v: VerifiedToken, peerOf: () => PeerCertificateInput | null): Principal {
     const s = this.settings;
     const invalid = (): DeployrError => new DeployrError('TOKEN_INVALID', 'The token is missing, expired or not valid; sign in again.');
     switch (v.method) {
       case 'anonymous': if (!s.bypass) throw invalid(); break;
       case 'entra': if (!s.entra) throw invalid(); break;
       case 'certificate': {
+        const peer = s.certificate && v.certificateThumbprint ? peerOf() : null;
         if (!s.certificate || !v.certificateThumbprint || !peer) throw invalid();
         const evaluation = evaluatePeerCertificate(peer, s.certificate, new Date(this.now()));
         if (!evaluation.ok || evaluation.thumbprint !== v.certificateThumbprint) throw invalid();
@@ -354,10 +375,15 @@ export class LoginService {
         if (v.context === 'boot' && s.entra) throw invalid();
         break;
     }
-    return {
-      method: v.method, subject: v.subject, context: v.context, taskSequenceLimit: v.taskSequenceLimit ?? null,
-      certificateThumbprint: v.certificateThumbprint ?? null, tokenId: v.tokenId, expiresAt: v.expiresAt,
-    };
+    let principal = this.principals.get(v);
+    if (!principal) {
+      principal = Object.freeze({
+        method: v.method, subject: v.subject, context: v.context, taskSequenceLimit: v.taskSequenceLimit ?? null,
+        certificateThumbprint: v.certificateThumbprint ?? null, tokenId: v.tokenId, expiresAt: v.expiresAt,
+      });
+      this.principals.set(v, principal);
+    }
+    return principal;
   }
 }
 

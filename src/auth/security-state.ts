@@ -2,10 +2,15 @@
 
 import type { SecurityStore, VersionedSecuritySettings } from '../engine/ports.js';
 
+/** How long a comparison with the store counts as current: a change saved by another process applies within this time. */
+export const FRESH_MS = 1;
+
 /** Cached security settings that follow the store. */
 export class SecurityState {
   private current: VersionedSecuritySettings;
   private timer: NodeJS.Timeout | null = null;
+  /** When (performance.now()) the store's revision was last compared with the cached one. */
+  private checkedAt = -Infinity;
   private readonly listeners: ((s: VersionedSecuritySettings) => void)[] = [];
 
   private constructor(private readonly store: SecurityStore, initial: VersionedSecuritySettings) {
@@ -24,11 +29,24 @@ export class SecurityState {
 
   /** Reloads when the stored revision differs from the cached one; returns true when it changed. */
   async refresh(): Promise<boolean> {
+    const started = performance.now();
     const revision = await this.store.getSecurityRevision();
-    if (revision === this.current.revision) return false;
+    if (revision === this.current.revision) {
+      this.checkedAt = Math.max(this.checkedAt, started);
+      return false;
+    }
     this.current = await this.store.getSecurity();
+    this.checkedAt = Math.max(this.checkedAt, started);
     for (const l of this.listeners) l(this.current);
     return true;
+  }
+
+  /**
+   * True while the settings were compared with the store less than `FRESH_MS` ago, so a request may
+   * use them without asking the store again (what `LoginService.authenticateCached` relies on).
+   */
+  isFresh(): boolean {
+    return performance.now() - this.checkedAt < FRESH_MS;
   }
 
   /** Calls `listener` after every change that `refresh` picks up. */

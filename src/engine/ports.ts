@@ -79,7 +79,8 @@ export interface KeyStore {
 export interface TaskSequenceStore {
   putTaskSequence(ts: TaskSequence, event: AuditEvent): Promise<void>;
   getTaskSequence(id: string): Promise<TaskSequence | null>;
-  listTaskSequences(): Promise<TaskSequence[]>;
+  /** Every task sequence; the array is read-only (a store may hand out one cached, frozen array while nothing changed). */
+  listTaskSequences(): Promise<readonly TaskSequence[]>;
 }
 
 /** Content item metadata. */

@@ -51,23 +51,25 @@ export class TaskSequenceCatalog {
     return { ts, changed: true };
   }
 
-  /** The task sequences a caller may see, as overviews. */
-  async list(principal: Principal | null): Promise<TaskSequenceOverview[]> {
+  /**
+   * The task sequences a caller may see, as overviews (frozen). While the store hands out the same
+   * list, the same array comes back for the same limit, so a caller may cache what it derives from
+   * it (the list route caches the serialised response).
+   */
+  async list(principal: Principal | null): Promise<readonly TaskSequenceOverview[]> {
     const all = await this.store.listTaskSequences();
-    return all.filter((ts) => visible(ts.id, principal)).map((ts) => this.overviewOf(ts));
-  }
-
-  /** Overviews of the (frozen, cached) task sequences the store hands out, computed once each. */
-  private readonly overviews = new WeakMap<TaskSequence, TaskSequenceOverview>();
-
-  private overviewOf(ts: TaskSequence): TaskSequenceOverview {
-    let o = this.overviews.get(ts);
-    if (!o) {
-      o = overview(ts);
-      if (Object.isFrozen(ts)) this.overviews.set(ts, o);
+    if (this.listed?.source !== all) this.listed = { source: all, byLimit: new Map() };
+    const limit = principal?.taskSequenceLimit ?? '';
+    let overviews = this.listed.byLimit.get(limit);
+    if (!overviews) {
+      overviews = Object.freeze(all.filter((ts) => visible(ts.id, principal)).map((ts) => Object.freeze(overview(ts))));
+      if (this.listed.byLimit.size < MAX_REMEMBERED_LIMITS) this.listed.byLimit.set(limit, overviews);
     }
-    return o;
+    return overviews;
   }
+
+  /** The overviews derived from the last list the store handed out, per task sequence limit ('' for none). */
+  private listed: { source: readonly TaskSequence[]; byLimit: Map<string, readonly TaskSequenceOverview[]> } | null = null;
 
   /** True when `id` is run, directly or through other modules, by the task sequence a limited token names. */
   private async isModuleOfLimit(id: string, principal: Principal | null): Promise<boolean> {
@@ -97,6 +99,9 @@ export class TaskSequenceCatalog {
 }
 
 /** A token limited to one task sequence sees only that one (and, to run it, the modules it runs). */
+/** Different task sequence limits whose overview lists are remembered per store list (full-OS tokens name one each). */
+const MAX_REMEMBERED_LIMITS = 256;
+
 function visible(id: string, principal: Principal | null): boolean {
   const limit = principal?.taskSequenceLimit;
   return !limit || limit.split(':')[0]?.toLowerCase() === id.toLowerCase();

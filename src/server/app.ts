@@ -48,6 +48,8 @@ export interface AppDeps {
   entraLogin?: EntraLogin;
   /** Reads a request's client certificate (default: peer-certificate.ts); the service marks connections set up under an older trust. */
   peerOf?: (req: FastifyRequest) => PeerCertificate;
+  /** False for a connection set up under an older client-certificate trust: its response then closes it, so the client reconnects under the new trust. */
+  isCurrentConnection?: (socket: object) => boolean;
 }
 
 /** Largest JSON body accepted, in bytes. */
@@ -70,6 +72,14 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
   installErrorHandler(app);
+  const isCurrentConnection = deps.isCurrentConnection;
+  if (isCurrentConnection) {
+    // First, so that a refused request on an outdated connection closes it too.
+    app.addHook('onRequest', (req, reply, done) => {
+      if (!isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
+      done();
+    });
+  }
   app.addHook('onRequest', authenticationHook(deps.login, deps.peerOf));
   registerHealthRoutes(app, deps.version);
   registerAuthRoutes(app, deps);

@@ -87,14 +87,10 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     certificateLogin: createCertificateLogin({ login, security }),
     entraLogin: createEntraLogin({ login, security, validator: createEntraValidator() }),
     peerOf: (req) => trust.peerForConnection(req.raw.socket, peerCertificate(req)),
+    isCurrentConnection: (socket) => trust.isCurrentConnection(socket),
   }, { https: { ...tlsBase, ...trust.tlsOptions } });
   app.server.on('connection', (socket: Socket) => trust.noteConnection(socket));
   app.server.on('secureConnection', (socket: TLSSocket) => trust.noteHandshake(socket));
-  // A keep-alive connection from before a trust change ends after its current response; the client reconnects under the new trust.
-  app.addHook('onSend', (req, reply, payload, done) => {
-    if (!trust.isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
-    done(null, payload);
-  });
   trust.start();
   const local = buildLocalApp({
     version: deps.version, logger: fastifyLogger,

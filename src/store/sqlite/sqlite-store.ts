@@ -31,7 +31,7 @@ function deepFreeze<T>(value: T): T {
 
 class SqliteStore implements Store {
   /** The parsed task sequence list and the database version it was read at. */
-  private taskSequenceList: { version: string; list: TaskSequence[] } | null = null;
+  private taskSequenceList: { version: string; list: readonly TaskSequence[] } | null = null;
   private revisionStatement: Database.Statement<unknown[], unknown> | null = null;
   private revisionRead: { revision: number; changes: number; at: number } | null = null;
   private dataVersion = '';
@@ -131,7 +131,7 @@ class SqliteStore implements Store {
     return doc ? (JSON.parse(doc) as TaskSequence) : null;
   }
 
-  async listTaskSequences(): Promise<TaskSequence[]> {
+  async listTaskSequences(): Promise<readonly TaskSequence[]> {
     // Parsed once and reused until the database changes: every token holder lists them, often.
     // `data_version` moves when another connection commits, `total_changes()` when this one writes.
     // Other connections' commits are looked for at most once per millisecond (a read of the WAL index).
@@ -144,9 +144,9 @@ class SqliteStore implements Store {
     const version = `${this.dataVersion}:${String(this.versionStatements.totalChanges.get())}`;
     if (this.taskSequenceList?.version !== version) {
       const list = (this.db.prepare('SELECT doc FROM task_sequences ORDER BY name, id').pluck().all() as string[]).map((d) => deepFreeze(JSON.parse(d) as TaskSequence));
-      this.taskSequenceList = { version, list };
+      this.taskSequenceList = { version, list: Object.freeze(list) };
     }
-    return [...this.taskSequenceList.list];
+    return this.taskSequenceList.list;
   }
 
   async putContentItem(item: ContentItem, event: AuditEvent, expected?: ContentItem | null): Promise<void> {
