@@ -9,7 +9,7 @@ import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { RunRegistry } from '../engine/run-registry.js';
 import type { ContentLibrary } from '../engine/content-library.js';
 import { frameworkErrors, installErrorHandler } from './error-status.js';
-import { authenticationHook } from './authenticate.js';
+import { authenticationHook, requireTokens } from './authenticate.js';
 import type { PeerCertificate } from './peer-certificate.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAuthRoutes, type CertificateLogin, type EntraLogin } from './routes/auth.js';
@@ -80,7 +80,7 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
       done();
     });
   }
-  app.addHook('onRequest', authenticationHook(deps.login, deps.peerOf));
+  requireTokens(app, authenticationHook(deps.login, deps.peerOf));
   registerHealthRoutes(app, deps.version);
   registerAuthRoutes(app, deps);
   registerTaskSequenceRoutes(app, deps.taskSequences);
