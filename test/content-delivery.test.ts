@@ -2,16 +2,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ApiClient, ClientError } from '../src/client/api-client.js';
 import { fetchContentVersion, type DownloadProgress } from '../src/client/content-download.js';
 import { parseRange } from '../src/server/routes/content-items.js';
-import { runDeployr, startService, tempHome, type ServiceProcess } from './helpers/deployr-process.js';
+import { runDeployr, startService, tempHome, waitFor, type ServiceProcess } from './helpers/deployr-process.js';
 import { httpsJson } from './helpers/https-json.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -309,6 +310,44 @@ describe('content delivery', () => {
     assert.equal(seen.at(-1)?.received, data.big.length);
     assert.ok(relay.downstream < data.big.length - kept + 256 * 1024, `${relay.downstream} bytes crossed the relay to finish ${data.big.length - kept}`);
     assert.ok(!existsSync(partial));
+  });
+
+  test('two clients sharing one cache folder: the second waits while the first downloads, and takes over when the first dies', async () => {
+    const d = dirs('shared');
+    const child = fileURLToPath(new URL('./helpers/fetch-child.js', import.meta.url));
+    const fetchIn = (server: string, workDir: string) => {
+      const p = spawn(process.execPath, [child, server, service.caFile, token, `${ids.big}:1`, d.cacheDir, workDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+      return { p, exited, out: () => stdout, err: () => stderr };
+    };
+    relay.reset({ kind: 'stall', after: 8 * 1024 * 1024 });
+    const first = fetchIn(`https://127.0.0.1:${relay.port}`, join(work, 'shared', 'work-a'));
+    try {
+      await waitFor(() => relay.stalled, 15_000, 'the first client to be halfway');
+      const before = await blobRequests();
+      const second = fetchIn(service.url, join(work, 'shared', 'work-b'));
+      let secondDone = false;
+      void second.exited.then(() => (secondDone = true));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(secondDone, false, `the second client waits while the first holds the file (${second.err()})`);
+      assert.equal(await blobRequests(), before, 'and requests nothing meanwhile');
+      first.p.kill('SIGKILL');
+      await first.exited;
+      relay.reset();
+      assert.equal(await second.exited, 0, second.err());
+      const got = JSON.parse(second.out()) as { files: { sha256: string; localPath: string }[] };
+      assert.equal(got.files[0]?.sha256, sha256(data.big));
+      assert.equal(sha256(readFileSync(got.files[0]?.localPath as string)), sha256(data.big), 'the file the second client placed is whole and right');
+      assert.equal(await blobRequests(), before + 1, 'the second client continued the dead one\'s partial download with one request');
+      assert.deepEqual(readdirSync(d.cacheDir), [sha256(data.big)], 'no lock or partial file is left in the cache');
+    } finally {
+      first.p.kill('SIGKILL');
+      relay.reset();
+    }
   });
 
   test('the second fetch downloads nothing; a damaged cache file is fetched again', async () => {

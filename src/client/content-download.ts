@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { CONTENT_PATHS, type ContentFileInfo, type ContentVersionResponse, type ErrorBody } from '../api/contract.js';
 import { ClientError, type ApiClient, type DownloadResponse } from './api-client.js';
+import { lockCacheFile } from './cache-lock.js';
 
 /** One file of a fetched version. */
 export interface DownloadedFile {
@@ -45,7 +46,7 @@ export interface DownloadProgress {
 
 /** Where fetched content goes, and how to follow or stop it. */
 export interface FetchOptions {
-  /** Files by hash: `<cacheDir>/<sha256>`, and `<sha256>.partial` while downloading. */
+  /** Files by hash: `<cacheDir>/<sha256>`, with `<sha256>.partial` and `<sha256>.lock` while downloading (clients may share the folder). */
   cacheDir: string;
   /** The version's folder is made under it. */
   workDir: string;
@@ -353,18 +354,31 @@ class VersionFetch {
   }
 
   private async fillCache(file: ContentFileInfo, final: string): Promise<void> {
+    if (await this.takeCached(file, final)) return;
+    // Another client sharing this cache folder may be downloading the same file: one at a time.
+    const lock = await lockCacheFile(`${final}.lock`, { ...(this.options.signal ? { signal: this.options.signal } : {}) });
+    try {
+      if (await this.takeCached(file, final)) return; // the other client finished it meanwhile
+      await this.download(file, final);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** True when `<cacheDir>/<sha256>` already holds the file (verified); a wrong one is removed. */
+  private async takeCached(file: ContentFileInfo, final: string): Promise<boolean> {
     const cached = await stat(final).catch(() => null);
     if (cached?.isFile() && cached.size === file.size) {
       if (verifiedCache.get(final) === identity(cached) || (await hashFile(final, cached.size)) === file.sha256) {
         verifiedCache.set(final, identity(cached));
         this.received += file.size;
         this.progress(file.path, true);
-        return;
+        return true;
       }
     }
     if (cached) await rm(final, { force: true });
     verifiedCache.delete(final);
-    await this.download(file, final);
+    return false;
   }
 
   /** Downloads into `<sha256>.partial` (resuming it), verifies, and renames into place; retries broken connections. */
