@@ -14,6 +14,7 @@ export const PATHS = {
   certificate: '/v1/auth/certificate',
   entra: '/v1/auth/entra',
   taskSequences: '/v1/task-sequences',
+  stepDefinitions: '/v1/step-definitions',
   contentItems: '/v1/content-items',
   localStatus: '/v1/local/status',
 } as const;
@@ -108,6 +109,74 @@ export const TaskSequenceListSchema = Type.Object({
   })),
 });
 
+/** One custom step definition in a list. */
+export interface StepDefinitionSummary {
+  id: string;
+  name: string;
+  description: string | null;
+  /** DeployR's category, e.g. "Windows Customization". */
+  typeName: string | null;
+  versions: { versionNo: number; status: string; options: number }[];
+}
+
+/** `GET /v1/step-definitions`. */
+export interface StepDefinitionList {
+  stepDefinitions: StepDefinitionSummary[];
+}
+
+/** The response schema of `GET /v1/step-definitions`. */
+export const StepDefinitionListSchema = Type.Object({
+  stepDefinitions: Type.Array(Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    typeName: Type.Union([Type.String(), Type.Null()]),
+    versions: Type.Array(Type.Object({ versionNo: Type.Integer(), status: Type.String(), options: Type.Integer() })),
+  })),
+});
+
+/** One option of a step definition version on the wire (DeployR's export shape; unknown fields may follow). */
+export interface StepDefinitionOptionDocument {
+  name: string;
+  displayName: string | null;
+  description: string | null;
+  required: boolean;
+  defaultValue: string | null;
+  /** "Text", "Boolean", "Number", "DropDownList", "Content", "Script", or another type kept as it is. */
+  type: string;
+  contentItemPurpose: string | null;
+  hidden: boolean;
+  validations: { regexRule: string; errorMessage: string | null }[] | null;
+  dropdownOptions: { displayName: string | null; value: string }[] | null;
+}
+
+/**
+ * `GET /v1/step-definitions/{id}`: the definition exactly in DeployR's export shape
+ * (`Export-DeployRStepDefinition`), unknown fields included; the client validates it with the
+ * domain's parser. It has no response schema, which would drop the unknown fields.
+ */
+export interface StepDefinitionDocument {
+  id: string;
+  name: string;
+  description: string | null;
+  typeName: string | null;
+  versions: {
+    id: string;
+    stepDefinitionId: string;
+    versionNo: number;
+    status: string;
+    description: string | null;
+    options: StepDefinitionOptionDocument[];
+    validators: unknown;
+    createdDate: number;
+    lastModifiedDate: number;
+  }[];
+  versionsCount: number;
+  createdDate: number;
+  lastModifiedDate: number;
+  readOnly: boolean;
+}
+
 /** One content item in a list. */
 export interface ContentItemSummary {
   id: string;
@@ -137,7 +206,7 @@ export interface LocalStatus {
   failedLogins: { consecutive: number; alert: boolean };
 }
 
-/** A path parameter that is a task sequence or content item id (a GUID). */
+/** A path parameter that is a task sequence, step definition or content item id (a GUID). */
 export const IdParamsSchema = Type.Object({
   id: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
 }, { additionalProperties: false });

@@ -11,9 +11,10 @@ import { SecurityAdmin } from '../auth/security-admin.js';
 import { buildClientCertTlsOptions } from '../auth/tls-trust.js';
 import { configureCheck, configureInteractive, configureSecurity, configureShow, type ConfigureDeps, type SecurityFlags } from '../cli/configure.js';
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
-import { contentActivate, contentAddVersion, contentCreate, contentList, contentShow } from '../cli/content-commands.js';
+import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
+import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
 import { runsList, runsShow, runsWatch } from '../cli/run-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { ClientError } from '../client/api-client.js';
@@ -23,7 +24,9 @@ import { DEFAULT_LOCAL_PORT, loadServiceConfig, resolveHome } from '../config/se
 import { DeployrError } from '../domain/errors.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
 import { ContentLibrary } from '../engine/content-library.js';
+import { ContentLifecycle } from '../engine/content-lifecycle.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
+import { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
 import { openHomeStore } from './open-store.js';
@@ -217,6 +220,20 @@ ts.command('export').argument('<id>').addOption(homeOption()).option('--out <fil
 ts.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version Active (only Active versions run)')
   .action(async (id: string, version: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => tsActivate(id, version, new TaskSequenceCatalog(store), processIo))));
 
+const step = program.command('step').description('custom step definitions');
+step.command('import').argument('<files...>', 'DeployR step definition export JSON files').addOption(homeOption())
+  .description('import DeployR step definition exports (replaces one with the same id)')
+  .action(async (files: string[], flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => stepImport(files, new StepDefinitionCatalog(store), processIo))));
+step.command('list').addOption(homeOption()).option('--json', 'JSON output').description('list step definitions')
+  .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => stepList(new StepDefinitionCatalog(store), processIo, Boolean(flags.json)))));
+step.command('show').argument('<id>').addOption(homeOption()).option('--json', 'the full export JSON').description('show a step definition, its versions and options')
+  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => stepShow(id, new StepDefinitionCatalog(store), processIo, Boolean(flags.json)))));
+step.command('export').argument('<id>').addOption(homeOption()).option('--out <file>', 'write to this file instead of standard output').option('--pretty', 'indented JSON')
+  .description('export a step definition as DeployR export JSON')
+  .action(async (id: string, flags: { home?: string; out?: string; pretty?: boolean }) => exit(() => withStore(flags.home, ({ store }) => stepExport(id, new StepDefinitionCatalog(store), processIo, flags))));
+step.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version Active (only Active versions run)')
+  .action(async (id: string, version: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => stepActivate(id, version, new StepDefinitionCatalog(store), processIo))));
+
 const runs = program.command('runs').description('runs of task sequences: progress and the result of each step');
 runs.command('list').addOption(homeOption()).option('--json', 'JSON output').option('--limit <n>', 'at most this many, newest first (default 50)').description('list runs, newest first')
   .action(async (flags: { home?: string; json?: boolean; limit?: string }) => exit(() => withStore(flags.home, ({ store }) => runsList(new RunRegistry({ store }), processIo, flags))));
@@ -243,13 +260,25 @@ content.command('add-version').argument('<id>').argument('<path>', 'a file (Sing
 content.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version active (deployable)')
   .action(async (id: string, version: string, flags: { home?: string }) =>
     exit(() => withStore(flags.home, ({ store, paths }) => contentActivate(id, version, new ContentLibrary(store, createFsBlobStore(paths.content)), processIo))));
+content.command('deactivate').argument('<id>').argument('<version>').addOption(homeOption()).option('--force', 'even when a task sequence or step definition uses it')
+  .description('make a version inactive (clients refuse it); refused while something uses it')
+  .action(async (id: string, version: string, flags: { home?: string; force?: boolean }) =>
+    exit(() => withStore(flags.home, ({ store, paths }) => contentDeactivate(id, version, flags, new ContentLifecycle(store, createFsBlobStore(paths.content)), processIo))));
+content.command('delete-version').argument('<id>').argument('<version>').addOption(homeOption()).option('--force', 'even when a task sequence or step definition uses it')
+  .description('delete an inactive version (its number is never reused; its files go at the next gc)')
+  .action(async (id: string, version: string, flags: { home?: string; force?: boolean }) =>
+    exit(() => withStore(flags.home, ({ store, paths }) => contentDeleteVersion(id, version, flags, new ContentLifecycle(store, createFsBlobStore(paths.content)), processIo))));
+content.command('gc').addOption(homeOption()).option('--dry-run', 'only list what would be removed').option('--grace <duration>', 'keep unlisted files written within this time (default 1h)')
+  .description('remove library files that no content version lists')
+  .action(async (flags: { home?: string; dryRun?: boolean; grace?: string }) =>
+    exit(() => withStore(flags.home, ({ store, paths }) => contentGc(flags, new ContentLifecycle(store, createFsBlobStore(paths.content)), processIo))));
 
 const audit = program.command('audit').description('the audit trail (every login attempt and settings change)')
   .addOption(homeOption())
   .option('--since <time|duration>', 'only entries since a time or for a duration back (e.g. 2h)')
   .option('--method <method>', 'passcode, anonymous, certificate, entra, security, …')
   .option('--result <result>', 'success, failure, changed, …')
-  .option('--kind <kind>', 'login, settings, alert, content, task-sequence')
+  .option('--kind <kind>', 'login, settings, alert, content, task-sequence, step-definition, run')
   .option('--limit <n>', 'only the newest n entries')
   .option('--json', 'JSON lines')
   .action(async (flags: AuditListFlags & { home?: string }) => exit(() => withStore(flags.home, ({ store }) => auditList(flags, store, processIo))));

@@ -1,9 +1,10 @@
-// `deployr content create|add-version|activate|list|show`: content items, their versions and files.
+// `deployr content create|add-version|activate|deactivate|delete-version|gc|list|show`: content items, their versions and files.
 
 import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { ContentLibrary } from '../engine/content-library.js';
+import type { ContentLifecycle } from '../engine/content-lifecycle.js';
 import { DeployrError } from '../domain/errors.js';
-import type { CommandIo } from './output.js';
+import { parseDuration, type CommandIo } from './output.js';
 
 /** Who the admin commands act as, for the audit trail. */
 const LOCAL_ADMIN = { subject: 'admin', source: 'local' };
@@ -69,10 +70,48 @@ export async function contentAddVersion(
   return 0;
 }
 
+/** A version number given on the command line. */
+function versionNumber(text: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(text)) throw new DeployrError('INVALID_INPUT', `"${text}" is not a version number.`);
+  return Number(text);
+}
+
 /** `deployr content activate ID VERSION`. */
 export async function contentActivate(id: string, versionText: string, library: ContentLibrary, io: CommandIo): Promise<number> {
-  if (!/^[1-9][0-9]{0,8}$/.test(versionText)) throw new DeployrError('INVALID_INPUT', `"${versionText}" is not a version number.`);
-  const { version, changed } = await library.activate(id, Number(versionText), LOCAL_ADMIN);
+  const { version, changed } = await library.activate(id, versionNumber(versionText), LOCAL_ADMIN);
   io.out(changed ? `Version ${version.versionNo} is now active.` : `Version ${version.versionNo} was already active.`);
+  return 0;
+}
+
+/** `deployr content deactivate ID VERSION [--force]`: refused while a task sequence or step definition uses the version, unless forced. */
+export async function contentDeactivate(id: string, versionText: string, flags: { force?: boolean }, lifecycle: ContentLifecycle, io: CommandIo): Promise<number> {
+  const { version, changed, uses } = await lifecycle.deactivate(id, versionNumber(versionText), LOCAL_ADMIN, { force: flags.force === true });
+  if (!changed) { io.out(`Version ${version.versionNo} was not active.`); return 0; }
+  io.out(`Version ${version.versionNo} is now inactive: clients refuse it${uses.length > 0 ? `, and ${uses.length} task sequence step${uses.length === 1 ? '' : 's'} or step definition option${uses.length === 1 ? '' : 's'} using it will fail` : ''}.`);
+  for (const u of uses) io.err(`  still used by ${u.where}`);
+  return 0;
+}
+
+/** `deployr content delete-version ID VERSION [--force]`: only an inactive version; its files go at the next `content gc`. */
+export async function contentDeleteVersion(id: string, versionText: string, flags: { force?: boolean }, lifecycle: ContentLifecycle, io: CommandIo): Promise<number> {
+  const versionNo = versionNumber(versionText);
+  const { uses } = await lifecycle.deleteVersion(id, versionNo, LOCAL_ADMIN, { force: flags.force === true });
+  io.out(`Deleted version ${versionNo} (its number is not given again). Its files are removed from the library by: deployr content gc`);
+  for (const u of uses) io.err(`  it was still used by ${u.where}`);
+  return 0;
+}
+
+/** `deployr content gc [--dry-run] [--grace DURATION]`: removes library files no version lists. */
+export async function contentGc(flags: { dryRun?: boolean; grace?: string }, lifecycle: ContentLifecycle, io: CommandIo): Promise<number> {
+  let graceMs: number | undefined;
+  if (flags.grace !== undefined) {
+    try { graceMs = parseDuration(flags.grace) * 1000; } catch (err) { throw new DeployrError('INVALID_INPUT', `--grace: ${(err as Error).message}`); }
+  }
+  const report = await lifecycle.collectGarbage(LOCAL_ADMIN, { dryRun: flags.dryRun === true, ...(graceMs !== undefined ? { graceMs } : {}) });
+  const n = report.files.length;
+  const what = `${n} file${n === 1 ? '' : 's'} that no content version lists (${formatBytes(report.bytes)})`;
+  io.out(report.dryRun ? `Would remove ${what}.` : `Removed ${what}${report.abandoned.files > 0 ? `, and ${report.abandoned.files} unfinished addition${report.abandoned.files === 1 ? '' : 's'} (${formatBytes(report.abandoned.bytes)})` : ''}.`);
+  if (report.dryRun) for (const f of report.files) io.out(`  ${f.sha256}  ${formatBytes(f.size)}`);
+  if (report.recentKept > 0) io.out(`Kept ${report.recentKept} unlisted file${report.recentKept === 1 ? '' : 's'} written within the grace period (an addition may be under way).`);
   return 0;
 }

@@ -46,4 +46,14 @@ export interface ContentItem {
   createdDate: number;
   lastModifiedDate: number;
   versions: ContentItemVersion[];
+  /**
+   * The highest version number ever given, kept once a version has been deleted, so that a number
+   * (which task sequences and client caches refer to) is never given to other files.
+   */
+  lastVersionNo?: number;
+}
+
+/** The number the next version of `item` gets: one above every version it has or had. */
+export function nextVersionNo(item: Pick<ContentItem, 'versions' | 'lastVersionNo'>): number {
+  return item.versions.reduce((n, v) => Math.max(n, v.versionNo), item.lastVersionNo ?? 0) + 1;
 }

@@ -2,7 +2,7 @@
 
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import type { ContentFile, ContentItem, ContentItemVersion } from '../domain/content-item.js';
+import { nextVersionNo, type ContentFile, type ContentItem, type ContentItemVersion } from '../domain/content-item.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError, isDeployrError } from '../domain/errors.js';
 import type { ContentBlobStore, ContentItemStore } from './ports.js';
@@ -63,6 +63,24 @@ function wirePath(root: string, file: string): string {
     }
   }
   return parts.join('/');
+}
+
+/**
+ * Reads a content item, applies `change`, and saves it only if nobody saved it meanwhile; retried a
+ * few times when another command did (then `change` sees the newer item). NOT_FOUND for an unknown id.
+ */
+export async function updateContentItem<T>(store: ContentItemStore, id: string, change: (current: ContentItem) => { next: ContentItem; event: AuditEvent; result: T }): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    const current = await store.getContentItem(id.toLowerCase());
+    if (!current) throw new DeployrError('NOT_FOUND', `No content item with id ${id}.`);
+    const { next, event, result } = change(current);
+    try {
+      await store.putContentItem(next, event, current);
+      return result;
+    } catch (err) {
+      if (!isDeployrError(err, 'CONFLICT') || attempt >= 5) throw err;
+    }
+  }
 }
 
 /** Every regular file under `root` (following symlinks only when they stay inside it), sorted by path. */
@@ -151,7 +169,7 @@ export class ContentLibrary {
     const version = await this.updateItem(item.id, (current) => {
       const at = Math.floor(this.now().getTime() / 1000);
       const added: ContentItemVersion = {
-        versionNo: current.versions.reduce((n, v) => Math.max(n, v.versionNo), 0) + 1,
+        versionNo: nextVersionNo(current),
         status: 'Inactive', ...meta, files, tags: input.tags ?? [], createdDate: at, lastModifiedDate: at,
       };
       return {
@@ -166,18 +184,8 @@ export class ContentLibrary {
     return version;
   }
 
-  /** Read, change, save-if-unchanged; retried a few times when another command saved in between. */
   private async updateItem<T>(id: string, change: (current: ContentItem) => { next: ContentItem; event: AuditEvent; result: T }): Promise<T> {
-    for (let attempt = 1; ; attempt += 1) {
-      const current = await this.item(id);
-      const { next, event, result } = change(current);
-      try {
-        await this.store.putContentItem(next, event, current);
-        return result;
-      } catch (err) {
-        if (!isDeployrError(err, 'CONFLICT') || attempt >= 5) throw err;
-      }
-    }
+    return updateContentItem(this.store, id, change);
   }
 
   /** Marks a version Active (other versions keep their status). */

@@ -5,6 +5,7 @@ import type { ContentItem } from '../domain/content-item.js';
 import type { SecuritySettings } from '../domain/security-settings.js';
 import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../domain/throttle.js';
 import type { TaskSequence } from '../domain/task-sequence.js';
+import type { StepDefinition } from '../domain/step-definition.js';
 import type { RunRecord, RunStepRecord } from '../domain/run.js';
 
 /** Security settings with the revision that changes on every save. */
@@ -83,6 +84,16 @@ export interface TaskSequenceStore {
   listTaskSequences(): Promise<readonly TaskSequence[]>;
 }
 
+/** Custom step definitions in DeployR's export shape. */
+export interface StepDefinitionStore {
+  /** Saves (adds or replaces) a step definition and appends its audit event, in one transaction. */
+  putStepDefinition(def: StepDefinition, event: AuditEvent): Promise<void>;
+  /** One step definition by its (lower-case) id, or null. */
+  getStepDefinition(id: string): Promise<StepDefinition | null>;
+  /** Every step definition, by name. */
+  listStepDefinitions(): Promise<StepDefinition[]>;
+}
+
 /** Content item metadata. */
 export interface ContentItemStore {
   /**
@@ -95,7 +106,7 @@ export interface ContentItemStore {
 }
 
 /** Everything the service needs from its store. */
-export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, ContentItemStore, RunStore {
+export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, StepDefinitionStore, ContentItemStore, RunStore {
   /** Runs a consistency check of the underlying database. */
   integrityCheck(): Promise<string>;
   close(): Promise<void>;
@@ -124,6 +135,12 @@ export interface ContentBlobStore {
   openRead(sha256: string, range?: { start: number; end: number }): NodeJS.ReadableStream;
   /** The blob's file on local disk (for sendfile-like streaming), or null when the store is not a local folder. */
   localPath(sha256: string): string | null;
+  /** Every stored blob with its size and when it was last written or re-added (ms since the epoch). */
+  list(): Promise<{ sha256: string; size: number; modifiedAt: number }[]>;
+  /** Removes a blob unless it was written or re-added at or after `unlessSince` (ms since the epoch); true when removed. */
+  remove(sha256: string, unlessSince: number): Promise<boolean>;
+  /** Removes temporary files of additions that never finished, older than `before` (ms since the epoch); returns how many bytes were freed. */
+  removeAbandoned(before: number): Promise<{ files: number; bytes: number }>;
 }
 
 /** Filters for listing runs. */

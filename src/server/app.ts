@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Principal } from '../domain/principal.js';
 import type { LoginService } from '../auth/login-service.js';
 import type { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
+import type { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { RunRegistry } from '../engine/run-registry.js';
 import type { ContentLibrary } from '../engine/content-library.js';
@@ -14,6 +15,7 @@ import type { PeerCertificate } from './peer-certificate.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAuthRoutes, type CertificateLogin, type EntraLogin } from './routes/auth.js';
 import { registerTaskSequenceRoutes } from './routes/task-sequences.js';
+import { registerStepDefinitionRoutes } from './routes/step-definitions.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerBootstrapRoutes } from './routes/bootstrap.js';
 import { registerContentDeliveryRoutes, registerContentRoutes } from './routes/content-items.js';
@@ -33,6 +35,8 @@ declare module 'fastify' {
 export interface AppDeps {
   login: LoginService;
   taskSequences: TaskSequenceCatalog;
+  /** Custom step definitions (readable with any valid token). */
+  stepDefinitions: StepDefinitionCatalog;
   content: ContentCatalog;
   /** Runs: registration, progress, logs, server-side scripts. */
   runs: RunRegistry;
@@ -84,6 +88,7 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   registerHealthRoutes(app, deps.version);
   registerAuthRoutes(app, deps);
   registerTaskSequenceRoutes(app, deps.taskSequences);
+  registerStepDefinitionRoutes(app, deps.stepDefinitions);
   registerContentRoutes(app, deps.content);
   registerRunRoutes(app, deps.runs);
   if (deps.tlsFingerprint) registerBootstrapRoutes(app, { fingerprint: deps.tlsFingerprint });

@@ -20,6 +20,7 @@ import { ContentCatalog } from '../engine/content-catalog.js';
 import { ContentLibrary } from '../engine/content-library.js';
 import type { ContentBlobStore, Store } from '../engine/ports.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
+import { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { join } from 'node:path';
 import { homePaths } from '../config/service-config.js';
@@ -81,7 +82,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     },
   });
   const app: FastifyInstance = buildApp({
-    login, taskSequences: new TaskSequenceCatalog(store), content: new ContentCatalog(store), version: deps.version, logger: fastifyLogger,
+    login, taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store), version: deps.version, logger: fastifyLogger,
     runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts') }), tlsFingerprint: tls.fingerprint,
     ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs) } : {}),
     certificateLogin: createCertificateLogin({ login, security }),

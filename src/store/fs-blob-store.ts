@@ -2,7 +2,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DeployrError } from '../domain/errors.js';
 import type { BlobInfo, ContentBlobStore } from '../engine/ports.js';
@@ -94,7 +94,12 @@ export class FsBlobStore implements ContentBlobStore {
       const sha256 = hash.digest('hex');
       const final = this.blobFile(sha256);
       const existing = await stat(final).catch(() => null);
-      if (existing?.isFile() && existing.size === size) return { sha256, size };
+      if (existing?.isFile() && existing.size === size) {
+        // Added again: its time moves on, so that a garbage collection running meanwhile keeps it.
+        const now = new Date();
+        await utimes(final, now, now);
+        return { sha256, size };
+      }
       await mkdir(dirname(final), { recursive: true });
       await rename(tmp, final);
       renamed = true;
@@ -130,5 +135,41 @@ export class FsBlobStore implements ContentBlobStore {
 
   localPath(sha256: string): string {
     return this.blobFile(sha256);
+  }
+
+  async list(): Promise<{ sha256: string; size: number; modifiedAt: number }[]> {
+    const found: { sha256: string; size: number; modifiedAt: number }[] = [];
+    for (const prefix of await readdir(this.blobsDir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdir(join(this.blobsDir, prefix)).catch(() => [] as string[])) {
+        if (!SHA256_HEX.test(name) || !name.startsWith(prefix)) continue;
+        const s = await stat(join(this.blobsDir, prefix, name)).catch(() => null);
+        if (s?.isFile()) found.push({ sha256: name, size: s.size, modifiedAt: s.mtimeMs });
+      }
+    }
+    return found;
+  }
+
+  async remove(sha256: string, unlessSince: number): Promise<boolean> {
+    const file = this.blobFile(sha256);
+    const s = await stat(file).catch(() => null);
+    if (!s?.isFile() || s.mtimeMs >= unlessSince) return false;
+    await rm(file, { force: true });
+    return true;
+  }
+
+  async removeAbandoned(before: number): Promise<{ files: number; bytes: number }> {
+    let files = 0;
+    let bytes = 0;
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) {
+      if (!name.endsWith('.tmp')) continue;
+      const path = join(this.tmpDir, name);
+      const s = await stat(path).catch(() => null);
+      if (!s?.isFile() || s.mtimeMs >= before) continue;
+      await rm(path, { force: true });
+      files += 1;
+      bytes += s.size;
+    }
+    return { files, bytes };
   }
 }

@@ -1,7 +1,8 @@
-// The executor for each step kind: one file per built-in step, Windows-only steps recognised, custom step definitions refused.
+// The executor for each step kind: one file per built-in step, Windows-only steps recognised, custom step definitions run from the server's definition.
 
 import { stepKind, type Step, type StepKind } from '../../domain/task-sequence.js';
 import { applyImage } from './apply-image.js';
+import { customStep } from './custom-step.js';
 import { installApplication } from './install-application.js';
 import { reboot } from './reboot.js';
 import { runCommandLine } from './run-command-line.js';
@@ -10,7 +11,7 @@ import { runServerSideScript } from './run-server-side-script.js';
 import { runTaskSequence } from './run-task-sequence.js';
 import { setVariable } from './set-variable.js';
 import type { StepExecutor } from './types.js';
-import { customStep, windowsOnly } from './windows-only.js';
+import { windowsOnly } from './windows-only.js';
 
 /** Every built-in step kind's executor. */
 export const EXECUTORS: Readonly<Record<StepKind, StepExecutor>> = {

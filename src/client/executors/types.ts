@@ -1,6 +1,7 @@
 // The contract between the step runner and the executors: what a step gets to run with and what it gives back.
 
 import type { ServerScriptResponse } from '../../api/contract.js';
+import type { StepDefinition } from '../../domain/step-definition.js';
 import type { Step } from '../../domain/task-sequence.js';
 import type { VariableStore } from '../../domain/variables.js';
 import type { DownloadedContent, DownloadProgress } from '../content-download.js';
@@ -39,6 +40,15 @@ export interface ExecutorServices {
   runNested(taskSequence: { id: string; name: string; versionNo: number; steps: Step[] }): Promise<NestedFlow>;
   /** Runs a script from the server's Scripts folder on the server. */
   serverScript(script: string, args: string[], timeoutSeconds?: number): Promise<ServerScriptResponse>;
+  /** A custom step definition from the server (validated), or null when the server has none with that id. */
+  fetchStepDefinition(id: string): Promise<StepDefinition | null>;
+  /**
+   * Rewrites the step's variables file: the run's variables as they are now, then `settings` in
+   * place of the step's own (a custom step's effective settings, its definition's defaults
+   * included). The runner compares the file with what was written last, so settings and defaults
+   * stay exposed to this step only, as a built-in step's settings are.
+   */
+  exposeSettings(settings: Readonly<Record<string, string>>): Promise<void>;
 }
 
 /** What one step runs with. */

@@ -11,7 +11,3 @@ export const windowsOnly: StepExecutor = async (ctx) => {
     ? `"${name}" needs Windows (DeployR's Windows client); this client cannot run it`
     : `"${name}" needs Windows PE (DeployR's Windows client); this client cannot run it`);
 };
-
-/** Fails a step whose type is a custom step definition. */
-export const customStep: StepExecutor = async (ctx) =>
-  failed(`the step definition ${ctx.step.typeId ?? '(none)'} is a custom step definition, which this client cannot run`);

@@ -7,6 +7,7 @@ import { DeployrError } from '../../domain/errors.js';
 import { RUN_FAILED_EXIT_CODE, REBOOT_EXIT_CODE } from '../../domain/run.js';
 import { activeVersion, countSteps, exportTaskSequence, parseTaskSequenceExport, type TaskSequence } from '../../domain/task-sequence.js';
 import { parseReference } from '../../domain/reference.js';
+import { parseStepDefinitionExport, type StepDefinition } from '../../domain/step-definition.js';
 import { VariableStore } from '../../domain/variables.js';
 import { ClientError, type ApiClient } from '../api-client.js';
 import { fetchContentVersion } from '../content-download.js';
@@ -68,6 +69,22 @@ export async function loadTaskSequence(api: ApiClient, tokens: TokenKeeper, refe
     return { id: ts.id, name: ts.name, versionNo: version.versionNo, steps: version.steps };
   } catch (err) {
     throw new ClientError('INPUT', err instanceof DeployrError ? err.message : String(err));
+  }
+}
+
+/** Reads a custom step definition from the server and validates it; null when the server has none with that id. */
+export async function loadStepDefinition(api: ApiClient, tokens: TokenKeeper, id: string): Promise<StepDefinition | null> {
+  let body: unknown;
+  try {
+    body = await tokens.use((t) => api.call<unknown>('GET', `${PATHS.stepDefinitions}/${encodeURIComponent(id)}`, undefined, t));
+  } catch (err) {
+    if (err instanceof ClientError && err.status === 404) return null;
+    throw err;
+  }
+  try {
+    return parseStepDefinitionExport(body);
+  } catch (err) {
+    throw new ClientError('PROTOCOL', `The server sent a step definition that is not valid (${(err as Error).message.split('\n')[0]}).`);
   }
 }
 
@@ -164,6 +181,7 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
       fetchTaskSequence: (reference) => loadTaskSequence(o.api, o.tokens, reference),
       fetchContent: (reference, onProgress, signal) => o.tokens.use((t) => fetchContentVersion(o.api, t, reference, { cacheDir, workDir: o.paths.content, onProgress, signal })),
       serverScript: (script, args, timeoutSeconds) => reporter.serverScript(state.runId, script, args, timeoutSeconds),
+      fetchStepDefinition: (id) => loadStepDefinition(o.api, o.tokens, id),
       reportStep: (report) => reporter.step(state.runId, report),
       saveState: (s) => saveState(o.paths, s),
       findExecutable: (name) => findExecutable(name),

@@ -1,11 +1,12 @@
 // Unit tests of the step runner: groups, conditions, enabled, continueOnError, variables, the variables file, reboot and resume.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { StepReport } from '../../api/contract.js';
+import { parseStepDefinitionExport, type StepDefinition } from '../../domain/step-definition.js';
 import { STEP_TYPE_IDS, type Step, type StepKind } from '../../domain/task-sequence.js';
 import { VariableStore } from '../../domain/variables.js';
 import { executorFor } from '../executors/index.js';
@@ -39,7 +40,13 @@ function cmd(name: string, commandLine: string, extra: Partial<Step> = {}): Step
 }
 
 interface Harness {
-  run(steps: Step[], options?: { state?: RunState; variables?: VariableStore; executorFor?: (s: Step) => StepExecutor; children?: Record<string, LoadedTaskSequence> }): Promise<{ result: RunResult; state: RunState; variables: VariableStore; reports: StepReport[]; output: string[]; log: string }>;
+  run(steps: Step[], options?: {
+    state?: RunState; variables?: VariableStore; executorFor?: (s: Step) => StepExecutor; children?: Record<string, LoadedTaskSequence>;
+    /** Custom step definitions the fake server has, by id. */
+    definitions?: Record<string, StepDefinition>;
+    /** The path `findExecutable('pwsh')` gives (default: none). */
+    pwsh?: string;
+  }): Promise<{ result: RunResult; state: RunState; variables: VariableStore; reports: StepReport[]; output: string[]; log: string }>;
   dir: string;
 }
 
@@ -69,9 +76,10 @@ function harness(t: TestContext): Harness {
           },
           fetchContent: async () => { throw new Error('no content in this test'); },
           serverScript: async () => { throw new Error('no server in this test'); },
+          fetchStepDefinition: async (stepDefinitionId) => options.definitions?.[stepDefinitionId] ?? null,
           reportStep: async (r) => { reports.push(r); },
           saveState: async () => {},
-          findExecutable: async (name) => (name === 'pwsh' ? null : `/usr/bin/${name}`),
+          findExecutable: async (name) => (name === 'pwsh' ? (options.pwsh ?? null) : `/usr/bin/${name}`),
         },
       });
       const result = await runner.run({ id: 'ts', name: 'T', versionNo: 1, steps });
@@ -224,12 +232,72 @@ test('a task sequence that runs itself is refused', async (t) => {
   assert.match((result as { message: string }).message, /would run itself/);
 });
 
-test('Windows-only steps are recognised and fail with "needs Windows PE"; custom step definitions are refused', async (t) => {
+test('Windows-only steps are recognised and fail with "needs Windows PE"; a custom step whose definition the server lacks says so', async (t) => {
   const h = harness(t);
   const custom = { ...cmd('Custom', ''), typeId: 'cccccccc-0000-0000-0000-000000000001' };
   const { reports } = await h.run([step('formatDisk', 'Format', { DiskIndex: '0' }, { continueOnError: true }), { ...custom, continueOnError: true }]);
   assert.match(reports.find((r) => r.name === 'Format' && r.status !== 'running')?.message ?? '', /"Format disk" needs Windows PE/);
-  assert.match(reports.find((r) => r.name === 'Custom' && r.status !== 'running')?.message ?? '', /custom step definition/);
+  assert.equal(reports.find((r) => r.name === 'Custom' && r.status !== 'running')?.message,
+    'step definition cccccccc-0000-0000-0000-000000000001 is not on the server; import it with deployr step import');
+});
+
+/** A custom step definition with an inline script, a Text option with a default, and one the step overrides. */
+function customDefinition(): StepDefinition {
+  const id = 'dddddddd-0000-0000-0000-000000000001';
+  const option = (name: string, type: string, defaultValue: string | null, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    name, displayName: name, description: name, required: false, defaultValue, type, contentItemPurpose: 'Other', hidden: false, validations: [], dropdownOptions: [], ...extra,
+  });
+  return parseStepDefinitionExport({
+    id, name: 'Say hello', description: null, typeName: 'Test', versionsCount: 0, createdDate: 1, lastModifiedDate: 1, readOnly: false,
+    versions: [{
+      id: 'dddddddd-0000-0000-0000-0000000000a1', stepDefinitionId: id, versionNo: 1, status: 'Active', description: null, validators: null, createdDate: 1, lastModifiedDate: 1,
+      options: [
+        option('Greeting', 'Text', 'hello %Name%'),
+        option('Target', 'Text', 'world', { required: true, validations: [{ regexRule: '^[a-z]+$', errorMessage: 'lower-case letters only' }] }),
+        option('script', 'Script', 'Write-Output "$Greeting"', { hidden: true }),
+      ],
+    }],
+  });
+}
+
+test('a custom step runs its definition\'s script with pwsh; defaults and overrides reach it as variables, for that step only', async (t) => {
+  const h = harness(t);
+  const def = customDefinition();
+  // A stand-in for pwsh (PowerShell cannot be installed where these tests run): it records the
+  // script file it was given and the variables file, and sets a variable through that file.
+  const pwsh = join(h.dir, 'pwsh');
+  const seen = join(h.dir, 'seen');
+  writeFileSync(pwsh, [
+    '#!/bin/sh',
+    `while [ "$1" != "-File" ]; do shift; done; cp "$2" "${seen}.ps1"`,
+    `cp "$DEPLOYR_VARIABLES_FILE" "${seen}.json"`,
+    'node -e \'const fs=require("fs");const f=process.env.DEPLOYR_VARIABLES_FILE;const v=JSON.parse(fs.readFileSync(f,"utf8"));v.FromScript="done";fs.writeFileSync(f,JSON.stringify(v))\'',
+    '',
+  ].join('\n'));
+  chmodSync(pwsh, 0o755);
+  const custom = { ...cmd('Hello', ''), typeId: def.id, settings: { target: 'there' } };
+  const { result, reports, variables, log } = await h.run([custom], { definitions: { [def.id]: def }, pwsh, variables: new VariableStore({ Name: 'Ada' }) });
+  assert.deepEqual(result, { status: 'succeeded' });
+  assert.equal(readFileSync(`${seen}.ps1`, 'utf8'), 'Write-Output "$Greeting"');
+  const exposed = JSON.parse(readFileSync(`${seen}.json`, 'utf8')) as Record<string, string>;
+  assert.equal(exposed['Greeting'], 'hello Ada', 'a default is exposed, %NAME% expanded');
+  assert.equal(exposed['Target'], 'there', 'the step\'s own setting overrides the default');
+  assert.equal(variables.get('FromScript'), 'done', 'a variable the script sets is kept');
+  assert.equal(variables.get('Greeting'), undefined, 'defaults are exposed to the step only');
+  assert.equal(reports.find((r) => r.name === 'Hello' && r.status === 'succeeded')?.message, 'step definition "Say hello" version 1');
+  assert.match(log, /Step start: Hello \(custom step "Say hello"\)/);
+});
+
+test('a custom step fails clearly: without pwsh, with a required option empty, with a value failing its rule', async (t) => {
+  const h = harness(t);
+  const def = customDefinition();
+  const definitions = { [def.id]: def };
+  const custom = (name: string, settings: Record<string, string>): Step => ({ ...cmd(name, ''), typeId: def.id, settings, continueOnError: true });
+  const { reports } = await h.run([custom('No pwsh', {}), custom('Empty', { Target: '' }), custom('Bad', { Target: 'UPPER' })], { definitions });
+  const message = (name: string): string | null | undefined => reports.find((r) => r.name === name && r.status !== 'running')?.message;
+  assert.equal(message('No pwsh'), 'custom step "Say hello" needs pwsh: PowerShell 7 (pwsh) is not installed on this machine');
+  assert.equal(message('Empty'), 'custom step "Say hello": required option "Target" has no value');
+  assert.equal(message('Bad'), 'custom step "Say hello": option "Target": lower-case letters only (validation rule ^[a-z]+$)');
 });
 
 test('an executor that throws fails its step with the error as the reason', async (t) => {

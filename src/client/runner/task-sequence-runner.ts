@@ -4,6 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerScriptResponse, StepReport } from '../../api/contract.js';
 import { outputTail } from '../../domain/run.js';
+import type { StepDefinition } from '../../domain/step-definition.js';
 import { stepKind, stepTypeInfo, type Step } from '../../domain/task-sequence.js';
 import type { VariableStore } from '../../domain/variables.js';
 import type { DownloadedContent, DownloadProgress } from '../content-download.js';
@@ -29,6 +30,8 @@ export interface RunnerPorts {
   fetchTaskSequence(reference: string): Promise<LoadedTaskSequence>;
   fetchContent(reference: string, onProgress: (p: DownloadProgress) => void, signal: AbortSignal): Promise<DownloadedContent>;
   serverScript(script: string, args: string[], timeoutSeconds?: number): Promise<ServerScriptResponse>;
+  /** A custom step definition from the server, or null when the server has none with that id. */
+  fetchStepDefinition(id: string): Promise<StepDefinition | null>;
   /** Reports a step to the server (never throws). */
   reportStep(report: StepReport): Promise<void>;
   /** Persists the state (after every step). */
@@ -82,6 +85,8 @@ export class TaskSequenceRunner {
   private total = 0;
   private rootName = '';
   private readonly executorFor: (step: Step) => StepExecutor;
+  /** Custom step definitions read during this run, by lower-case id (each is fetched once). */
+  private readonly definitions = new Map<string, StepDefinition>();
 
   constructor(private readonly o: RunnerOptions) {
     this.executorFor = o.executorFor ?? defaultExecutorFor;
@@ -153,11 +158,25 @@ export class TaskSequenceRunner {
     return flow === 'failed' ? 'failed' : 'continue';
   }
 
+  /** A custom step definition, read from the server once per run; null when the server has none. */
+  private async stepDefinition(id: string): Promise<StepDefinition | null> {
+    const known = this.definitions.get(id.toLowerCase());
+    if (known) return known;
+    const def = await this.o.ports.fetchStepDefinition(id);
+    if (def) this.definitions.set(id.toLowerCase(), def);
+    return def;
+  }
+
   /** Runs one plain step with its executor. */
   private async execute(step: Step, key: string, depth: number, stack: readonly string[]): Promise<Flow> {
     const vars = this.o.variables;
     const kind = stepKind(step);
-    const typeName = stepTypeInfo(step.typeId)?.name ?? (kind === 'custom' ? `custom step ${step.typeId ?? ''}` : kind);
+    let typeName = stepTypeInfo(step.typeId)?.name ?? kind;
+    if (kind === 'custom') {
+      // The definition's name when the server has it (the executor reports why when it does not).
+      const def = step.typeId === null ? null : await this.stepDefinition(step.typeId).catch(() => null);
+      typeName = def ? `custom step "${def.name}"` : `custom step ${step.typeId ?? ''}`;
+    }
     const t0 = Date.now();
     const failureBefore = this.failure;
     this.started++;
@@ -176,7 +195,7 @@ export class TaskSequenceRunner {
     await rm(workDir, { recursive: true, force: true });
     await mkdir(workDir, { recursive: true, mode: 0o700 });
     const varsFile = join(workDir, 'variables.json');
-    const written = await writeVariablesFile(varsFile, vars, settings);
+    let written = await writeVariablesFile(varsFile, vars, settings);
     const env: NodeJS.ProcessEnv = { ...this.o.env, [VARIABLES_FILE_ENV]: varsFile, DEPLOYR_STEP_NAME: step.name, DEPLOYR_STEP_ID: step.id };
 
     let raw = '';
@@ -217,6 +236,8 @@ export class TaskSequenceRunner {
         return flow === 'continue' ? 'completed' : flow;
       },
       serverScript: (script, args, timeoutSeconds) => this.o.ports.serverScript(script, args, timeoutSeconds),
+      fetchStepDefinition: (id) => this.stepDefinition(id),
+      exposeSettings: async (exposed) => { written = await writeVariablesFile(varsFile, vars, exposed); },
     };
     const ctx: StepContext = {
       step, key, settings, variables: vars, workDir, output, say, progress: (p) => this.o.ui.progress(p), signal: this.o.signal, services,

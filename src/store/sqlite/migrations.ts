@@ -107,4 +107,16 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 3,
+    name: 'custom step definitions',
+    sql: `
+      CREATE TABLE step_definitions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

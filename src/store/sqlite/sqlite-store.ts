@@ -6,6 +6,7 @@ import type { ContentItem } from '../../domain/content-item.js';
 import { DeployrError } from '../../domain/errors.js';
 import { DEFAULT_SECURITY_SETTINGS, type SecuritySettings } from '../../domain/security-settings.js';
 import type { TaskSequence } from '../../domain/task-sequence.js';
+import type { StepDefinition } from '../../domain/step-definition.js';
 import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../../domain/throttle.js';
 import type { AuditFilter, AuditVerification, RunFilter, SigningKey, Store, VersionedSecuritySettings } from '../../engine/ports.js';
 import type { RunRecord, RunStepRecord } from '../../domain/run.js';
@@ -147,6 +148,23 @@ class SqliteStore implements Store {
       this.taskSequenceList = { version, list: Object.freeze(list) };
     }
     return this.taskSequenceList.list;
+  }
+
+  async putStepDefinition(def: StepDefinition, event: AuditEvent): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO step_definitions (id, name, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, updated_at = excluded.updated_at')
+        .run(def.id, def.name, JSON.stringify(def), new Date().toISOString());
+      appendAudit(this.db, this.auditKey, event);
+    }).immediate();
+  }
+
+  async getStepDefinition(id: string): Promise<StepDefinition | null> {
+    const doc = this.db.prepare('SELECT doc FROM step_definitions WHERE id = ?').pluck().get(id) as string | undefined;
+    return doc ? (JSON.parse(doc) as StepDefinition) : null;
+  }
+
+  async listStepDefinitions(): Promise<StepDefinition[]> {
+    return (this.db.prepare('SELECT doc FROM step_definitions ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as StepDefinition);
   }
 
   async putContentItem(item: ContentItem, event: AuditEvent, expected?: ContentItem | null): Promise<void> {
