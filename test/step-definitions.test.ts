@@ -1,13 +1,13 @@
 // End to end: custom step definitions imported with the real CLI, served by the real service and run by the real client (pwsh stood in for).
 
 import { strict as assert } from 'node:assert';
-import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configureSecurityAndWait, EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, type CommandResult, type ServiceProcess } from './helpers/deployr-process.js';
 import { httpsJson } from './helpers/https-json.js';
+import { step, taskSequence, type Json } from './helpers/task-sequence-json.js';
 
 const PASSCODE = 'Tangerine-Lighthouse-42';
 const LOCKSCREEN = 'be7ccba3-e775-4f83-84c9-4c90dac3b32b';
@@ -16,7 +16,6 @@ const READINESS = '7e12116e-6c80-4e28-abef-1b9219b8a3e0';
 const LOCKSCREEN_NAME = 'Customize - Configure Lockscreen Image from Content Item';
 const FILES = readdirSync(EXPORTS_DIR).filter((f) => /step-definition-.*\.json$/.test(f));
 
-type Json = Record<string, unknown>;
 
 function exportText(file: string): string {
   return readFileSync(join(EXPORTS_DIR, file), 'utf8');
@@ -30,22 +29,7 @@ function exportFileOf(id: string): string {
 
 /** A step in DeployR's export shape whose type is the custom step definition `typeId`. */
 function customStep(name: string, typeId: string, settings: Record<string, string>, contentItems: Record<string, string>, extra: Json = {}): Json {
-  return {
-    id: randomUUID(), taskSequenceVersionId: null, name, description: '', typeId, type: null, stepDefinitionVersionId: null,
-    stepDefinitionVersionNo: 1, typeVersion: null, groupId: null, groupMembers: [], settings, contentItems,
-    isGroup: false, continueOnError: false, enabled: true, condition: '', createdDate: 1756172120, lastModifiedDate: 1756172120, ...extra,
-  };
-}
-
-/** A whole task sequence export with one Active version of top-level steps. */
-function taskSequence(name: string, steps: Json[]): Json {
-  const id = randomUUID();
-  const versionId = randomUUID();
-  for (const s of steps) s.taskSequenceVersionId = versionId;
-  return {
-    id, name, description: null, versionsCount: 0, createdDate: 1756172120, lastModifiedDate: 1756172120, architecture: 'Any',
-    versions: [{ id: versionId, taskSequenceId: id, versionNo: 1, status: 'Active', description: '', steps, createdDate: 1756172120, lastModifiedDate: 1756172120 }],
-  };
+  return step(name, typeId, settings, { contentItems, ...extra });
 }
 
 describe('custom step definitions with the real CLI, service and client', () => {

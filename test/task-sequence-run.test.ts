@@ -2,13 +2,14 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEPLOYR_BIN, EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, type CommandResult, type ServiceProcess } from './helpers/deployr-process.js';
 import { httpsJson } from './helpers/https-json.js';
+import { group, step, taskSequence, type Json } from './helpers/task-sequence-json.js';
 
 const PASSCODE = 'Tangerine-Lighthouse-42';
 const SET_VARIABLE = '00000001-0000-0000-0000-000000000001';
@@ -21,42 +22,9 @@ const RUN_COMMAND_LINE = '00000002-0000-0000-0000-000000000001';
 const APPLY_IMAGE = '00000002-0000-0000-0000-000000000002';
 const RUN_SERVER_SCRIPT = '00000002-0000-0000-0000-000000000003';
 
-type Json = Record<string, unknown>;
-
-/** A step in DeployR's export shape (groupId and taskSequenceVersionId are filled in by `taskSequence`). */
-function step(name: string, typeId: string | null, settings: Record<string, string> = {}, extra: Json = {}): Json {
-  return {
-    id: randomUUID(), taskSequenceVersionId: null, name, description: '', typeId, type: null, stepDefinitionVersionId: null,
-    stepDefinitionVersionNo: typeId ? 1 : null, typeVersion: null, groupId: null, groupMembers: [], settings, contentItems: {},
-    isGroup: false, continueOnError: false, enabled: true, condition: '', createdDate: 1756172120, lastModifiedDate: 1756172120, ...extra,
-  };
-}
-
-function group(name: string, members: Json[], extra: Json = {}): Json {
-  return step(name, null, {}, { isGroup: true, groupMembers: members, stepDefinitionVersionNo: null, ...extra });
-}
-
 /** A JSON query condition `field equals value`. */
 function equals(field: string, value: string): string {
   return JSON.stringify({ operator: 'and', items: [{ field, operator: 'equals', value }] });
-}
-
-/** A whole task sequence export with one version. */
-function taskSequence(name: string, steps: Json[], options: { status?: string; id?: string } = {}): Json {
-  const id = options.id ?? randomUUID();
-  const versionId = randomUUID();
-  const link = (list: Json[], parent: string | null): void => {
-    for (const s of list) {
-      s.groupId = parent;
-      s.taskSequenceVersionId = parent === null ? versionId : null;
-      link(s.groupMembers as Json[], s.id as string);
-    }
-  };
-  link(steps, null);
-  return {
-    id, name, description: `${name} (test)`, versionsCount: 0, createdDate: 1756172120, lastModifiedDate: 1756172120, architecture: 'Any',
-    versions: [{ id: versionId, taskSequenceId: id, versionNo: 1, status: options.status ?? 'Active', description: '', steps, createdDate: 1756172120, lastModifiedDate: 1756172120 }],
-  };
 }
 
 function sha256(data: Buffer): string {

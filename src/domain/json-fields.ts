@@ -73,7 +73,8 @@ export function withExtras(out: JsonObject, extra: JsonObject | undefined): Json
   return out;
 }
 
-function describe(v: unknown): string {
+/** How a wrong value is named in messages: null, nothing, an array, an object, a string, … */
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'nothing (the field is missing)';
   if (Array.isArray(v)) return 'an array';
@@ -86,14 +87,14 @@ export function fieldReaders(rootLabel: string): FieldReaders {
     throw new DeployrError('INVALID_INPUT', `${path === '' ? rootLabel : path}: ${message}`, { path });
   };
   const object = (v: unknown, path: string): Record<string, unknown> => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `expected an object, got ${describe(v)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `expected an object, got ${describeValue(v)}`);
     for (const key of Object.keys(v as object)) {
       if (FORBIDDEN_KEYS.has(key)) fail(keyPath(path, key), 'this key is not allowed');
     }
     return v as Record<string, unknown>;
   };
   const array = (v: unknown, path: string): unknown[] => {
-    if (!Array.isArray(v)) fail(path, `expected an array, got ${describe(v)}`);
+    if (!Array.isArray(v)) fail(path, `expected an array, got ${describeValue(v)}`);
     return v as unknown[];
   };
   const jsonValue = (v: unknown, path: string, depth = 0): JsonValue => {
@@ -110,7 +111,7 @@ export function fieldReaders(rootLabel: string): FieldReaders {
       for (const [key, item] of Object.entries(obj)) defineField(out, key, jsonValue(item, keyPath(path, key), depth + 1));
       return out;
     }
-    return fail(path, `expected a JSON value, got ${describe(v)}`);
+    return fail(path, `expected a JSON value, got ${describeValue(v)}`);
   };
   return {
     fail,
@@ -118,35 +119,35 @@ export function fieldReaders(rootLabel: string): FieldReaders {
     array,
     arrayOrNull: (v, path) => (v === null ? null : array(v, path)),
     string: (v, path) => {
-      if (typeof v !== 'string') fail(path, `expected a string, got ${describe(v)}`);
+      if (typeof v !== 'string') fail(path, `expected a string, got ${describeValue(v)}`);
       return v as string;
     },
     nonEmptyString: (v, path) => {
-      if (typeof v !== 'string' || v.trim() === '') fail(path, `expected a non-empty string, got ${typeof v === 'string' ? 'an empty string' : describe(v)}`);
+      if (typeof v !== 'string' || v.trim() === '') fail(path, `expected a non-empty string, got ${typeof v === 'string' ? 'an empty string' : describeValue(v)}`);
       return v as string;
     },
     stringOrNull: (v, path) => {
-      if (v !== null && typeof v !== 'string') fail(path, `expected a string or null, got ${describe(v)}`);
+      if (v !== null && typeof v !== 'string') fail(path, `expected a string or null, got ${describeValue(v)}`);
       return v as string | null;
     },
     boolean: (v, path) => {
-      if (typeof v !== 'boolean') fail(path, `expected a boolean, got ${describe(v)}`);
+      if (typeof v !== 'boolean') fail(path, `expected a boolean, got ${describeValue(v)}`);
       return v as boolean;
     },
     wholeNumber: (v, path, min) => {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-        fail(path, `expected a whole number ≥ ${min}, got ${typeof v === 'number' ? String(v) : describe(v)}`);
+        fail(path, `expected a whole number ≥ ${min}, got ${typeof v === 'number' ? String(v) : describeValue(v)}`);
       }
       return v as number;
     },
     epochSeconds: (v, path) => {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-        fail(path, `expected a time in whole Unix epoch seconds, got ${typeof v === 'number' ? String(v) : describe(v)}`);
+        fail(path, `expected a time in whole Unix epoch seconds, got ${typeof v === 'number' ? String(v) : describeValue(v)}`);
       }
       return v as number;
     },
     guid: (v, path) => {
-      if (!isGuid(v)) fail(path, `expected a GUID, got ${typeof v === 'string' ? 'a string that is not one' : describe(v)}`);
+      if (!isGuid(v)) fail(path, `expected a GUID, got ${typeof v === 'string' ? 'a string that is not one' : describeValue(v)}`);
       return (v as string).toLowerCase();
     },
     jsonValue: (v, path) => jsonValue(v, path, 0),

@@ -2,6 +2,7 @@
 
 import { parseCondition } from './condition.js';
 import { DeployrError } from './errors.js';
+import { cloneJson, defineField, describeValue, fieldReaders, keyPath, withExtras } from './json-fields.js';
 import { formatReference, isGuid, parseReference } from './reference.js';
 
 /** Any JSON value. */
@@ -295,9 +296,6 @@ export function activeVersion(ts: TaskSequence, versionNo?: number | null): Task
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-/** Keys that could reach an object's prototype; refused anywhere in an import. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
 /** Deepest nesting of groups (and of JSON inside unknown fields) accepted. */
 const MAX_DEPTH = 100;
 
@@ -454,11 +452,11 @@ function parseStep(json: unknown, path: string, ctx: StepContext, parentId: stri
     name: string(obj['name'], `${path}.name`),
     description: stringOrNull(obj['description'], `${path}.description`),
     typeId,
-    type: jsonValue(obj['type'], `${path}.type`, 0),
+    type: jsonValue(obj['type'], `${path}.type`),
     stepDefinitionVersionId: guidOrNull(obj['stepDefinitionVersionId'], `${path}.stepDefinitionVersionId`),
     stepDefinitionVersionNo:
       obj['stepDefinitionVersionNo'] === null ? null : wholeNumber(obj['stepDefinitionVersionNo'], `${path}.stepDefinitionVersionNo`, 1),
-    typeVersion: jsonValue(obj['typeVersion'], `${path}.typeVersion`, 0),
+    typeVersion: jsonValue(obj['typeVersion'], `${path}.typeVersion`),
     groupId,
     groupMembers: [],
     settings: stringRecord(obj['settings'], `${path}.settings`, (v, p) => string(v, p)),
@@ -540,111 +538,27 @@ function exportStep(s: Step): JsonObject {
   return withExtras(out, s.extra);
 }
 
-function withExtras(out: JsonObject, extra: JsonObject | undefined): JsonObject {
-  if (extra !== undefined) {
-    for (const [key, value] of Object.entries(extra)) {
-      if (!Object.hasOwn(out, key)) define(out, key, cloneJson(value));
-    }
-  }
-  return out;
-}
-
 function copyRecord(record: Readonly<Record<string, string>>): JsonObject {
   const out: JsonObject = {};
-  for (const [key, value] of Object.entries(record)) define(out, key, value);
+  for (const [key, value] of Object.entries(record)) defineField(out, key, value);
   return out;
 }
 
-function cloneJson(value: JsonValue): JsonValue {
-  if (Array.isArray(value)) return value.map(cloneJson);
-  if (typeof value === 'object' && value !== null) {
-    const out: JsonObject = {};
-    for (const [key, v] of Object.entries(value)) define(out, key, cloneJson(v));
-    return out;
-  }
-  return value;
-}
 
-/** Sets an own enumerable property, safe whatever the key. */
-function define<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Field validators: each names the JSON path of the bad field.
 
-function fail(path: string, message: string): never {
-  throw new DeployrError('INVALID_INPUT', `${path === '' ? 'task sequence export' : path}: ${message}`, { path });
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'nothing (the field is missing)';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
-function keyPath(path: string, key: string): string {
-  const segment = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? key : `[${JSON.stringify(key)}]`;
-  if (path === '') return segment;
-  return segment.startsWith('[') ? `${path}${segment}` : `${path}.${segment}`;
-}
-
-function expectObject(v: unknown, path: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `expected an object, got ${describe(v)}`);
-  for (const key of Object.keys(v)) {
-    if (FORBIDDEN_KEYS.has(key)) fail(keyPath(path, key), 'this key is not allowed');
-  }
-  return v as Record<string, unknown>;
-}
-
-function expectArray(v: unknown, path: string): unknown[] {
-  if (!Array.isArray(v)) fail(path, `expected an array, got ${describe(v)}`);
-  return v;
-}
-
-function string(v: unknown, path: string): string {
-  if (typeof v !== 'string') fail(path, `expected a string, got ${describe(v)}`);
-  return v;
-}
-
-function nonEmptyString(v: unknown, path: string): string {
-  if (typeof v !== 'string' || v.trim() === '') fail(path, `expected a non-empty string, got ${typeof v === 'string' ? 'an empty string' : describe(v)}`);
-  return v;
-}
-
-function stringOrNull(v: unknown, path: string): string | null {
-  if (v !== null && typeof v !== 'string') fail(path, `expected a string or null, got ${describe(v)}`);
-  return v;
-}
-
-function boolean(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') fail(path, `expected a boolean, got ${describe(v)}`);
-  return v;
-}
-
-function wholeNumber(v: unknown, path: string, min: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    fail(path, `expected a whole number ≥ ${min}, got ${typeof v === 'number' ? String(v) : describe(v)}`);
-  }
-  return v;
-}
-
-function epochSeconds(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    fail(path, `expected a time in whole Unix epoch seconds, got ${typeof v === 'number' ? String(v) : describe(v)}`);
-  }
-  return v;
-}
-
-function guid(v: unknown, path: string): string {
-  if (!isGuid(v)) fail(path, `expected a GUID, got ${typeof v === 'string' ? 'a string that is not one' : describe(v)}`);
-  return v.toLowerCase();
-}
+const readers = fieldReaders('task sequence export');
+/** Throws the path-named INVALID_INPUT error (declared with its type, so that TypeScript knows it never returns). */
+const fail: (path: string, message: string) => never = readers.fail;
+const {
+  object: expectObject, array: expectArray, string, nonEmptyString, stringOrNull, boolean, wholeNumber, epochSeconds, guid, extras, jsonValue,
+} = readers;
 
 function guidOrNull(v: unknown, path: string): string | null {
   if (v === null) return null;
-  if (!isGuid(v)) fail(path, `expected a GUID or null, got ${typeof v === 'string' ? 'a string that is not a GUID' : describe(v)}`);
+  if (!isGuid(v)) fail(path, `expected a GUID or null, got ${typeof v === 'string' ? 'a string that is not a GUID' : describeValue(v)}`);
   return v.toLowerCase();
 }
 
@@ -666,36 +580,11 @@ function contentReference(v: unknown, path: string): string {
 function stringRecord(v: unknown, path: string, value: (v: unknown, path: string) => string): Record<string, string> {
   const obj = expectObject(v, path);
   const out: Record<string, string> = {};
-  for (const [key, raw] of Object.entries(obj)) define(out, key, value(raw, keyPath(path, key)));
+  for (const [key, raw] of Object.entries(obj)) defineField(out, key, value(raw, keyPath(path, key)));
   return out;
 }
 
-function jsonValue(v: unknown, path: string, depth: number): JsonValue {
-  if (depth > MAX_DEPTH) fail(path, `nested deeper than ${MAX_DEPTH} levels`);
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) fail(path, 'expected a finite number');
-    return v;
-  }
-  if (Array.isArray(v)) return v.map((item: unknown, i) => jsonValue(item, `${path}[${i}]`, depth + 1));
-  if (typeof v === 'object') {
-    const obj = expectObject(v, path);
-    const out: JsonObject = {};
-    for (const [key, item] of Object.entries(obj)) define(out, key, jsonValue(item, keyPath(path, key), depth + 1));
-    return out;
-  }
-  fail(path, `expected a JSON value, got ${describe(v)}`);
-}
 
-function extras(obj: Record<string, unknown>, known: readonly string[], path: string): JsonObject | undefined {
-  let out: JsonObject | undefined;
-  for (const [key, value] of Object.entries(obj)) {
-    if (known.includes(key)) continue;
-    out ??= {};
-    define(out, key, jsonValue(value, keyPath(path, key), 0));
-  }
-  return out;
-}
 
 /** The task sequence ids that "Run task sequence" steps of any version of `ts` name (`childTaskSequenceId`). */
 export function childTaskSequenceIds(ts: TaskSequence): string[] {
