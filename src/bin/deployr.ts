@@ -11,6 +11,7 @@ import { SecurityAdmin } from '../auth/security-admin.js';
 import { buildClientCertTlsOptions } from '../auth/tls-trust.js';
 import { configureCheck, configureInteractive, configureSecurity, configureShow, type ConfigureDeps, type SecurityFlags } from '../cli/configure.js';
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
+import { throttleClear, throttleList } from '../cli/throttle-commands.js';
 import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
@@ -273,12 +274,20 @@ content.command('gc').addOption(homeOption()).option('--dry-run', 'only list wha
   .action(async (flags: { home?: string; dryRun?: boolean; grace?: string }) =>
     exit(() => withStore(flags.home, ({ store, paths }) => contentGc(flags, new ContentLifecycle(store, createFsBlobStore(paths.content)), processIo))));
 
+const throttle = program.command('throttle').description('failed-login counters: which sources must wait, and letting them try again');
+throttle.command('list').addOption(homeOption()).option('--json', 'JSON output').description('every failure counter (by address and device) and the consecutive-failure alert')
+  .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => throttleList(store, processIo, Boolean(flags.json)))));
+throttle.command('clear').argument('[address]', 'the address as `deployr throttle list` shows it (every device at it)').addOption(homeOption())
+  .option('--all', 'every source').option('--alert', 'also the consecutive-failure count and alert (passcode checks at full speed again)')
+  .description('let a source (or all) try again at once; audited')
+  .action(async (address: string | undefined, flags: { home?: string; all?: boolean; alert?: boolean }) => exit(() => withStore(flags.home, ({ store }) => throttleClear(address, flags, store, processIo))));
+
 const audit = program.command('audit').description('the audit trail (every login attempt and settings change)')
   .addOption(homeOption())
   .option('--since <time|duration>', 'only entries since a time or for a duration back (e.g. 2h)')
   .option('--method <method>', 'passcode, anonymous, certificate, entra, security, …')
   .option('--result <result>', 'success, failure, changed, …')
-  .option('--kind <kind>', 'login, settings, alert, content, task-sequence, step-definition, run')
+  .option('--kind <kind>', 'login, settings, alert, throttle, content, task-sequence, step-definition, run')
   .option('--limit <n>', 'only the newest n entries')
   .option('--json', 'JSON lines')
   .action(async (flags: AuditListFlags & { home?: string }) => exit(() => withStore(flags.home, ({ store }) => auditList(flags, store, processIo))));

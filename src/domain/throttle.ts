@@ -111,6 +111,15 @@ export function throttleKeys(source: ThrottleSource): string[] {
   return [`src:${source.address}|${source.deviceId ?? ''}`, `ip:${source.address}`];
 }
 
+/** What a counter key (see `throttleKeys`) counts: one source (an address with the device id it sent, if any), or an address as a whole. */
+export function describeThrottleKey(key: string): { scope: 'source' | 'address'; address: string; deviceId: string | null } {
+  if (key.startsWith('ip:')) return { scope: 'address', address: key.slice(3), deviceId: null };
+  const rest = key.startsWith('src:') ? key.slice(4) : key;
+  const bar = rest.lastIndexOf('|');
+  const deviceId = bar >= 0 ? rest.slice(bar + 1) : '';
+  return { scope: 'source', address: bar >= 0 ? rest.slice(0, bar) : rest, deviceId: deviceId === '' ? null : deviceId };
+}
+
 /** The policy that applies to one counter (the address counter has its own free budget). */
 export function policyForKey(key: string, policy: ThrottlePolicy): ThrottlePolicy {
   return key.startsWith('ip:') ? { ...policy, freeFailures: policy.addressFreeFailures } : policy;

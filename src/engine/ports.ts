@@ -60,6 +60,14 @@ export interface LoginStore {
   recordFailure(input: { keys: string[]; digest: string; now: number; policy: ThrottlePolicy; event: AuditEvent }): Promise<{ alertRaised: boolean; global: GlobalThrottleRecord }>;
   /** Clears the keys' records and the global count, and appends the audit event. */
   recordSuccess(input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry>;
+  /** Every stored counter (by key) and the global record, for the administrator. */
+  listThrottle(): Promise<{ records: { key: string; record: ThrottleRecord }[]; global: GlobalThrottleRecord }>;
+  /**
+   * An administrator's reset: removes the counters of `address` (its address counter and the counter
+   * of every device at it), or every counter with `all`; with `resetAlert` also the global count and
+   * alert. Appends `event` (with what was cleared added to its detail) in the same transaction.
+   */
+  clearThrottle(input: { address?: string; all?: boolean; resetAlert?: boolean; event: AuditEvent }): Promise<{ cleared: number; alertCleared: boolean }>;
 }
 
 /** A signing key pair as JWKs. */

@@ -11,7 +11,7 @@ export interface JsonResponse {
 }
 
 /** Sends a request; `body` as a string is sent raw (for malformed-input tests), anything else as JSON. */
-export function httpsJson(url: string, options: { method?: string; body?: unknown; token?: string; ca?: string; cert?: string; key?: string; headers?: Record<string, string> } = {}): Promise<JsonResponse> {
+export function httpsJson(url: string, options: { method?: string; body?: unknown; token?: string; ca?: string; cert?: string; key?: string; headers?: Record<string, string>; localAddress?: string } = {}): Promise<JsonResponse> {
   return new Promise((resolve, reject) => {
     const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     const headers: Record<string, string> = { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers };
@@ -20,6 +20,7 @@ export function httpsJson(url: string, options: { method?: string; body?: unknow
       method: options.method ?? (payload !== undefined ? 'POST' : 'GET'), headers, agent: false,
       ...(options.ca ? { ca: options.ca } : { rejectUnauthorized: false }),
       ...(options.cert ? { cert: options.cert, key: options.key } : {}),
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString('utf8')));

@@ -101,3 +101,31 @@ export function recordSuccess(db: SqliteDatabase, auditKey: Buffer, input: { key
     return entry;
   }).immediate();
 }
+
+/** Every counter and the global record. */
+export function listThrottle(db: SqliteDatabase): { records: { key: string; record: ThrottleRecord }[]; global: GlobalThrottleRecord } {
+  const rows = stmt(db, 'SELECT * FROM throttle ORDER BY key').all() as ThrottleRow[];
+  return {
+    records: rows.map((row) => ({ key: row.key, record: { failures: row.failures, lastDigest: row.last_digest, lastFailureAt: row.last_failure_at, blockedUntil: row.blocked_until } })),
+    global: readGlobal(db),
+  };
+}
+
+/** Removes an address's counters (or all of them, and/or the global record) with the audit row, in one transaction. */
+export function clearThrottle(db: SqliteDatabase, auditKey: Buffer, input: { address?: string; all?: boolean; resetAlert?: boolean; event: AuditEvent }): { cleared: number; alertCleared: boolean } {
+  return db.transaction(() => {
+    let cleared = 0;
+    if (input.all) {
+      cleared = stmt(db, 'DELETE FROM throttle').run().changes;
+    } else if (input.address !== undefined) {
+      // Compared as text (no LIKE), so no character of an address acts as a wildcard.
+      const prefix = `src:${input.address}|`;
+      cleared = stmt(db, 'DELETE FROM throttle WHERE key = ? OR substr(key, 1, ?) = ?').run(`ip:${input.address}`, prefix.length, prefix).changes;
+    }
+    const before = readGlobal(db);
+    const alertCleared = input.resetAlert === true && (before.consecutiveFailures !== 0 || before.alertSince !== 0);
+    if (alertCleared) writeGlobal(db, EMPTY_GLOBAL_RECORD);
+    appendAudit(db, auditKey, { ...input.event, detail: { ...input.event.detail, cleared, alertCleared, ...(alertCleared ? { consecutiveFailures: before.consecutiveFailures } : {}) } });
+    return { cleared, alertCleared };
+  }).immediate();
+}

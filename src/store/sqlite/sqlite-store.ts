@@ -105,6 +105,14 @@ class SqliteStore implements Store {
     return this.writes.submit(() => login.recordSuccess(this.db, this.auditKey, input));
   }
 
+  async listThrottle(): Promise<{ records: { key: string; record: ThrottleRecord }[]; global: GlobalThrottleRecord }> {
+    return login.listThrottle(this.db);
+  }
+
+  async clearThrottle(input: { address?: string; all?: boolean; resetAlert?: boolean; event: AuditEvent }): Promise<{ cleared: number; alertCleared: boolean }> {
+    return login.clearThrottle(this.db, this.auditKey, input);
+  }
+
   async currentSigningKey(create: () => Promise<Omit<SigningKey, 'createdAt'>>): Promise<SigningKey> {
     const read = (): SigningKey | undefined => {
       const row = this.db.prepare('SELECT * FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1').get() as { kid: string; private_jwk: string; public_jwk: string; created_at: string } | undefined;
