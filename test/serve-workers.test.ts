@@ -96,3 +96,25 @@ test('two workers serve one port from one store: logins, reads, rotation, restar
   assert.equal(rows.filter((r) => r.kind === 'login' && r.method === 'passcode' && r.result === 'success').length, successes);
   assert.equal(rows.filter((r) => r.kind === 'login' && r.result === 'failure').length, 1);
 });
+
+test('with two workers, guesses sent all at once get no more passcode checks than with one process', async (t) => {
+  const { home, cleanup } = tempHome('deployr-workers-burst-');
+  t.after(cleanup);
+  assert.equal((await setPasscode(home, FIRST)).code, 0);
+  const svc = await startService({ home, args: ['--workers', '2'] });
+  t.after(() => svc.kill());
+  const ca = readFileSync(svc.caFile, 'utf8');
+  // 60 different wrong values at once from one address, each with a new device id and on its own
+  // connection (so both workers get about half). An address may have 10 free failures: at most
+  // 11 values are checked at the same time (its budget plus one), whichever worker takes them.
+  const results = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+    httpsJson(`${svc.url}/v1/auth/passcode`, { body: { passcode: `Burst-Wrong-Value-${i}`, context: 'boot', deviceId: `burst-${i}` }, ca, localAddress: '127.0.0.7' })));
+  const checked = results.filter((r) => r.status === 401).length;
+  const throttled = results.filter((r) => r.status === 429).length;
+  assert.equal(checked + throttled, 60, `every answer is 401 or 429: ${results.map((r) => r.status).join(',')}`);
+  assert.ok(checked <= 12, `${checked} values were checked (each worker counting alone allows 22)`);
+  assert.ok(checked >= 1);
+  // Both workers took part (the count is shared, not one worker taking everything).
+  const served = new Set(logLines(svc.output()).flatMap((l) => (l.req !== undefined && l.worker !== undefined ? [l.worker] : [])));
+  assert.deepEqual([...served].sort(), [1, 2], 'both workers served requests');
+});

@@ -17,6 +17,7 @@ import { evaluatePeerCertificate, parseCaBundle, type PeerCertificateInput } fro
 import type { PasscodeHasher } from './passcode-hasher.js';
 import type { SecurityState } from './security-state.js';
 import { VerifiedPasscodeCache } from './verified-passcode-cache.js';
+import { LocalCheckGate, type CheckGate } from './check-gate.js';
 import type { TokenService, VerifiedToken } from './token-service.js';
 
 /** Where a login attempt comes from. */
@@ -73,6 +74,8 @@ export interface LoginServiceDeps {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   onAlert?: (consecutiveFailures: number) => void;
+  /** Where checks in flight are counted (default: this process; with `serve --workers`, the primary for all workers). */
+  gate?: CheckGate;
 }
 
 /** Logins and token checks. */
@@ -83,8 +86,8 @@ export class LoginService {
   private readonly verified: VerifiedPasscodeCache;
   /** Sources refused while throttled whose further refusals are counted rather than written, until `until`. */
   private readonly quietThrottled = new Map<string, { until: number; count: number }>();
-  /** Per throttle counter: the different values being checked right now (keyed digest → how many requests). */
-  private readonly checking = new Map<string, Map<string, number>>();
+  /** The checks running right now, per throttle counter (this process's, or all workers' through the primary). */
+  private readonly gate: CheckGate;
   /** Throttled answers being held right now (see `refuseThrottled`). */
   private heldRefusals = 0;
   /** Tokens whose signature verified, by their exact text (bounded; oldest forgotten first). */
@@ -94,6 +97,7 @@ export class LoginService {
 
   constructor(private readonly deps: LoginServiceDeps) {
     this.verified = new VerifiedPasscodeCache(deps.hasher);
+    this.gate = deps.gate ?? new LocalCheckGate();
     this.policy = deps.policy ?? DEFAULT_THROTTLE_POLICY;
     this.now = deps.now ?? Date.now;
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
@@ -145,26 +149,13 @@ export class LoginService {
     // `free` lets max(1, free + 1 - f) different values be checked at once (the same value sent many
     // times, a boot storm's passcode, is one value).
     const digest = createHmac('sha256', this.deps.digestKey).update(normalizePasscode(input.passcode)).digest('hex');
-    for (const key of keys) {
-      const running = this.checking.get(key);
-      const allowance = Math.max(1, policyForKey(key, this.policy).freeFailures + 1 - (records.get(key)?.failures ?? 0));
-      if (running && !running.has(digest) && running.size >= allowance) return this.refuseThrottled(key, keys, base, input.context, 'throttled', 1, now);
-    }
-    for (const key of keys) {
-      const running = this.checking.get(key) ?? new Map<string, number>();
-      running.set(digest, (running.get(digest) ?? 0) + 1);
-      this.checking.set(key, running);
-    }
+    const allowances = keys.map((key) => Math.max(1, policyForKey(key, this.policy).freeFailures + 1 - (records.get(key)?.failures ?? 0)));
+    const full = await this.gate.enter(keys, digest, allowances);
+    if (full !== null) return this.refuseThrottled(full, keys, base, input.context, 'throttled', 1, now);
     try {
       return await this.checkPasscode(input, keys, base, global, digest, now);
     } finally {
-      for (const key of keys) {
-        const running = this.checking.get(key) as Map<string, number>;
-        const n = (running.get(digest) ?? 1) - 1;
-        if (n > 0) running.set(digest, n);
-        else running.delete(digest);
-        if (running.size === 0) this.checking.delete(key);
-      }
+      this.gate.leave(keys, digest);
     }
   }
 

@@ -6,6 +6,7 @@ import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
 import { loadOrCreateTlsMaterial } from '../server/tls-certificate.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
+import { PrimaryCheckGate, WorkerCheckGate, type GateRequest } from './cluster-check-gate.js';
 import { openHomeStore } from './open-store.js';
 
 /** What a running service (one process or N workers) tells the person who started it. */
@@ -34,7 +35,8 @@ export function printBanner(say: (line: string) => void, b: BannerFacts): void {
 /** Messages between the primary and its workers (over the cluster's IPC channel). */
 type WorkerMessage =
   | { type: 'say'; line: string }
-  | { type: 'listening'; port: number; localPort: number; fingerprint: string };
+  | { type: 'listening'; port: number; localPort: number; fingerprint: string }
+  | GateRequest;
 type PrimaryMessage = { type: 'stop' };
 
 /** How long a worker must have run for its death not to count towards the crash-loop back-off. */
@@ -51,23 +53,25 @@ export function serveWithWorkers(config: ServiceConfig, version: string, say: (l
 
 /** A worker: the whole service on the shared ports; lines for the person go through the primary (which prints each once). */
 async function runWorker(config: ServiceConfig, version: string): Promise<number> {
-  const send = (m: WorkerMessage): void => { if (process.connected) process.send?.(m); };
+  const send = (m: WorkerMessage): boolean => (process.connected ? process.send?.(m) ?? false : false);
+  // Passcode checks in flight are counted by the primary, for all workers together.
+  const gate = new WorkerCheckGate((m) => send(m));
   let requestStop: () => void = () => {};
   let stopRequested = false;
   const stopped = new Promise<void>((resolve) => { requestStop = () => { stopRequested = true; resolve(); }; });
   // The primary decides when to stop (a Ctrl-C reaches the whole process group: only the primary acts on it).
   process.on('SIGINT', () => {});
   process.once('SIGTERM', () => requestStop());
-  process.on('message', (m: PrimaryMessage) => { if (m?.type === 'stop') requestStop(); });
+  process.on('message', (m: PrimaryMessage) => { if (m?.type === 'stop') requestStop(); else gate.handle(m); });
   // The primary is gone (killed): do not serve on as an orphan.
-  process.once('disconnect', () => requestStop());
+  process.once('disconnect', () => { gate.refuseAll(); requestStop(); });
 
   try {
     const { store, paths, digestKey } = openHomeStore(config.home);
     const logger = createLogger(config.logLevel).child({ worker: cluster.worker?.id, pid: process.pid });
     const service = await runService({
       config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version,
-      say: (line) => send({ type: 'say', line }), blobs: createFsBlobStore(paths.content),
+      say: (line) => send({ type: 'say', line }), blobs: createFsBlobStore(paths.content), gate,
     });
     if (!stopRequested) send({ type: 'listening', port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint });
     await stopped;
@@ -121,6 +125,7 @@ async function runPrimary(config: ServiceConfig, version: string, say: (line: st
   const stopped = new Promise<void>((resolve) => { allStopped = resolve; });
   const slots: Slot[] = Array.from({ length: config.workers }, (_, i) => ({ n: i + 1, worker: null, startedAt: 0, quickDeaths: 0, restart: null }));
   const live = (): Worker[] => slots.flatMap((s) => (s.worker ? [s.worker] : []));
+  const gate = new PrimaryCheckGate();
 
   const fork = (slot: Slot): void => {
     slot.restart = null;
@@ -128,6 +133,11 @@ async function runPrimary(config: ServiceConfig, version: string, say: (line: st
     slot.worker = worker;
     slot.startedAt = Date.now();
     worker.on('message', (m: WorkerMessage) => {
+      if (m?.type === 'gate-enter' || m?.type === 'gate-leave') {
+        const reply = gate.handle(worker.id, m);
+        if (reply && worker.isConnected()) worker.send(reply);
+        return;
+      }
       if (m?.type === 'say') sayOnce(m.line);
       if (m?.type !== 'listening') return;
       // Port 0: cluster hands every worker the same listening socket, so they must all report the same ports.
@@ -143,6 +153,7 @@ async function runPrimary(config: ServiceConfig, version: string, say: (line: st
     });
     worker.on('exit', (code, signal) => {
       slot.worker = null;
+      gate.forget(worker.id);
       listening.delete(slot.n);
       if (phase === 'stopping') {
         if (live().length === 0) allStopped();

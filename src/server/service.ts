@@ -11,6 +11,7 @@ import { ClientCertificateTrust, createCertificateLogin } from '../auth/certific
 import { createEntraLogin } from '../auth/entra-login.js';
 import { createEntraValidator } from '../auth/entra-validator.js';
 import { LoginService } from '../auth/login-service.js';
+import type { CheckGate } from '../auth/check-gate.js';
 import { createArgon2Hasher, type PasscodeHasher } from '../auth/passcode-hasher.js';
 import { SecurityState } from '../auth/security-state.js';
 import { createTokenService } from '../auth/token-service.js';
@@ -51,6 +52,8 @@ export interface ServiceDeps {
   blobs?: ContentBlobStore;
   /** Lines for the person who started it (banner, warnings). */
   say: (line: string) => void;
+  /** Where passcode checks in flight are counted (default: in this process; `serve --workers` counts them in the primary). */
+  gate?: CheckGate;
 }
 
 /** Starts both listeners and returns once they accept connections. */
@@ -61,7 +64,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const security = await SecurityState.load(store);
   const tokens = await createTokenService(store, { ttlSeconds: config.tokenTtlSeconds });
   const login = new LoginService({
-    store, security, tokens, hasher: deps.hasher ?? createArgon2Hasher(), digestKey: deps.digestKey,
+    store, security, tokens, hasher: deps.hasher ?? createArgon2Hasher(), digestKey: deps.digestKey, ...(deps.gate ? { gate: deps.gate } : {}),
     onAlert: (n) => logger.warn({ consecutiveFailures: n }, 'many consecutive failed logins: passcode checks are slowed for everyone until a login succeeds'),
   });
   const fastifyLogger = logger as unknown as FastifyBaseLogger;
