@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEPLOYR_BIN, EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, type CommandResult, type ServiceProcess } from './helpers/deployr-process.js';
@@ -173,6 +174,31 @@ describe('running task sequences with the real client and service', () => {
     const audit = await cli(['audit', '--kind', 'run', '--json']);
     assert.match(audit.stdout, /"method":"server-script"/);
     assert.ok(!audit.stdout.includes('blue'), 'server-script arguments are not audited');
+  });
+
+  test('a gzip-compressed image is decompressed while it is written; a damaged one fails its step with a clear reason', async () => {
+    const compressed = gzipSync(image);
+    const damaged = Buffer.from(compressed);
+    damaged[Math.floor(damaged.length / 2)] = (damaged[Math.floor(damaged.length / 2)] as number) ^ 0xff;
+    mkdirSync(join(work, 'gz-good'));
+    mkdirSync(join(work, 'gz-bad'));
+    writeFileSync(join(work, 'gz-good', 'disk.img.gz'), compressed);
+    writeFileSync(join(work, 'gz-bad', 'disk.img.gz'), damaged);
+    // The damaged file is what the content library holds (its SHA-256 is of these bytes), so only gzip's own check can find it.
+    const good = await createContent('Compressed image', 'OperatingSystem', 'SingleFile', join(work, 'gz-good', 'disk.img.gz'));
+    const bad = await createContent('Damaged compressed image', 'OperatingSystem', 'SingleFile', join(work, 'gz-bad', 'disk.img.gz'));
+    const target = join(work, 'gz-target.img');
+    const badTarget = join(work, 'gz-bad-target.img');
+    const tsId = await importTs(taskSequence('Compressed images', [
+      step('Apply compressed', APPLY_IMAGE, { TargetDevice: target }, { contentItems: { Image: `${good}:1` } }),
+      step('Apply damaged', APPLY_IMAGE, { TargetDevice: badTarget }, { contentItems: { Image: `${bad}:1` } }),
+    ]));
+    const r = await client(['--fullos', '--ts', `${tsId}:1`, '--var', `Passcode=${PASSCODE}`], join(work, 'state-gz'));
+    assert.notEqual(r.code, 0, 'the run fails at the damaged image');
+    assert.equal(sha256(readFileSync(target)), sha256(image), 'the compressed image was written decompressed, byte for byte');
+    assert.match(r.stdout, /decompressed from \d+\) to .*gz-target\.img; the image's SHA-256 [0-9a-f]{64} and gzip's CRC-32 verified/);
+    const show = await cli(['runs', 'show', runIdOf(r)]);
+    assert.match(show.stdout, /Apply damaged.*the compressed image is damaged \(.+\) after \d+ bytes were written; the target is not usable/);
   });
 
   test('a failing step stops the run, and runs show names it with its exit code', async () => {

@@ -1,9 +1,11 @@
-// Apply image: writes a raw disk image content item onto `TargetDevice` (a block device or a file), hashing while writing, then fsync.
+// Apply image: writes a raw (or gzip-compressed) disk image content item onto `TargetDevice` (a block device or a file), hashing while writing, then fsync.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { contentSlot, failed, setting, type StepExecutor } from './types.js';
 
 /** Bytes read and written at a time. */
@@ -66,6 +68,14 @@ export async function refuseTarget(target: string, imageSize: number): Promise<s
   return null;
 }
 
+/** How the image file is stored: the `Compression` setting (`none` or `gzip`), or by default gzip when its name ends in `.gz`. */
+export function imageCompression(settingValue: string, path: string): 'none' | 'gzip' | { error: string } {
+  const v = settingValue.trim().toLowerCase();
+  if (v === '') return /\.gz$/i.test(path) ? 'gzip' : 'none';
+  if (v === 'none' || v === 'gzip') return v;
+  return { error: `Compression "${settingValue.trim()}" is not supported (none or gzip; empty: gzip when the file name ends in .gz)` };
+}
+
 /** Runs an Apply image step (`contentItems.Image`: a content item with one file; `TargetDevice`: where to write it). */
 export const applyImage: StepExecutor = async (ctx) => {
   const target = setting(ctx.settings, 'TargetDevice').trim();
@@ -76,19 +86,32 @@ export const applyImage: StepExecutor = async (ctx) => {
   const wanted = setting(ctx.settings, 'ImageFile').trim();
   const file = wanted !== '' ? content.files.find((f) => f.path === wanted) : content.files.length === 1 ? content.files[0] : undefined;
   if (!file) return failed(wanted !== '' ? `"${content.name}" has no file ${wanted}` : `"${content.name}" holds ${content.files.length} files; an image content item holds exactly one (or set ImageFile)`);
-  const refusal = await refuseTarget(target, file.size);
+  const compression = imageCompression(setting(ctx.settings, 'Compression'), file.path);
+  if (typeof compression !== 'string') return failed(compression.error);
+  // A compressed image's size on the target is only known once it is written (a device too small then fails while writing).
+  const refusal = await refuseTarget(target, compression === 'gzip' ? 0 : file.size);
   if (refusal) return failed(refusal);
 
-  ctx.say(`Writing ${file.path} (${file.size} bytes) to ${target}`);
+  ctx.say(`Writing ${file.path} (${file.size} bytes${compression === 'gzip' ? ', gzip-compressed: decompressed while writing' : ''}) to ${target}`);
   const isBlock = await stat(target).then((s) => s.isBlockDevice(), () => false);
   const out = await open(target, isBlock ? 'r+' : 'w', 0o644);
+  // The content file's SHA-256 is checked over the bytes read (compressed or not); gzip adds its own CRC-32 of the written bytes.
   const hash = createHash('sha256');
+  const writtenHash = createHash('sha256');
   const started = Date.now();
+  let read = 0;
   let written = 0;
-  try {
-    for await (const chunk of createReadStream(file.localPath, { highWaterMark: CHUNK, signal: ctx.signal })) {
-      const buf = chunk as Buffer;
-      hash.update(buf);
+  const source = createReadStream(file.localPath, { highWaterMark: CHUNK, signal: ctx.signal });
+  const hashRead = async function* (data: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of data) {
+      hash.update(chunk);
+      read += chunk.length;
+      yield chunk;
+    }
+  };
+  const writeAll = async (data: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const buf of data) {
+      writtenHash.update(buf);
       let off = 0;
       while (off < buf.length) {
         const { bytesWritten } = await out.write(buf, off, buf.length - off, written + off);
@@ -96,15 +119,28 @@ export const applyImage: StepExecutor = async (ctx) => {
       }
       written += buf.length;
       const seconds = (Date.now() - started) / 1000;
-      ctx.progress({ file: `writing ${target}`, received: written, total: file.size, bytesPerSecond: seconds > 0 ? written / seconds : 0 });
+      ctx.progress({ file: `writing ${target}`, received: read, total: file.size, bytesPerSecond: seconds > 0 ? read / seconds : 0 });
     }
+  };
+  try {
+    if (compression === 'gzip') await pipeline(source, hashRead, createGunzip({ chunkSize: CHUNK }), writeAll);
+    else await pipeline(source, hashRead, writeAll);
     await out.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('Z_') || /unexpected end of file/i.test((err as Error).message)) {
+      return failed(`the compressed image is damaged (${(err as Error).message}) after ${written} bytes were written; the target is not usable`);
+    }
+    if (code === 'ENOSPC' || code === 'EFBIG') return failed(`the target ${target} is full after ${written} bytes: it is smaller than the image; the target is not usable`);
+    throw err;
   } finally {
     await out.close();
   }
   const digest = hash.digest('hex');
-  if (written !== file.size) return failed(`wrote ${written} bytes, but the image has ${file.size}`);
+  if (read !== file.size) return failed(`read ${read} bytes, but the image has ${file.size}`);
   if (digest !== file.sha256.toLowerCase()) return failed(`the image's SHA-256 does not match while writing (got ${digest}, expected ${file.sha256}); the target is not usable`);
-  ctx.say(`Wrote ${written} bytes to ${target}; SHA-256 ${digest} verified.`);
+  ctx.say(compression === 'gzip'
+    ? `Wrote ${written} bytes (decompressed from ${read}) to ${target}; the image's SHA-256 ${digest} and gzip's CRC-32 verified; SHA-256 of what was written: ${writtenHash.digest('hex')}.`
+    : `Wrote ${written} bytes to ${target}; SHA-256 ${digest} verified.`);
   return { status: 'succeeded', exitCode: 0 };
 };
