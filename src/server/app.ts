@@ -10,7 +10,7 @@ import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { RunRegistry } from '../engine/run-registry.js';
 import type { ContentLibrary } from '../engine/content-library.js';
 import { frameworkErrors, installErrorHandler } from './error-status.js';
-import { authenticationHook, requireTokens } from './authenticate.js';
+import { authenticationHook, requireTokens, staleConnectionHook } from './authenticate.js';
 import type { PeerCertificate } from './peer-certificate.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAuthRoutes, type CertificateLogin, type EntraLogin } from './routes/auth.js';
@@ -77,14 +77,9 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   app.decorateRequest('principal', null);
   installErrorHandler(app);
   const isCurrentConnection = deps.isCurrentConnection;
-  if (isCurrentConnection) {
-    // First, so that a refused request on an outdated connection closes it too.
-    app.addHook('onRequest', (req, reply, done) => {
-      if (!isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
-      done();
-    });
-  }
-  requireTokens(app, authenticationHook(deps.login, deps.peerOf));
+  // One onRequest hook per route: on protected routes it checks the connection and the token, on
+  // public ones only the connection (a refused request on an outdated connection closes it too).
+  requireTokens(app, authenticationHook(deps.login, deps.peerOf, isCurrentConnection), isCurrentConnection && staleConnectionHook(isCurrentConnection));
   registerHealthRoutes(app, deps.version);
   registerAuthRoutes(app, deps);
   registerTaskSequenceRoutes(app, deps.taskSequences);

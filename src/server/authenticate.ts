@@ -10,13 +10,15 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/;
 
 /**
  * Returns the onRequest hook that sets `req.principal` or refuses with 401; `requireTokens` puts it
- * on every route not marked public. `peerOf` reads the connection's client certificate (a
+ * on every route not marked public. With `isCurrentConnection`, a connection set up under an older
+ * client-certificate trust gets `Connection: close` on its response (also when refused). `peerOf` reads the connection's client certificate (a
  * certificate-bound token is checked against it on every request). A token seen before is answered
  * without waiting (`LoginService.authenticateCached`): protected reads are the service's most
  * frequent requests.
  */
-export function authenticationHook(login: LoginService, peerOf: (req: FastifyRequest) => PeerCertificate = peerCertificate) {
-  return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+export function authenticationHook(login: LoginService, peerOf: (req: FastifyRequest) => PeerCertificate = peerCertificate, isCurrentConnection?: (socket: object) => boolean) {
+  return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (isCurrentConnection && !isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
     const header = req.headers.authorization;
     const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
     if (!token) { done(new DeployrError('TOKEN_INVALID', 'This endpoint needs a token: sign in first (Authorization: Bearer <token>).')); return; }
@@ -37,15 +39,25 @@ export function authenticationHook(login: LoginService, peerOf: (req: FastifyReq
   };
 }
 
+/** The onRequest hook of public routes when the service follows client-certificate trust: an outdated connection gets `Connection: close`. */
+export function staleConnectionHook(isCurrentConnection: (socket: object) => boolean) {
+  return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    if (!isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
+    done();
+  };
+}
+
 /**
  * Puts `hook` first among the onRequest hooks of every route registered from now on, except those
- * with `config: { public: true }`. Unknown paths have no route, so the 404 answer needs no token.
- * (Deciding per route once, rather than per request, keeps the cost off every request.)
+ * with `config: { public: true }`, which get `publicHook` (if any) instead. Unknown paths have no
+ * route, so the 404 answer needs no token. (Deciding per route once, rather than per request, keeps
+ * the cost off every request, and each request runs one hook.)
  */
-export function requireTokens(app: FastifyInstance, hook: ReturnType<typeof authenticationHook>): void {
+export function requireTokens(app: FastifyInstance, hook: ReturnType<typeof authenticationHook>, publicHook?: ReturnType<typeof staleConnectionHook> | false): void {
   app.addHook('onRoute', (route) => {
-    if ((route.config as { public?: boolean } | undefined)?.public === true) return;
+    const first = (route.config as { public?: boolean } | undefined)?.public === true ? publicHook : hook;
+    if (!first) return;
     const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
-    route.onRequest = [hook as onRequestHookHandler, ...own];
+    route.onRequest = [first as onRequestHookHandler, ...own];
   });
 }
