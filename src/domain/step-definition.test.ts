@@ -1,43 +1,23 @@
 // Unit tests for step definitions: the real DeployR exports parse and round-trip byte for byte, bad fields are named by path, version choice.
 
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { isDeployrError } from './errors.js';
 import { exportStepDefinition, parseStepDefinitionExport, stepDefinitionVersion, type StepDefinition } from './step-definition.js';
+import { assertInvalidAt, exportFiles, exportText, loadExport } from '../../test/helpers/deployr-exports.js';
 
-const FIXTURES = new URL('../../../test/fixtures/deployr-exports/', import.meta.url);
-const FILES = readdirSync(FIXTURES).filter((f) => /step-definition-.*\.json$/.test(f));
+const FILES = exportFiles(/step-definition-.*\.json$/);
 const LOCKSCREEN = 'step-definition-be7ccba3-lockscreen.json';
 const LOCAL_ADMIN = 'step-definition-67f3b9c9-local-admin.json';
 const INITIAL_VARIABLES = 'step-definition-ce8e43c9-initial-variables.json';
 const M365 = '2pint-step-definition-753771ea-install-m365.json';
 
-function rawText(file: string): string {
-  return readFileSync(fileURLToPath(new URL(file, FIXTURES)), 'utf8');
-}
-
-/** A fresh, mutable copy of a real export. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function load(file: string): any {
-  return JSON.parse(rawText(file));
-}
+const rawText = exportText;
+const load = loadExport;
 
 /** Asserts that parsing `json` fails with INVALID_INPUT naming exactly `path`, and a message matching `message`. */
 function assertBad(json: unknown, path: string, message: RegExp): void {
-  assert.throws(
-    () => parseStepDefinitionExport(json),
-    (err: unknown) => {
-      assert.ok(isDeployrError(err, 'INVALID_INPUT'), `expected a DeployrError INVALID_INPUT, got ${String(err)}`);
-      assert.equal(err.details['path'], path);
-      const label = path === '' ? 'step definition export' : path;
-      assert.ok(err.message.startsWith(`${label}: `), `message ${JSON.stringify(err.message)} should start with ${label}`);
-      assert.match(err.message, message);
-      assert.doesNotMatch(err.message, /\n/);
-      return true;
-    },
-  );
+  assertInvalidAt(parseStepDefinitionExport, json, path, message, 'step definition export');
 }
 
 describe('parseStepDefinitionExport on the real DeployR exports', () => {

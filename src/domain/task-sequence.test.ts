@@ -1,9 +1,7 @@
 // Unit tests for task sequences: parsing real DeployR exports, round trips, path-naming errors, walking, step types.
 
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { isDeployrError } from './errors.js';
 import {
   STEP_TYPES,
@@ -19,37 +17,20 @@ import {
   walkSteps,
   type TaskSequence,
 } from './task-sequence.js';
+import { assertInvalidAt, exportFiles, exportText, loadExport } from '../../test/helpers/deployr-exports.js';
 
-const FIXTURES = new URL('../../../test/fixtures/deployr-exports/', import.meta.url);
-const TS_FILES = readdirSync(FIXTURES).filter((f) => f.startsWith('task-sequence-') && f.endsWith('.json'));
+const TS_FILES = exportFiles(/^task-sequence-.*\.json$/);
 const BARE_METAL = 'task-sequence-8770d276-bare-metal-from-cloud.json';
 const REFRESH = 'task-sequence-80e8121b-in-place-refresh.json';
 const APP_INSTALLS = 'task-sequence-0b226848-app-installs.json';
 const OS_CONFIG = 'task-sequence-b09560a1-os-configuration.json';
 
-function rawText(file: string): string {
-  return readFileSync(fileURLToPath(new URL(file, FIXTURES)), 'utf8');
-}
-
-/** A fresh, mutable copy of a real export. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function load(file: string): any {
-  return JSON.parse(rawText(file));
-}
+const rawText = exportText;
+const load = loadExport;
 
 /** Asserts that parsing `json` fails with INVALID_INPUT naming exactly `path`, and a message matching `message`. */
 function assertBad(json: unknown, path: string, message: RegExp): void {
-  assert.throws(
-    () => parseTaskSequenceExport(json),
-    (err: unknown) => {
-      assert.ok(isDeployrError(err, 'INVALID_INPUT'), `expected a DeployrError INVALID_INPUT, got ${String(err)}`);
-      assert.equal(err.details['path'], path);
-      assert.ok(err.message.startsWith(`${path}: `), `message ${JSON.stringify(err.message)} should start with the path ${path}`);
-      assert.match(err.message, message);
-      assert.doesNotMatch(err.message, /\n/);
-      return true;
-    },
-  );
+  assertInvalidAt(parseTaskSequenceExport, json, path, message, 'task sequence export');
 }
 
 describe('parseTaskSequenceExport on the real DeployR exports', () => {
