@@ -120,6 +120,32 @@ describe('retiring content versions and collecting unused files', () => {
     assert.equal((await cli(['audit', 'verify'])).code, 0);
   });
 
+  test('a whole item is deleted only once its versions are inactive; its files then go at gc', async () => {
+    const data = randomBytes(50_000);
+    writeFileSync(join(work, 'drivers.bin'), data);
+    const created = await cli(['content', 'create', '--name', 'Old drivers', '--purpose', 'DriverPack', '--type', 'SingleFile']);
+    const id = /\(([0-9a-f-]{36})\)/.exec(created.stdout)?.[1] ?? '';
+    assert.equal((await cli(['content', 'add-version', id, join(work, 'drivers.bin')])).code, 0);
+    assert.equal((await cli(['content', 'activate', id, '1'])).code, 0);
+    const refused = await cli(['content', 'delete', id]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /"Old drivers" has active version 1; deactivate it first \(deployr content deactivate [0-9a-f-]+ VERSION\)\./);
+    assert.equal((await cli(['content', 'show', id])).code, 0, 'still there');
+    assert.equal((await cli(['content', 'deactivate', id, '1'])).code, 0);
+    const deleted = await cli(['content', 'delete', id]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stdout, /Deleted content item "Old drivers" \([0-9a-f-]+\) with 1 version\. .*deployr content gc/);
+    const gone = await cli(['content', 'show', id]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /No content item with id/);
+    assert.equal((await httpsJson(`${service.url}/v1/content-items/${id}/versions/1`, { token, ca })).status, 404);
+    assert.ok(existsSync(blobPath(data)), 'its file stays until gc');
+    assert.equal((await cli(['content', 'gc', '--grace', '0'])).code, 0);
+    assert.equal(existsSync(blobPath(data)), false, 'gc removed it');
+    const audit = await cli(['audit', '--kind', 'content', '--json']);
+    assert.ok(audit.stdout.split('\n').some((l) => l.includes('"method":"delete"') && l.includes(id)), 'the deletion is audited');
+  });
+
   test('bad arguments get one clear line and change nothing', async () => {
     for (const [args, message] of [
       [['content', 'deactivate', item, 'x'], /"x" is not a version number\./],

@@ -12,7 +12,7 @@ import { buildClientCertTlsOptions } from '../auth/tls-trust.js';
 import { configureCheck, configureInteractive, configureSecurity, configureShow, type ConfigureDeps, type SecurityFlags } from '../cli/configure.js';
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
 import { throttleClear, throttleList } from '../cli/throttle-commands.js';
-import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
+import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDelete, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
 import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
@@ -269,6 +269,10 @@ content.command('delete-version').argument('<id>').argument('<version>').addOpti
   .description('delete an inactive version (its number is never reused; its files go at the next gc)')
   .action(async (id: string, version: string, flags: { home?: string; force?: boolean }) =>
     exit(() => withStore(flags.home, ({ store, paths }) => contentDeleteVersion(id, version, flags, new ContentLifecycle(store, createFsBlobStore(paths.content)), processIo))));
+content.command('delete').argument('<id>').addOption(homeOption()).option('--force', 'even when a task sequence or step definition uses one of its versions')
+  .description('delete a content item whose versions are all inactive (its files go at the next gc)')
+  .action(async (id: string, flags: { home?: string; force?: boolean }) =>
+    exit(() => withStore(flags.home, ({ store, paths }) => contentDelete(id, flags, new ContentLifecycle(store, createFsBlobStore(paths.content)), processIo))));
 content.command('gc').addOption(homeOption()).option('--dry-run', 'only list what would be removed').option('--grace <duration>', 'keep unlisted files written within this time (default 1h)')
   .description('remove library files that no content version lists')
   .action(async (flags: { home?: string; dryRun?: boolean; grace?: string }) =>

@@ -1,4 +1,4 @@
-// `deployr content create|add-version|activate|deactivate|delete-version|gc|list|show`: content items, their versions and files.
+// `deployr content create|add-version|activate|deactivate|delete-version|delete|gc|list|show`: content items, their versions and files.
 
 import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { ContentLibrary } from '../engine/content-library.js';
@@ -113,5 +113,13 @@ export async function contentGc(flags: { dryRun?: boolean; grace?: string }, lif
   io.out(report.dryRun ? `Would remove ${what}.` : `Removed ${what}${report.abandoned.files > 0 ? `, and ${report.abandoned.files} unfinished addition${report.abandoned.files === 1 ? '' : 's'} (${formatBytes(report.abandoned.bytes)})` : ''}.`);
   if (report.dryRun) for (const f of report.files) io.out(`  ${f.sha256}  ${formatBytes(f.size)}`);
   if (report.recentKept > 0) io.out(`Kept ${report.recentKept} unlisted file${report.recentKept === 1 ? '' : 's'} written within the grace period (an addition may be under way).`);
+  return 0;
+}
+
+/** `deployr content delete ID [--force]`: only when every version is inactive; its files go at the next `content gc`. */
+export async function contentDelete(id: string, flags: { force?: boolean }, lifecycle: ContentLifecycle, io: CommandIo): Promise<number> {
+  const { item, uses } = await lifecycle.deleteItem(id, LOCAL_ADMIN, { force: flags.force === true });
+  io.out(`Deleted content item "${item.name}" (${item.id}) with ${item.versions.length} version${item.versions.length === 1 ? '' : 's'}. Its files are removed from the library by: deployr content gc`);
+  for (const u of uses) io.err(`  it was still used by ${u.where}`);
   return 0;
 }

@@ -1,4 +1,4 @@
-// Retiring content: deactivate or delete a version (refused while a task sequence or step definition points at it), and remove files no version lists.
+// Retiring content: deactivate or delete a version or a whole item (refused while a task sequence or step definition points at it), and remove files no version lists.
 
 import type { AuditEvent } from '../domain/audit.js';
 import { nextVersionNo, type ContentItem, type ContentItemVersion } from '../domain/content-item.js';
@@ -121,6 +121,24 @@ export class ContentLifecycle {
         result: { uses },
       };
     });
+  }
+
+  /**
+   * Deletes a content item whose versions are all Inactive (deactivate them first), refused while
+   * something uses one of them unless `force`. Its files go at the next garbage collection.
+   */
+  async deleteItem(id: string, actor: Actor, options: { force?: boolean } = {}): Promise<{ item: ContentItem; uses: ContentUse[] }> {
+    const item = await this.item(id);
+    const active = item.versions.filter((v) => v.status === 'Active').map((v) => v.versionNo);
+    if (active.length > 0) {
+      throw new DeployrError('CONFLICT', `"${item.name}" has active version${active.length === 1 ? '' : 's'} ${active.join(', ')}; deactivate ${active.length === 1 ? 'it' : 'them'} first (deployr content deactivate ${item.id} VERSION).`);
+    }
+    const uses: ContentUse[] = [];
+    for (const v of item.versions) uses.push(...(await this.checkUnused(item, v.versionNo, options.force === true, 'delete the item')));
+    await this.store.deleteContentItem(item, this.event(actor, 'delete', 'deleted', {
+      id: item.id, name: item.name, versions: item.versions.map((v) => v.versionNo), forcedPastUses: uses.length,
+    }));
+    return { item, uses };
   }
 
   /**

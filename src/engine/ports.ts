@@ -109,6 +109,8 @@ export interface ContentItemStore {
    * exactly `expected` (`null`: when there is none yet); otherwise CONFLICT and nothing is saved.
    */
   putContentItem(item: ContentItem, event: AuditEvent, expected?: ContentItem | null): Promise<void>;
+  /** Deletes the item with its audit event, only when the stored item is still exactly `expected` (otherwise CONFLICT). */
+  deleteContentItem(expected: ContentItem, event: AuditEvent): Promise<void>;
   getContentItem(id: string): Promise<ContentItem | null>;
   listContentItems(): Promise<ContentItem[]>;
 }

@@ -189,6 +189,17 @@ class SqliteStore implements Store {
     }).immediate();
   }
 
+  async deleteContentItem(expected: ContentItem, event: AuditEvent): Promise<void> {
+    this.db.transaction(() => {
+      const stored = this.db.prepare('SELECT doc FROM content_items WHERE id = ?').pluck().get(expected.id) as string | undefined;
+      if (stored !== JSON.stringify(expected)) {
+        throw new DeployrError('CONFLICT', `Content item ${expected.id} was changed by someone else meanwhile; nothing was deleted.`);
+      }
+      this.db.prepare('DELETE FROM content_items WHERE id = ?').run(expected.id);
+      appendAudit(this.db, this.auditKey, event);
+    }).immediate();
+  }
+
   async getContentItem(id: string): Promise<ContentItem | null> {
     const doc = this.db.prepare('SELECT doc FROM content_items WHERE id = ?').pluck().get(id) as string | undefined;
     return doc ? (JSON.parse(doc) as ContentItem) : null;
