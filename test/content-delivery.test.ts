@@ -334,6 +334,7 @@ describe('content delivery', () => {
       void second.exited.then(() => (secondDone = true));
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(secondDone, false, `the second client waits while the first holds the file (${second.err()})`);
+      assert.match(second.err(), /big\.bin: waiting for another client that is downloading it into this cache/, 'and says so on its progress line');
       assert.equal(await blobRequests(), before, 'and requests nothing meanwhile');
       first.p.kill('SIGKILL');
       await first.exited;

@@ -356,7 +356,11 @@ class VersionFetch {
   private async fillCache(file: ContentFileInfo, final: string): Promise<void> {
     if (await this.takeCached(file, final)) return;
     // Another client sharing this cache folder may be downloading the same file: one at a time.
-    const lock = await lockCacheFile(`${final}.lock`, { ...(this.options.signal ? { signal: this.options.signal } : {}) });
+    const lock = await lockCacheFile(`${final}.lock`, {
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      // Said through the progress bar's label, so that the technician sees why nothing moves.
+      onWait: () => this.options.onProgress?.({ file: `${file.path}: waiting for another client that is downloading it into this cache`, received: this.received, total: this.total, bytesPerSecond: 0 }),
+    });
     try {
       if (await this.takeCached(file, final)) return; // the other client finished it meanwhile
       await this.download(file, final);
