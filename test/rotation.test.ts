@@ -2,7 +2,8 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -11,7 +12,7 @@ import { createArgon2Hasher, type PasscodeHasher } from '../src/auth/passcode-ha
 import { SecurityAdmin } from '../src/auth/security-admin.js';
 import { configureCheck, configureShow, showLines, type ConfigureDeps } from '../src/cli/configure.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { DEPLOYR_BIN, runDeployr, setPasscode, startService, tempHome, waitFor } from './helpers/deployr-process.js';
+import { DEPLOYR_BIN, EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, waitFor } from './helpers/deployr-process.js';
 import { httpsJson } from './helpers/https-json.js';
 import { AUDIT_KEY, FAST_ARGON2, securityFixture, source, type SecurityFixture } from './helpers/security-fixture.js';
 
@@ -226,4 +227,53 @@ test('end to end: after a rotation the old token gets 401 on its next request; t
   // The change re-applies the settings; the new passcode is young, so no reminder after it.
   await waitFor(() => (svc.output().match(/security settings applied/g) ?? []).length >= 2, 5000, 'the change to be applied');
   assert.equal((svc.output().match(/passcode rotation reminder/g) ?? []).length, 1);
+});
+
+test('on one kept-alive connection every request\'s token is checked: a changed header, a forged token, a rotation, a list changed by another process', async (t) => {
+  const { home, cleanup } = tempHome();
+  t.after(cleanup);
+  assert.equal((await setPasscode(home, OLD)).code, 0);
+  const svc = await startService({ home });
+  t.after(() => svc.stop());
+  const ca = readFileSync(svc.caFile, 'utf8');
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
+  t.after(() => agent.destroy());
+  const ports = new Set<number>();
+  /** GET over the one kept-alive connection; its local port shows it is the same connection. */
+  const get = (path: string, authorization: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+    request(`${svc.url}${path}`, { agent, headers: { authorization } }, (res) => {
+      ports.add(res.socket.localPort ?? 0);
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject).end();
+  });
+  const tokenOf = async (passcode: string): Promise<string> => {
+    const r = await httpsJson(`${svc.url}/v1/auth/passcode`, { body: { passcode, context: 'boot' }, ca });
+    assert.equal(r.status, 200);
+    return (r.body as { token: string }).token;
+  };
+  const first = await tokenOf(OLD);
+  const second = await tokenOf(OLD);
+  const [head, payload, signature] = first.split('.') as [string, string, string];
+  const forged = `${head}.${payload}.${signature.slice(0, -4)}${signature.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+  assert.equal((await get('/v1/task-sequences', `Bearer ${first}`)).status, 200);
+  assert.equal((await get('/v1/task-sequences', `Bearer ${forged}`)).status, 401, 'a forged signature on a connection that sent a good token');
+  assert.equal((await get('/v1/task-sequences', 'Bearer not-a-token')).status, 401);
+  assert.equal((await get('/v1/task-sequences', '')).status, 401);
+  assert.equal((await get('/v1/task-sequences', `Bearer ${second}`)).status, 200);
+  assert.equal((await get('/v1/task-sequences', `Bearer ${first}`)).status, 200);
+  // Another process imports a task sequence: the same connection's next list shows it.
+  const before = JSON.parse((await get('/v1/task-sequences', `Bearer ${first}`)).body) as { taskSequences: unknown[] };
+  const exported = readdirSync(EXPORTS_DIR).find((f) => f.startsWith('task-sequence-'));
+  assert.ok(exported);
+  assert.equal((await runDeployr(['ts', 'import', join(EXPORTS_DIR, exported)], { home })).code, 0);
+  const after = JSON.parse((await get('/v1/task-sequences', `Bearer ${first}`)).body) as { taskSequences: unknown[] };
+  assert.equal(after.taskSequences.length, before.taskSequences.length + 1);
+  // Another process rotates the passcode: the same token on the same connection is refused at once.
+  assert.equal((await setPasscode(home, NEW)).code, 0);
+  assert.equal((await get('/v1/task-sequences', `Bearer ${first}`)).status, 401);
+  assert.equal((await get('/v1/task-sequences', `Bearer ${second}`)).status, 401);
+  assert.equal((await get('/v1/task-sequences', `Bearer ${await tokenOf(NEW)}`)).status, 200);
+  assert.equal(ports.size, 1, 'every request went over the one connection');
 });

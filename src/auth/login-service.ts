@@ -362,7 +362,9 @@ export class LoginService {
         break;
       }
       case 'passcode':
-        if (v.passcodeGeneration === undefined || !validPasscodeGenerations(s, new Date(this.now())).includes(v.passcodeGeneration)) throw invalid();
+        // The current passcode's generation needs no date; a previous one only inside its overlap window.
+        if (v.passcodeGeneration === undefined) throw invalid();
+        if (v.passcodeGeneration !== s.passcode?.generation && !validPasscodeGenerations(s, new Date(this.now())).includes(v.passcodeGeneration)) throw invalid();
         if (v.context === 'boot' && s.entra) throw invalid();
         break;
     }

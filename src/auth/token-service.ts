@@ -1,7 +1,7 @@
 // Issues and verifies the service's own session tokens: EdDSA-signed JWTs with a fixed type, issuer and audience.
 
-import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { createPrivateKey, randomUUID, sign, type JsonWebKeyInput } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
 import { DeployrError } from '../domain/errors.js';
 import type { AuthContext, AuthMethod } from '../domain/security-settings.js';
 import type { KeyStore } from '../engine/ports.js';
@@ -46,25 +46,31 @@ export async function createTokenService(keys: KeyStore, options: { ttlSeconds: 
     const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     return { kid: randomUUID(), privateJwk: { ...(await exportJWK(pair.privateKey)) }, publicJwk: { ...(await exportJWK(pair.publicKey)) } };
   });
-  const privateKey = (await importJWK(stored.privateJwk, 'EdDSA')) as CryptoKey;
+  // Signing is node:crypto's one-shot Ed25519 on this thread (about 0.1 ms): jose's WebCrypto signing
+  // goes through the thread pool, costs twice the CPU, and during a boot storm its 500 round trips
+  // leave the allocator in a state that slows every later request (docs/performance.md). Verifying
+  // (once per token; the login service remembers verified tokens) stays with jose's checks.
+  const privateKey = createPrivateKey({ key: stored.privateJwk, format: 'jwk' } as JsonWebKeyInput);
   const publicKey = (await importJWK(stored.publicJwk, 'EdDSA')) as CryptoKey;
+  const header = base64url({ alg: 'EdDSA', typ: TOKEN_TYPE, kid: stored.kid });
 
   return {
     async issue(claims) {
       const iat = Math.floor(now().getTime() / 1000);
       const exp = iat + options.ttlSeconds;
       const jti = randomUUID();
-      const payload: JWTPayload = { amr: [claims.method], ctx: claims.context };
+      const payload: JWTPayload = {
+        amr: [claims.method], ctx: claims.context,
+        iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, sub: claims.subject, iat, nbf: iat, exp, jti,
+      };
       if (claims.passcodeGeneration !== undefined) payload.gen = claims.passcodeGeneration;
       if (claims.taskSequenceLimit) payload.tsl = claims.taskSequenceLimit;
       if (claims.certificateThumbprint) {
         payload.cnf = { 'x5t#S256': Buffer.from(claims.certificateThumbprint, 'hex').toString('base64url') };
       }
-      const token = await new SignJWT(payload)
-        .setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_TYPE, kid: stored.kid })
-        .setIssuer(TOKEN_ISSUER).setAudience(TOKEN_AUDIENCE).setSubject(claims.subject)
-        .setIssuedAt(iat).setNotBefore(iat).setExpirationTime(exp).setJti(jti)
-        .sign(privateKey);
+      // JWS compact serialisation (RFC 7515 §7.1): header.payload.signature, each base64url.
+      const signingInput = `${header}.${base64url(payload)}`;
+      const token = `${signingInput}.${sign(null, Buffer.from(signingInput), privateKey).toString('base64url')}`;
       return { token, expiresAt: new Date(exp * 1000).toISOString(), tokenId: jti };
     },
 
@@ -93,4 +99,9 @@ export async function createTokenService(keys: KeyStore, options: { ttlSeconds: 
       };
     },
   };
+}
+
+/** base64url of a value's JSON. */
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
 }

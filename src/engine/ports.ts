@@ -90,6 +90,8 @@ export interface TaskSequenceStore {
   getTaskSequence(id: string): Promise<TaskSequence | null>;
   /** Every task sequence; the array is read-only (a store may hand out one cached, frozen array while nothing changed). */
   listTaskSequences(): Promise<readonly TaskSequence[]>;
+  /** `listTaskSequences` without waiting, for a store that can answer that way (the embedded one). */
+  listTaskSequencesNow?(): readonly TaskSequence[];
 }
 
 /** Custom step definitions in DeployR's export shape. */

@@ -57,7 +57,15 @@ export class TaskSequenceCatalog {
    * it (the list route caches the serialised response).
    */
   async list(principal: Principal | null): Promise<readonly TaskSequenceOverview[]> {
-    const all = await this.store.listTaskSequences();
+    return this.overviews(await this.store.listTaskSequences(), principal);
+  }
+
+  /** `list` without waiting, when the store can answer that way; null otherwise (then call `list`). */
+  listNow(principal: Principal | null): readonly TaskSequenceOverview[] | null {
+    return this.store.listTaskSequencesNow ? this.overviews(this.store.listTaskSequencesNow(), principal) : null;
+  }
+
+  private overviews(all: readonly TaskSequence[], principal: Principal | null): readonly TaskSequenceOverview[] {
     if (this.listed?.source !== all) this.listed = { source: all, byLimit: new Map() };
     const limit = principal?.taskSequenceLimit ?? '';
     let overviews = this.listed.byLimit.get(limit);

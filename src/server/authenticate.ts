@@ -17,10 +17,20 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/;
  * frequent requests.
  */
 export function authenticationHook(login: LoginService, peerOf: (req: FastifyRequest) => PeerCertificate = peerCertificate, isCurrentConnection?: (socket: object) => boolean) {
+  // A kept-alive connection sends the same Authorization header on each request: the token parsed
+  // from it last time is reused (the same string, so the token lookup does not hash it again).
+  const lastToken = new WeakMap<object, { header: string; token: string }>();
   return (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    if (isCurrentConnection && !isCurrentConnection(req.raw.socket)) void reply.header('connection', 'close');
+    const socket = req.raw.socket;
+    if (isCurrentConnection && !isCurrentConnection(socket)) void reply.header('connection', 'close');
     const header = req.headers.authorization;
-    const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
+    const last = lastToken.get(socket);
+    let token: string | undefined;
+    if (last !== undefined && last.header === header) token = last.token;
+    else {
+      token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
+      if (token !== undefined) lastToken.set(socket, { header: header as string, token });
+    }
     if (!token) { done(new DeployrError('TOKEN_INVALID', 'This endpoint needs a token: sign in first (Authorization: Bearer <token>).')); return; }
     const peer = (): PeerCertificate => peerOf(req);
     let principal: Principal | null;

@@ -32,12 +32,19 @@ function deepFreeze<T>(value: T): T {
 
 class SqliteStore implements Store {
   /** The parsed task sequence list and the database version it was read at. */
-  private taskSequenceList: { version: string; list: readonly TaskSequence[] } | null = null;
-  private revisionStatement: Database.Statement<unknown[], unknown> | null = null;
-  private revisionRead: { revision: number; changes: number; at: number } | null = null;
-  private dataVersion = '';
-  private dataVersionAt = -Infinity;
-  private versionStatements: { dataVersion: Database.Statement<unknown[], unknown>; totalChanges: Database.Statement<unknown[], unknown> } | null = null;
+  private taskSequenceList: { dataVersion: number; writes: number; list: readonly TaskSequence[] } | null = null;
+  /**
+   * What other connections committed, looked for at most once per millisecond (`PRAGMA data_version`,
+   * a read of the WAL index, moves whenever another connection commits), with the security settings'
+   * revision. Cached reads compare against it instead of asking SQLite each time.
+   */
+  private committed: { revision: number; dataVersion: number; at: number; writes: number } | null = null;
+  private committedStatements: { dataVersion: Database.Statement<unknown[], unknown>; revision: Database.Statement<unknown[], unknown> } | null = null;
+  /**
+   * Writes through this connection to the tables whose reads are cached here (`data_version` does
+   * not move for them). Counted before the write, so a failed one only costs a re-read.
+   */
+  private ownWrites = 0;
 
   /** Login bookkeeping and audit appends share commits (one fsync for many logins in a storm). */
   private readonly writes: GroupCommit;
@@ -53,21 +60,32 @@ class SqliteStore implements Store {
   }
 
   async getSecurityRevision(): Promise<number> {
-    // Every request asks. A save through this connection is seen at once (total_changes moves); a
-    // save by another process (the configuration tool, another node) within a millisecond, because
-    // the row (a read of the WAL index) is re-read at most once per millisecond otherwise.
-    this.revisionStatement ??= this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck();
-    this.versionStatements ??= { dataVersion: this.db.prepare('PRAGMA data_version').pluck(), totalChanges: this.db.prepare('SELECT total_changes()').pluck() };
-    const changes = this.versionStatements.totalChanges.get() as number;
+    // Every request may ask: a save through this connection is seen at once, a save by another
+    // process (the configuration tool, another node) within a millisecond.
+    return this.readCommitted().revision;
+  }
+
+  /**
+   * The revision and data version: `data_version` is read when this connection wrote or a
+   * millisecond has passed, and the revision only when something was committed since.
+   */
+  private readCommitted(): { revision: number; dataVersion: number } {
     const t = performance.now();
-    const cached = this.revisionRead;
-    if (cached && cached.changes === changes && t - cached.at < 1) return cached.revision;
-    const revision = (this.revisionStatement.get() as number | undefined) ?? 0;
-    this.revisionRead = { revision, changes, at: t };
-    return revision;
+    const cached = this.committed;
+    if (cached !== null && cached.writes === this.ownWrites && t - cached.at < 1) return cached;
+    this.committedStatements ??= {
+      dataVersion: this.db.prepare('PRAGMA data_version').pluck(),
+      revision: this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck(),
+    };
+    const dataVersion = this.committedStatements.dataVersion.get() as number;
+    const unchanged = cached !== null && cached.writes === this.ownWrites && cached.dataVersion === dataVersion;
+    const revision = unchanged ? cached.revision : ((this.committedStatements.revision.get() as number | undefined) ?? 0);
+    this.committed = { revision, dataVersion, at: t, writes: this.ownWrites };
+    return this.committed;
   }
 
   async saveSecurity(next: SecuritySettings, expectedRevision: number, events: AuditEvent[]): Promise<number> {
+    this.ownWrites += 1;
     return this.db.transaction(() => {
       const current = (this.db.prepare('SELECT revision FROM security_settings WHERE id = 1').pluck().get() as number | undefined) ?? 0;
       if (current !== expectedRevision) {
@@ -128,6 +146,7 @@ class SqliteStore implements Store {
   }
 
   async putTaskSequence(ts: TaskSequence, event: AuditEvent): Promise<void> {
+    this.ownWrites += 1;
     this.db.transaction(() => {
       this.db.prepare('INSERT INTO task_sequences (id, name, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, updated_at = excluded.updated_at')
         .run(ts.id, ts.name, JSON.stringify(ts), new Date().toISOString());
@@ -141,22 +160,19 @@ class SqliteStore implements Store {
   }
 
   async listTaskSequences(): Promise<readonly TaskSequence[]> {
+    return this.listTaskSequencesNow();
+  }
+
+  listTaskSequencesNow(): readonly TaskSequence[] {
     // Parsed once and reused until the database changes: every token holder lists them, often.
-    // `data_version` moves when another connection commits, `total_changes()` when this one writes.
-    // Other connections' commits are looked for at most once per millisecond (a read of the WAL index).
-    this.versionStatements ??= { dataVersion: this.db.prepare('PRAGMA data_version').pluck(), totalChanges: this.db.prepare('SELECT total_changes()').pluck() };
-    const t = performance.now();
-    if (t - this.dataVersionAt >= 1) {
-      this.dataVersionAt = t;
-      this.dataVersion = String(this.versionStatements.dataVersion.get());
-    }
-    const version = `${this.dataVersion}:${String(this.versionStatements.totalChanges.get())}`;
-    if (this.taskSequenceList?.version !== version) {
-      const list = (this.db.prepare('SELECT doc FROM task_sequences ORDER BY name, id').pluck().all() as string[]).map((d) => deepFreeze(JSON.parse(d) as TaskSequence));
-      this.taskSequenceList = { version, list: Object.freeze(list) };
-    }
+    const { dataVersion } = this.readCommitted();
+    const cached = this.taskSequenceList;
+    if (cached !== null && cached.dataVersion === dataVersion && cached.writes === this.ownWrites) return cached.list;
+    const list = (this.db.prepare('SELECT doc FROM task_sequences ORDER BY name, id').pluck().all() as string[]).map((d) => deepFreeze(JSON.parse(d) as TaskSequence));
+    this.taskSequenceList = { dataVersion, writes: this.ownWrites, list: Object.freeze(list) };
     return this.taskSequenceList.list;
   }
+
 
   async putStepDefinition(def: StepDefinition, event: AuditEvent): Promise<void> {
     this.db.transaction(() => {
