@@ -10,7 +10,8 @@ export type SqliteDatabase = Database.Database;
 export function openDatabase(file: string): SqliteDatabase {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  // Audit rows and throttle counters must not vanish after a power loss: FULL, not NORMAL.
+  // Audit rows and throttle counters must not vanish after a power loss: FULL, not NORMAL. (The
+  // group commit switches to NORMAL for its batch and syncs the WAL itself before acknowledging.)
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
