@@ -10,12 +10,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** A committed batch waiting for the WAL to reach the disk: settles its promises. */
-interface Committed {
-  settle: () => void;
-  fail: (err: unknown) => void;
-}
-
 /** How a file is synced to the disk: calls `done` once its data is there (or with the error). */
 export type SyncFile = (path: string, done: (err: NodeJS.ErrnoException | null) => void) => void;
 
@@ -45,8 +39,8 @@ export function syncFile(path: string, done: (err: NodeJS.ErrnoException | null)
 export class GroupCommit {
   private pending: Pending[] = [];
   private scheduled = false;
-  /** Committed batches waiting for a sync that starts after their commit. */
-  private unsynced: Committed[] = [];
+  /** Committed batches waiting for a sync that starts after their commit: each settles its promises (with the sync's error, if any). */
+  private unsynced: ((syncErr?: unknown) => void)[] = [];
   private syncing = false;
   private readonly walPath: string | null;
   private syncStatements: { normal: Database.Statement<unknown[], unknown>; full: Database.Statement<unknown[], unknown> } | null = null;
@@ -106,7 +100,7 @@ export class GroupCommit {
       else item.resolve(outcome.value);
     });
     if (!deferSync) { settle(); return; }
-    this.unsynced.push({ settle: () => settle(), fail: (err) => settle(err) });
+    this.unsynced.push(settle);
     if (!this.syncing) this.startSync();
   }
 
@@ -118,10 +112,7 @@ export class GroupCommit {
     this.sync(this.walPath as string, (err) => {
       this.syncing = false;
       // A failed sync: the batch is committed but may not be on the disk, so nobody is told it is.
-      for (const w of waiting) {
-        if (err) w.fail(err);
-        else w.settle();
-      }
+      for (const settle of waiting) settle(err ?? undefined);
       if (this.unsynced.length > 0) this.startSync();
     });
   }
