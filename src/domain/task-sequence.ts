@@ -112,6 +112,19 @@ export function isActiveVersion(version: Pick<TaskSequenceVersion, 'status'>): b
   return version.status.toLowerCase() === VERSION_STATUS.Active.toLowerCase();
 }
 
+/**
+ * Makes `version` (one of `doc`'s versions: a task sequence's or a step definition's) Active and
+ * stamps both with `now`; returns the status it had.
+ */
+export function activateVersion(doc: { lastModifiedDate: number }, version: { status: string; lastModifiedDate: number }, now: Date): string {
+  const previous = version.status;
+  const at = Math.floor(now.getTime() / 1000);
+  version.status = VERSION_STATUS.Active;
+  version.lastModifiedDate = at;
+  doc.lastModifiedDate = at;
+  return previous;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Step types
 

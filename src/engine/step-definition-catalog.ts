@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import { parseStepDefinitionExport, stepDefinitionVersion, type StepDefinition, type StepDefinitionVersion } from '../domain/step-definition.js';
-import { isActiveVersion, VERSION_STATUS, type Step } from '../domain/task-sequence.js';
+import { activateVersion, isActiveVersion, type Step } from '../domain/task-sequence.js';
 import type { StepDefinitionStore } from './ports.js';
 
 /** One step definition in a listing. */
@@ -73,11 +73,7 @@ export class StepDefinitionCatalog {
     const version = def.versions.find((v) => v.versionNo === versionNo);
     if (!version) throw new DeployrError('NOT_FOUND', `Step definition "${def.name}" (${def.id}) has no version ${versionNo}.`);
     if (isActiveVersion(version)) return { def, changed: false };
-    const previous = version.status;
-    const at = Math.floor(now.getTime() / 1000);
-    version.status = VERSION_STATUS.Active;
-    version.lastModifiedDate = at;
-    def.lastModifiedDate = at;
+    const previous = activateVersion(def, version, now);
     await this.store.putStepDefinition(def, {
       kind: 'step-definition', method: 'activate', result: 'changed', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
       detail: { id: def.id, name: def.name, versionNo, previousStatus: previous },

@@ -3,7 +3,7 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { childTaskSequenceIds, countSteps, findVersion, isActiveVersion, parseTaskSequenceExport, VERSION_STATUS, type TaskSequence } from '../domain/task-sequence.js';
+import { childTaskSequenceIds, countSteps, findVersion, activateVersion, isActiveVersion, parseTaskSequenceExport, type TaskSequence } from '../domain/task-sequence.js';
 import type { TaskSequenceStore } from './ports.js';
 
 /** One task sequence in a listing. */
@@ -39,11 +39,7 @@ export class TaskSequenceCatalog {
     const version = findVersion(ts, versionNo);
     if (!version) throw new DeployrError('NOT_FOUND', `Task sequence "${ts.name}" (${ts.id}) has no version ${versionNo}.`);
     if (isActiveVersion(version)) return { ts, changed: false };
-    const previous = version.status;
-    const at = Math.floor(now.getTime() / 1000);
-    version.status = VERSION_STATUS.Active;
-    version.lastModifiedDate = at;
-    ts.lastModifiedDate = at;
+    const previous = activateVersion(ts, version, now);
     await this.store.putTaskSequence(ts, {
       kind: 'task-sequence', method: 'activate', result: 'changed', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
       detail: { id: ts.id, name: ts.name, versionNo, previousStatus: previous },
