@@ -5,7 +5,7 @@ import { join, relative, sep } from 'node:path';
 import { nextVersionNo, type ContentFile, type ContentItem, type ContentItemVersion } from '../domain/content-item.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError, isDeployrError } from '../domain/errors.js';
-import type { ContentBlobStore, ContentItemStore } from './ports.js';
+import type { BlobReader, ContentBlobStore, ContentItemStore } from './ports.js';
 
 /** Who makes a change, for the audit trail. */
 export interface Actor {
@@ -30,8 +30,8 @@ export interface ServableBlob {
   size: number;
   /** Its file on local disk, or null when the store is not local. */
   localPath: string | null;
-  /** Reads it, or bytes start..end (inclusive). */
-  open(range?: { start: number; end: number }): NodeJS.ReadableStream;
+  /** Opens it for positioned reads. */
+  open(): Promise<BlobReader>;
 }
 
 /** A version with the item it belongs to. */
@@ -235,6 +235,6 @@ export class ContentLibrary {
     if (!(await this.isReferenced(hash))) throw new DeployrError('NOT_FOUND', `No content file with hash ${hash}.`);
     const info = await this.blobs.stat(hash);
     if (!info) throw new DeployrError('INTEGRITY', `The content file ${hash} is listed by a content version but missing from the content library.`);
-    return { sha256: hash, size: info.size, localPath: this.blobs.localPath(hash), open: (range) => this.blobs.openRead(hash, range) };
+    return { sha256: hash, size: info.size, localPath: this.blobs.localPath(hash), open: () => this.blobs.openReader(hash) };
   }
 }

@@ -130,9 +130,17 @@ export interface BlobInfo {
   size: number;
 }
 
+/** Positioned reads of one stored blob (a file handle, say); close it when done. */
+export interface BlobReader {
+  /** Reads up to `length` bytes at `position` into the start of `buffer`; resolves with how many were read (0 past the end). */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+  /** Releases the blob (waits for reads still running). */
+  close(): Promise<void>;
+}
+
 /**
  * The content library's file store, addressed by SHA-256. Writers never leave a half-written blob
- * under its final name; readers may stream any byte range.
+ * under its final name; readers may read any byte range.
  */
 export interface ContentBlobStore {
   /** Copies a local file into the store, hashing it on the way; returns its hash and size. */
@@ -143,8 +151,8 @@ export interface ContentBlobStore {
   stat(sha256: string): Promise<{ size: number } | null>;
   /** True when the store holds the blob. */
   exists(sha256: string): Promise<boolean>;
-  /** Reads the blob, or bytes `start`..`end` (inclusive) of it. */
-  openRead(sha256: string, range?: { start: number; end: number }): NodeJS.ReadableStream;
+  /** Opens the blob for positioned reads into the caller's buffers (a server reuses them: no garbage per chunk). */
+  openReader(sha256: string): Promise<BlobReader>;
   /** The blob's file on local disk (for sendfile-like streaming), or null when the store is not a local folder. */
   localPath(sha256: string): string | null;
   /** Every stored blob with its size and when it was last written or re-added (ms since the epoch). */

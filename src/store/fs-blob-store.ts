@@ -1,17 +1,14 @@
 // The content library's file store on local disk: each file at <root>/blobs/<aa>/<sha256>, written to a temp file, fsynced, then renamed.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DeployrError } from '../domain/errors.js';
-import type { BlobInfo, ContentBlobStore } from '../engine/ports.js';
+import type { BlobInfo, BlobReader, ContentBlobStore } from '../engine/ports.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Bytes read and written per step when copying a file in. */
 const COPY_CHUNK = 4 * 1024 * 1024;
-/** Read buffer of blob streams (large chunks keep TLS writes efficient). */
-export const READ_HIGH_WATER_MARK = 1024 * 1024;
 
 /** Opens (creating when needed) a blob store under `root` (normally `<home>/content`). */
 export function createFsBlobStore(root: string): FsBlobStore {
@@ -129,8 +126,12 @@ export class FsBlobStore implements ContentBlobStore {
     return (await this.stat(sha256)) !== null;
   }
 
-  openRead(sha256: string, range?: { start: number; end: number }): NodeJS.ReadableStream {
-    return createReadStream(this.blobFile(sha256), { highWaterMark: READ_HIGH_WATER_MARK, ...(range ? { start: range.start, end: range.end } : {}) });
+  async openReader(sha256: string): Promise<BlobReader> {
+    const fh = await open(this.blobFile(sha256), 'r');
+    return {
+      read: async (buffer, length, position) => (await fh.read(buffer, 0, length, position)).bytesRead,
+      close: () => fh.close(),
+    };
   }
 
   localPath(sha256: string): string {

@@ -1,10 +1,12 @@
 // Content item routes: list and read metadata, version metadata, and file delivery by hash (token required).
 
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { BlobParamsSchema, CONTENT_PATHS, ContentVersionParamsSchema, IdParamsSchema, PATHS, type ContentItemList, type ContentVersionResponse } from '../../api/contract.js';
 import type { ContentCatalog } from '../../engine/content-catalog.js';
 import type { ContentLibrary } from '../../engine/content-library.js';
 import { errorBody } from '../error-status.js';
+import { sendBlob } from '../send-blob.js';
 
 /** Registers the content item routes. */
 export function registerContentRoutes(app: FastifyInstance, catalog: ContentCatalog): void {
@@ -82,7 +84,12 @@ export function registerContentDeliveryRoutes(app: FastifyInstance, library: Con
       const length = range ? range.end - range.start + 1 : blob.size;
       void reply.header('content-length', String(length));
       if (req.method === 'HEAD' || length === 0) return reply.send();
-      return reply.send(blob.open(range ?? undefined));
+      const reader = await blob.open();
+      // The body is written to the connection directly, through reused buffers (send-blob.ts).
+      reply.hijack();
+      reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+      sendBlob(reply.raw, reader, range?.start ?? 0, range?.end ?? blob.size - 1, (err) => req.log.warn({ err, sha256: blob.sha256 }, 'content file delivery stopped'));
+      return reply;
     },
   });
 }
