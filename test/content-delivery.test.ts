@@ -251,6 +251,29 @@ describe('content delivery', () => {
     assert.equal((await httpsRaw(service.url, `/v1/content/${sha256(Buffer.from('not in any version'))}`, { headers: auth, ca })).status, 404);
   });
 
+  test('different files and ranges sent at the same time over TLS each arrive byte for byte (the service reuses its send buffers)', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const asked = [
+      { file: data.big, range: null },
+      { file: data.folderBin, range: null },
+      { file: data.victim, range: null },
+      { file: data.big, range: [5 * 1024 * 1024 + 3, 9 * 1024 * 1024 + 7] as const },
+      { file: data.folderBin, range: [1024 * 1024 - 1, 2 * 1024 * 1024] as const },
+      { file: data.big, range: null },
+    ];
+    for (let round = 0; round < 2; round++) {
+      const answers = await Promise.all(asked.map(({ file, range }) => httpsRaw(service.url, `/v1/content/${sha256(file)}`, {
+        headers: range ? { ...auth, range: `bytes=${range[0]}-${range[1]}` } : auth, ca,
+      })));
+      for (const [i, answer] of answers.entries()) {
+        const { file, range } = asked[i]!;
+        const expected = range ? file.subarray(range[0], range[1] + 1) : file;
+        assert.equal(answer.status, range ? 206 : 200);
+        assert.ok(answer.body.equals(expected), `round ${round}, request ${i}: the body differs from the file`);
+      }
+    }
+  });
+
   test('path traversal and malformed hashes get 4xx', async () => {
     const auth = { authorization: `Bearer ${token}` };
     for (const path of [
