@@ -274,6 +274,34 @@ describe('content delivery', () => {
     }
   });
 
+  test('a client that stops reading a download is disconnected after the idle timeout (DEPLOYR_IDLE_TIMEOUT_MS)', async () => {
+    const strict = await startService({ home, env: { DEPLOYR_IDLE_TIMEOUT_MS: '500' } });
+    try {
+      const outcome = await new Promise<{ received: number; complete: boolean }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: strict.port, path: `/v1/content/${sha256(data.big)}`, headers: { authorization: `Bearer ${token}` }, ca, servername: 'localhost', agent: false }, (res) => {
+          let received = 0;
+          res.on('data', (c: Buffer) => { received += c.length; });
+          res.once('data', () => {
+            // Stop reading for six idle timeouts: the kernel buffers fill up and the service can write nothing more.
+            res.pause();
+            setTimeout(() => res.resume(), 3000);
+          });
+          res.on('close', () => resolve({ received, complete: res.complete }));
+          res.on('error', () => undefined);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(outcome.complete, false, 'the service closed the stalled connection instead of waiting for ever');
+      assert.ok(outcome.received < data.big.length, `received ${outcome.received} of ${data.big.length} bytes`);
+      // The same download, read without pausing, is complete: the timeout only ends connections where nothing moves.
+      const whole = await httpsRaw(`https://localhost:${strict.port}`, `/v1/content/${sha256(data.big)}`, { headers: { authorization: `Bearer ${token}` }, ca });
+      assert.equal(sha256(whole.body), sha256(data.big));
+    } finally {
+      await strict.stop();
+    }
+  });
+
   test('path traversal and malformed hashes get 4xx', async () => {
     const auth = { authorization: `Bearer ${token}` };
     for (const path of [

@@ -24,6 +24,8 @@ export interface ServiceConfig {
   logLevel: string;
   /** Worker processes serving the same ports (node:cluster); 1 = the service runs in this process. */
   workers: number;
+  /** An HTTPS connection on which nothing is read or written for this long, in milliseconds, is closed. */
+  idleTimeoutMs: number;
 }
 
 /** The default ports, as DeployR uses them. */
@@ -96,5 +98,6 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     settingsPollMs: parsePositive(env.DEPLOYR_SETTINGS_POLL_MS, 1000, 'DEPLOYR_SETTINGS_POLL_MS'),
     logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
     workers: parseWorkers(flags.workers ?? env.DEPLOYR_WORKERS),
+    idleTimeoutMs: parsePositive(env.DEPLOYR_IDLE_TIMEOUT_MS, 120_000, 'DEPLOYR_IDLE_TIMEOUT_MS'),
   };
 }

@@ -93,6 +93,9 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     peerOf: (req) => trust.peerForConnection(req.raw.socket, peerCertificate(req)),
     isCurrentConnection: (socket) => trust.isCurrentConnection(socket),
   }, { https: { ...tlsBase, ...trust.tlsOptions } });
+  // A client that stops reading (a download it no longer takes) must not hold a connection, its
+  // send buffers and an open file for ever: after this long without a byte either way it is closed.
+  app.server.setTimeout(config.idleTimeoutMs);
   app.server.on('connection', (socket: Socket) => trust.noteConnection(socket));
   app.server.on('secureConnection', (socket: TLSSocket) => trust.noteHandshake(socket));
   trust.start();
