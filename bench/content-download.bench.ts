@@ -2,7 +2,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,32 @@ function waitExit(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system, all threads) used so far by process `root` and every process below it (Linux /proc; 0 elsewhere). */
+function treeCpuSeconds(root: number | undefined): number {
+  if (root === undefined || !existsSync('/proc/self/stat')) return 0;
+  const procs = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state ppid ... utime(14) stime(15).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch { /* the process ended meanwhile */ }
+  }
+  let ticks = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop() as number;
+    ticks += procs.get(pid)?.ticks ?? 0;
+    for (const [child, p] of procs) if (p.ppid === pid) pending.push(child);
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
 /** Runs `curl` (the same flags for both servers) and resolves when it has finished; rejects on failure. */
 async function curl(url: string, out: string, ca: string, token: string): Promise<void> {
   const child = spawn('curl', ['--silent', '--show-error', '--fail', '--cacert', ca, '-H', `Authorization: Bearer ${token}`, '-o', out, url], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -54,12 +80,16 @@ async function curl(url: string, out: string, ca: string, token: string): Promis
   if (code !== 0) throw new Error(`curl ${url} failed (${code}): ${err.trim()}`);
 }
 
-/** `n` simultaneous downloads to /dev/null: wall time for all of them. */
-async function concurrent(url: string, n: number, ca: string, token: string): Promise<Timing> {
+/** `n` simultaneous downloads to /dev/null: wall time for all of them, and the CPU the server (process tree `serverPid`) used meanwhile. */
+async function concurrent(url: string, n: number, ca: string, token: string, serverPid?: number): Promise<Timing & { serverCpuSeconds: number }> {
+  const cpuBefore = treeCpuSeconds(serverPid);
   const started = performance.now();
   await Promise.all(Array.from({ length: n }, () => curl(url, '/dev/null', ca, token)));
-  return { seconds: (performance.now() - started) / 1000, bytes: n * SIZE };
+  return { seconds: (performance.now() - started) / 1000, bytes: n * SIZE, serverCpuSeconds: treeCpuSeconds(serverPid) - cpuBefore };
 }
+
+/** Server CPU seconds per GiB sent. */
+const cpuPerGiB = (t: Timing & { serverCpuSeconds: number }): number => t.serverCpuSeconds / (t.bytes / (1024 * MiB));
 
 /** Writes SIZE bytes of random data (once). */
 function makeFile(file: string): void {
@@ -201,15 +231,29 @@ export async function run(): Promise<void> {
       const ours: number[] = [];
       const theirs: number[] = [];
       const theirs1: number[] = [];
+      const ourCpu: number[] = [];
+      const theirCpu: number[] = [];
       for (let i = 0; i < RUNS; i++) {
-        ours.push(rate(await concurrent(deployrUrl, n, ca, token)));
-        if (nginxUrl) theirs.push(rate(await concurrent(nginxUrl, n, ca, token)));
+        const o = await concurrent(deployrUrl, n, ca, token, service.child.pid);
+        ours.push(rate(o));
+        ourCpu.push(cpuPerGiB(o));
+        if (nginxUrl) {
+          const t = await concurrent(nginxUrl, n, ca, token, nginx?.child.pid);
+          theirs.push(rate(t));
+          theirCpu.push(cpuPerGiB(t));
+        }
         if (nginx1Url && n > 1) theirs1.push(rate(await concurrent(nginx1Url, n, ca, token)));
       }
       const a = median(ours);
       const b = nginxUrl ? median(theirs) : NaN;
       results[`serve${n}`] = a / b;
       rows.push([`HTTPS download, ${n} client${n === 1 ? '' : 's'} (curl to /dev/null), total`, mbps(a), nginxUrl ? `${mbps(b)} nginx` : 'nginx skipped', nginxUrl ? `${(a / b).toFixed(2)}×` : '-', '≥ 1.00× nginx']);
+      // CPU per byte moves less than throughput on a shared machine; below 1.00× the service is the cheaper one.
+      if (nginxUrl) {
+        const ourCpuMedian = median(ourCpu);
+        const theirCpuMedian = median(theirCpu);
+        rows.push(['  (server CPU per GiB sent; on loopback, part of it lands on curl)', `${ourCpuMedian.toFixed(2)} s`, `${theirCpuMedian.toFixed(2)} s nginx`, `${(ourCpuMedian / theirCpuMedian).toFixed(2)}×`, '']);
+      }
       if (theirs1.length) {
         const b1 = median(theirs1);
         rows.push(['  (for reference: nginx with worker_processes 1)', '', `${mbps(b1)} nginx×1`, `${(a / b1).toFixed(2)}×`, '']);
