@@ -207,7 +207,8 @@ test('end to end: after a rotation the old token gets 401 on its next request; t
   const svc = await startService({ home });
   t.after(() => svc.stop());
   const ca = readFileSync(svc.caFile, 'utf8');
-  assert.match(svc.output(), /passcode rotation reminder/);
+  // The log line is written by pino, which may flush after the banner that startService waits for.
+  await waitFor(() => /passcode rotation reminder/.test(svc.output()), 5000, 'the reminder in the service log');
   assert.match(svc.output(), /REMINDER: the passcode was last changed 200 days ago/);
   const show = await runDeployr(['configure', 'show', '--local-port', String(svc.localPort)], { home });
   assert.match(show.stdout, /200 days ago/);
