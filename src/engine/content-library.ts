@@ -28,8 +28,6 @@ export interface NewVersionInput {
 export interface ServableBlob {
   sha256: string;
   size: number;
-  /** Its file on local disk, or null when the store is not local. */
-  localPath: string | null;
   /** Opens it for positioned reads. */
   open(): Promise<BlobReader>;
 }
@@ -235,6 +233,6 @@ export class ContentLibrary {
     if (!(await this.isReferenced(hash))) throw new DeployrError('NOT_FOUND', `No content file with hash ${hash}.`);
     const info = await this.blobs.stat(hash);
     if (!info) throw new DeployrError('INTEGRITY', `The content file ${hash} is listed by a content version but missing from the content library.`);
-    return { sha256: hash, size: info.size, localPath: this.blobs.localPath(hash), open: () => this.blobs.openReader(hash) };
+    return { sha256: hash, size: info.size, open: () => this.blobs.openReader(hash) };
   }
 }

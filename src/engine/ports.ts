@@ -153,8 +153,6 @@ export interface ContentBlobStore {
   exists(sha256: string): Promise<boolean>;
   /** Opens the blob for positioned reads into the caller's buffers (a server reuses them: no garbage per chunk). */
   openReader(sha256: string): Promise<BlobReader>;
-  /** The blob's file on local disk (for sendfile-like streaming), or null when the store is not a local folder. */
-  localPath(sha256: string): string | null;
   /** Every stored blob with its size and when it was last written or re-added (ms since the epoch). */
   list(): Promise<{ sha256: string; size: number; modifiedAt: number }[]>;
   /** Removes a blob unless it was written or re-added at or after `unlessSince` (ms since the epoch); true when removed. */

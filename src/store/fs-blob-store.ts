@@ -134,6 +134,7 @@ export class FsBlobStore implements ContentBlobStore {
     };
   }
 
+  /** The blob's file under the store's folder (whether or not it exists). */
   localPath(sha256: string): string {
     return this.blobFile(sha256);
   }
