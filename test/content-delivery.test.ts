@@ -302,6 +302,46 @@ describe('content delivery', () => {
     }
   });
 
+  test('a request trickled in is cut off after DEPLOYR_REQUEST_TIMEOUT_MS; a download that takes longer is not', async () => {
+    const strict = await startService({ home, env: { DEPLOYR_REQUEST_TIMEOUT_MS: '1000' } });
+    try {
+      // One byte of a 200-byte login body every 100 ms: never idle, but the request would take 20 s.
+      const started = Date.now();
+      const trickled = await new Promise<{ status: number; body: string; sentBytes: number }>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: strict.port, path: '/v1/auth/passcode', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '200' }, ca, servername: 'localhost', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () => { clearInterval(timer); clearTimeout(giveUp); resolve({ status: res.statusCode ?? 0, body: text, sentBytes }); });
+        });
+        let sentBytes = 0;
+        const timer = setInterval(() => { if (sentBytes < 199) { req.write(' '); sentBytes += 1; } }, 100);
+        // Without the limit the service would wait for ever: give up after 5 s (status 0).
+        const giveUp = setTimeout(() => req.destroy(), 5000);
+        const ended = (): void => { clearInterval(timer); clearTimeout(giveUp); resolve({ status: 0, body: '', sentBytes }); };
+        req.on('error', ended);
+        req.on('close', ended);
+      });
+      assert.equal(trickled.status, 408, 'the service answers 408 Request Timeout');
+      assert.equal((JSON.parse(trickled.body) as { error: { code: string } }).error.code, 'REQUEST_TIMEOUT', trickled.body);
+      assert.ok(trickled.sentBytes < 60, `cut off after ${trickled.sentBytes} bytes, ${Date.now() - started} ms`);
+      // A download held up by the reader for twice the request limit still completes: only the request is timed.
+      const slow = await new Promise<Buffer>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: strict.port, path: `/v1/content/${sha256(data.big)}`, headers: { authorization: `Bearer ${token}` }, ca, servername: 'localhost', agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.once('data', () => { res.pause(); setTimeout(() => res.resume(), 2000); });
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(sha256(slow), sha256(data.big));
+    } finally {
+      await strict.stop();
+    }
+  });
+
   test('path traversal and malformed hashes get 4xx', async () => {
     const auth = { authorization: `Bearer ${token}` };
     for (const path of [

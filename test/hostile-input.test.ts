@@ -2,6 +2,8 @@
 
 import { strict as assert } from 'node:assert';
 import { request as httpRequest } from 'node:http';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { Agent, request } from 'node:https';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -195,6 +197,32 @@ describe('hostile input against every endpoint of a running service', () => {
     });
     for (const [m, p, b] of [['GET', '/v1/local/status'], ['POST', '/v1/local/status', '{"__proto__":{}}'], ['GET', '/v1/local/%E0%A4%A'], ['POST', '/v1/health', 'x'.repeat(20 * 1024)], ['GET', `/${'a'.repeat(9000)}`]] as const) {
       judge(`local ${m} ${p.slice(0, 40)}`, await local(m, p, b), m);
+    }
+  });
+
+  test('bytes that are not HTTP, and headers over the size limit, get the same error body on both listeners', async () => {
+    /** Writes `raw` on a fresh connection and reads until the service closes it. */
+    const rawExchange = (raw: string, tls: boolean): Promise<string> => new Promise((resolve, reject) => {
+      const socket = tls ? tlsConnect({ host: '127.0.0.1', port: svc.port, rejectUnauthorized: false }) : netConnect({ host: '127.0.0.1', port: svc.localPort });
+      let text = '';
+      socket.on(tls ? 'secureConnect' : 'connect', () => socket.write(raw));
+      socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.setTimeout(10_000, () => socket.destroy(new Error('the service neither answered nor closed')));
+    });
+    for (const tls of [true, false]) {
+      for (const [raw, status] of [
+        ['NOT HTTP AT ALL\r\n\r\n', 400],
+        ['GET /v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', 400],
+        [`GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20 * 1024)}\r\n\r\n`, 431],
+      ] as const) {
+        const text = await rawExchange(raw, tls);
+        const [head = '', body = ''] = text.split('\r\n\r\n');
+        assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), `${tls ? 'HTTPS' : 'local'}: ${raw.slice(0, 30)} → ${head.split('\r\n')[0]}`);
+        judge(`raw ${tls ? 'HTTPS' : 'local'} ${raw.slice(0, 20)}`, { status, text: body, headers: {} }, 'GET');
+        assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'INVALID_INPUT');
+      }
     }
   });
 

@@ -26,6 +26,8 @@ export interface ServiceConfig {
   workers: number;
   /** An HTTPS connection on which nothing is read or written for this long, in milliseconds, is closed. */
   idleTimeoutMs: number;
+  /** A request whose headers and body have not all arrived this long after it began, in milliseconds, is answered 408 and its connection closed. */
+  requestTimeoutMs: number;
 }
 
 /** The default ports, as DeployR uses them. */
@@ -99,5 +101,6 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
     workers: parseWorkers(flags.workers ?? env.DEPLOYR_WORKERS),
     idleTimeoutMs: parsePositive(env.DEPLOYR_IDLE_TIMEOUT_MS, 120_000, 'DEPLOYR_IDLE_TIMEOUT_MS'),
+    requestTimeoutMs: parsePositive(env.DEPLOYR_REQUEST_TIMEOUT_MS, 60_000, 'DEPLOYR_REQUEST_TIMEOUT_MS'),
   };
 }

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'INVALID_INPUT'
+  | 'REQUEST_TIMEOUT'
   | 'CONFLICT'
   | 'PASSCODE_REJECTED'
   | 'UNAVAILABLE'

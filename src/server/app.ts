@@ -9,7 +9,7 @@ import type { StepDefinitionCatalog } from '../engine/step-definition-catalog.js
 import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { RunRegistry } from '../engine/run-registry.js';
 import type { ContentLibrary } from '../engine/content-library.js';
-import { frameworkErrors, installErrorHandler } from './error-status.js';
+import { clientErrors, frameworkErrors, installErrorHandler } from './error-status.js';
 import { authenticationHook, requireTokens, staleConnectionHook } from './authenticate.js';
 import type { PeerCertificate } from './peer-certificate.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -67,6 +67,7 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     frameworkErrors,
+    clientErrorHandler: clientErrors,
     // A child logger per request only when request lines are written (info or lower): at warn
     // and above an error still logs, without the request id, and a request costs less.
     childLoggerFactory: (logger: FastifyBaseLogger, bindings: Record<string, unknown>, opts: Record<string, unknown>) =>

@@ -1,5 +1,6 @@
 // The one table from stable error codes to HTTP statuses, and the error handler that applies it.
 
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../api/contract.js';
 import { DeployrError, type ErrorCode } from '../domain/errors.js';
@@ -14,6 +15,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   INVALID_INPUT: 400,
   PASSCODE_REJECTED: 400,
+  REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   UNAVAILABLE: 503,
   INTEGRITY: 500,
@@ -32,6 +34,25 @@ export function errorBody(code: string, message: string): ErrorBody {
 export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   const message = err.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid (bad percent-encoding).' : 'Bad request.';
   void reply.code(400).send(errorBody('INVALID_INPUT', message));
+}
+
+/**
+ * The answer to errors Node's HTTP parser raises before fastify sees a request (a request past
+ * its time limit, headers too large, bytes that are not HTTP): the same error body as any other
+ * error, then the connection is closed. Pass as fastify's `clientErrorHandler` option.
+ */
+export function clientErrors(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'The request did not arrive in time; the connection is closed.']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'INVALID_INPUT', 'The request headers are too large.']
+    : [400, 'INVALID_INPUT', 'The request is not valid HTTP.'];
+  const body = JSON.stringify(errorBody(code, message));
+  // Node keeps the request's response on `_httpMessage`; once its head is sent, an answer now would land inside it.
+  const responseInProgress = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent === true;
+  if (socket.writable && !responseInProgress) {
+    socket.write(`HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroySoon();
 }
 
 /** Installs the error and not-found handlers: expected errors keep their code, anything else is a logged 500. */

@@ -2,12 +2,12 @@
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { PATHS, type LocalStatus } from '../api/contract.js';
-import { frameworkErrors, installErrorHandler } from './error-status.js';
+import { clientErrors, frameworkErrors, installErrorHandler } from './error-status.js';
 import { registerHealthRoutes } from './routes/health.js';
 
 /** Builds the local app; `status` is read on every request. */
 export function buildLocalApp(deps: { version: string; logger: FastifyBaseLogger; status: () => Promise<LocalStatus> }): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: 16 * 1024, onProtoPoisoning: 'error', onConstructorPoisoning: 'error', frameworkErrors }) as unknown as FastifyInstance;
+  const app = Fastify({ loggerInstance: deps.logger, bodyLimit: 16 * 1024, onProtoPoisoning: 'error', onConstructorPoisoning: 'error', frameworkErrors, clientErrorHandler: clientErrors }) as unknown as FastifyInstance;
   installErrorHandler(app);
   registerHealthRoutes(app, deps.version);
   app.get(PATHS.localStatus, async (): Promise<LocalStatus> => deps.status());

@@ -56,6 +56,11 @@ export interface ServiceDeps {
   gate?: CheckGate;
 }
 
+/** How often Node looks for requests past their time: a quarter of the limit, between 250 ms and Node's default 30 s. */
+function requestCheckInterval(requestTimeoutMs: number): number {
+  return Math.min(30_000, Math.max(250, Math.floor(requestTimeoutMs / 4)));
+}
+
 /** Starts both listeners and returns once they accept connections. */
 export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const { config, store, logger } = deps;
@@ -92,10 +97,15 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     entraLogin: createEntraLogin({ login, security, validator: createEntraValidator() }),
     peerOf: (req) => trust.peerForConnection(req.raw.socket, peerCertificate(req)),
     isCurrentConnection: (socket) => trust.isCurrentConnection(socket),
-  }, { https: { ...tlsBase, ...trust.tlsOptions } });
+  }, { https: { ...tlsBase, ...trust.tlsOptions, connectionsCheckingInterval: requestCheckInterval(config.requestTimeoutMs) } });
   // A client that stops reading (a download it no longer takes) must not hold a connection, its
   // send buffers and an open file for ever: after this long without a byte either way it is closed.
   app.server.setTimeout(config.idleTimeoutMs);
+  // A client that trickles its request (a byte of body just under every idle timeout) is cut off
+  // too: the whole request must arrive within this time. A response (a download) is not limited.
+  const httpServer = app.server as unknown as HttpsServer;
+  httpServer.requestTimeout = config.requestTimeoutMs;
+  httpServer.headersTimeout = Math.min(httpServer.headersTimeout, config.requestTimeoutMs);
   app.server.on('connection', (socket: Socket) => trust.noteConnection(socket));
   app.server.on('secureConnection', (socket: TLSSocket) => trust.noteHandshake(socket));
   trust.start();
