@@ -19,6 +19,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CONCURRENCY = [1, 16];
 /** `deployr serve --workers` for the measured service: BENCH_WORKERS, default 2 (1 = one process). */
 const WORKERS = process.env.BENCH_WORKERS ?? '2';
+/** BENCH_ONLY=serve or BENCH_ONLY=client runs only that half (the servers against nginx, or the client against curl). */
+const ONLY = process.env.BENCH_ONLY ?? '';
 
 interface Timing { seconds: number; bytes: number }
 const rate = (t: Timing): number => t.bytes / t.seconds;
@@ -69,6 +71,20 @@ function treeCpuSeconds(root: number | undefined): number {
     for (const [child, p] of procs) if (p.ppid === pid) pending.push(child);
   }
   return ticks / TICKS_PER_SECOND;
+}
+
+/** CPU seconds (user + system) of this process's children that have ended and been waited for (Linux /proc; 0 elsewhere). */
+function reapedChildrenCpuSeconds(): number {
+  if (!existsSync('/proc/self/stat')) return 0;
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds (user + system, all threads) this process has used so far. */
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** Runs `curl` (the same flags for both servers) and resolves when it has finished; rejects on failure. */
@@ -201,7 +217,7 @@ export async function run(): Promise<void> {
     const sha = (meta.body as { files: { sha256: string }[] }).files[0]?.sha256 as string;
     const deployrUrl = `https://localhost:${service.port}/v1/content/${sha}`;
 
-    const found = findNginx();
+    const found: ReturnType<typeof findNginx> = ONLY === 'client' ? { skip: 'BENCH_ONLY=client' } : findNginx();
     let nginxUrl: string | null = null;
     let nginx1Url: string | null = null;
     if ('bin' in found) {
@@ -227,7 +243,7 @@ export async function run(): Promise<void> {
 
     const rows: string[][] = [['measurement', 'deployr', 'reference', 'ratio', 'target']];
     const results: Record<string, number> = {};
-    for (const n of CONCURRENCY) {
+    for (const n of ONLY === 'client' ? [] : CONCURRENCY) {
       const ours: number[] = [];
       const theirs: number[] = [];
       const theirs1: number[] = [];
@@ -265,18 +281,29 @@ export async function run(): Promise<void> {
     const clientRates: number[] = [];
     const curlRates: number[] = [];
     const curlSyncRates: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
+    // CPU seconds per GiB: the client's (this process, all threads) or curl's, and the service's meanwhile.
+    const cpu = { client: [] as number[], curl: [] as number[], serverForClient: [] as number[], serverForCurl: [] as number[] };
+    const GiB = 1024 * MiB;
+    for (let i = 0; i < (ONLY === 'serve' ? 0 : RUNS); i++) {
       rmSync(scratch, { recursive: true, force: true });
       mkdirSync(scratch, { recursive: true });
+      let serverBefore = treeCpuSeconds(service.child.pid);
+      const clientBefore = ownCpuSeconds();
       let started = performance.now();
       await fetchContentVersion(api, token, id, { cacheDir: join(scratch, 'cache'), workDir: join(scratch, 'work') });
       clientRates.push(SIZE / ((performance.now() - started) / 1000));
+      cpu.client.push((ownCpuSeconds() - clientBefore) / (SIZE / GiB));
+      cpu.serverForClient.push((treeCpuSeconds(service.child.pid) - serverBefore) / (SIZE / GiB));
       rmSync(scratch, { recursive: true, force: true });
       mkdirSync(scratch, { recursive: true });
       const out = join(scratch, 'curl.bin');
+      serverBefore = treeCpuSeconds(service.child.pid);
+      const curlBefore = reapedChildrenCpuSeconds();
       started = performance.now();
       await curl(deployrUrl, out, ca, token);
       curlRates.push(SIZE / ((performance.now() - started) / 1000));
+      cpu.curl.push((reapedChildrenCpuSeconds() - curlBefore) / (SIZE / GiB));
+      cpu.serverForCurl.push((treeCpuSeconds(service.child.pid) - serverBefore) / (SIZE / GiB));
       rmSync(out);
       started = performance.now();
       await curl(deployrUrl, out, ca, token);
@@ -284,12 +311,16 @@ export async function run(): Promise<void> {
       curlSyncRates.push(SIZE / ((performance.now() - started) / 1000));
     }
     rmSync(scratch, { recursive: true, force: true });
-    const c = median(clientRates);
-    const k = median(curlRates);
-    const ks = median(curlSyncRates);
-    results.client = c / k;
-    rows.push(['client download + verify + fsync + write (fetchContentVersion)', mbps(c), `${mbps(k)} curl -o`, `${(c / k).toFixed(2)}×`, '≥ 0.90× curl']);
-    rows.push(['  (for reference: curl -o, then sync FILE)', '', mbps(ks), `${(c / ks).toFixed(2)}×`, '']);
+    if (ONLY !== 'serve') {
+      const c = median(clientRates);
+      const k = median(curlRates);
+      const ks = median(curlSyncRates);
+      results.client = c / k;
+      rows.push(['client download + verify + fsync + write (fetchContentVersion)', mbps(c), `${mbps(k)} curl -o`, `${(c / k).toFixed(2)}×`, '≥ 0.90× curl']);
+      rows.push(['  (client CPU per GiB, all threads; curl\'s)', `${median(cpu.client).toFixed(2)} s`, `${median(cpu.curl).toFixed(2)} s curl`, `${(median(cpu.client) / median(cpu.curl)).toFixed(2)}×`, '']);
+      rows.push(['  (the service\'s CPU per GiB meanwhile)', `${median(cpu.serverForClient).toFixed(2)} s`, `${median(cpu.serverForCurl).toFixed(2)} s`, '', '']);
+      rows.push(['  (for reference: curl -o, then sync FILE)', '', mbps(ks), `${(c / ks).toFixed(2)}×`, '']);
+    }
     rows.push([`add-version (hash + copy into the library, CLI)`, mbps(SIZE / addSeconds), '', '', '']);
 
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
