@@ -152,6 +152,7 @@ describe('running task sequences with the real client and service', () => {
     if (process.env.SHOW_OUTPUT) console.log(show.stdout);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, new RegExp(`Run ${runId}: Everything \\(${tsId}:1\\) succeeded`));
+    assert.match(show.stdout, /signed in with passcode, fullos$/m, 'who signed in and how, said once');
     assert.match(show.stdout, /! PowerShell {2}\(continued.*pwsh/);
     assert.match(show.stdout, /- Red only {2}\(skipped.*condition not met/);
     assert.match(show.stdout, /! Format disk {2}\(continued.*needs Windows PE/);

@@ -39,7 +39,9 @@ export async function runsList(registry: RunRegistry, io: CommandIo, options: { 
 /** Prints a run with its steps (and their output tails when `withOutput`). */
 function printRun(run: RunWithSteps, io: CommandIo, withOutput: boolean): void {
   io.out(`Run ${run.id}: ${run.name} (${run.taskSequenceId}:${run.versionNo}) ${run.status}`);
-  io.out(`  device ${run.device ?? '-'}, signed in with ${run.method} (${run.subject}), ${run.context}`);
+  // The subject says who signed in (an Entra ID user, a certificate); for a passcode or anonymous sign-in it only repeats the method.
+  const who = run.subject && run.subject !== run.method ? ` (${run.subject})` : '';
+  io.out(`  device ${run.device ?? '-'}, signed in with ${run.method}${who}, ${run.context}`);
   io.out(`  started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
   if (run.message) io.out(`  ${run.status === 'failed' ? 'reason' : 'note'}: ${run.message}`);
   io.out(`  steps (${run.steps.length} reported${run.stepsTotal !== null ? `, ${run.stepsTotal} planned at the start` : ''}):`);
