@@ -27,6 +27,7 @@ const ENDPOINTS: { method: string; path: string; body?: boolean; open?: boolean 
   { method: 'POST', path: '/v1/auth/certificate', body: true, open: true },
   { method: 'POST', path: '/v1/auth/entra', body: true, open: true },
   { method: 'GET', path: '/v1/Service/Bootstrap', open: true },
+  { method: 'GET', path: '/v1/Service/Client', open: true },
   { method: 'GET', path: '/v1/task-sequences' },
   { method: 'GET', path: '/v1/task-sequences/:id' },
   { method: 'GET', path: '/v1/content-items' },

@@ -3,12 +3,12 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEPLOYR_BIN, EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, type CommandResult, type ServiceProcess } from './helpers/deployr-process.js';
+import { EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, type CommandResult, type ServiceProcess } from './helpers/deployr-process.js';
 import { httpsJson } from './helpers/https-json.js';
 import { group, step, taskSequence, type Json } from './helpers/task-sequence-json.js';
 
@@ -252,13 +252,14 @@ describe('running task sequences with the real client and service', () => {
     assert.ok(!show.stdout.includes('hush-hush-value'));
   });
 
-  test('GET /v1/Service/Bootstrap needs no token and gives a script that starts the client against this server', async () => {
+  test('GET /v1/Service/Bootstrap needs no token and gives a script that fetches the client from this server, checks it and starts it', async () => {
     const marker = join(work, 'bootstrap-marker');
     const tsId = await importTs(taskSequence('Bootstrapped', [step('Hello', RUN_COMMAND_LINE, { CommandLine: `echo hello > "${marker}"` })]));
     const sh = await httpsJson(`${svc.url}/v1/Service/Bootstrap?tsid=${tsId}:1`, { ca });
     assert.equal(sh.status, 200);
     assert.match(sh.text, /^#!\/bin\/sh/);
-    assert.ok(sh.text.includes(svc.fingerprint), 'the script pins the server certificate');
+    assert.ok(sh.text.includes(svc.fingerprint), 'the script pins the server certificate for the client');
+    assert.match(sh.text, /--pinnedpubkey 'sha256\/\/[A-Za-z0-9+/]{43}='/, 'and its public key for the download');
     assert.ok(sh.text.includes(`--ts '${tsId}:1'`) && sh.text.includes('--fullos'));
     assert.ok(!sh.text.includes(PASSCODE));
     const ps = await httpsJson(`${svc.url}/v1/Service/Bootstrap?shell=powershell`, { ca });
@@ -266,26 +267,60 @@ describe('running task sequences with the real client and service', () => {
     assert.match(ps.text, /'--fingerprint', '[0-9A-F:]+'/);
     assert.equal((await httpsJson(`${svc.url}/v1/Service/Bootstrap?tsid=not-a-guid`, { ca })).status, 400);
 
-    // Run the script with a `deployr` on PATH that is this build.
-    const bin = join(work, 'bin');
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'deployr'), `#!/bin/sh\nexec "${process.execPath}" "${DEPLOYR_BIN}" "$@"\n`);
-    chmodSync(join(bin, 'deployr'), 0o755);
-    const script = join(work, 'bootstrap.sh');
-    writeFileSync(script, sh.text);
-    const r = await new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn('/bin/sh', [script, '--state-dir', join(work, 'state-bootstrap')], {
-        env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, DEPLOYR_VAR_Passcode: PASSCODE }, stdio: ['ignore', 'pipe', 'pipe'],
+    // The client it fetches: public, one file, its SHA-256 the ETag and the one written into both scripts.
+    const bundle = await httpsJson(`${svc.url}/v1/Service/Client`, { ca });
+    assert.equal(bundle.status, 200);
+    const bundleSha = sha256(Buffer.from(bundle.text, 'utf8'));
+    assert.equal(bundle.headers.etag, `"${bundleSha}"`);
+    assert.ok(sh.text.includes(`client_sha256='${bundleSha}'`) && ps.text.includes(`$deployrClientSha256 = '${bundleSha}'`));
+    assert.equal((await httpsJson(`${svc.url}/v1/Service/Client`, { ca, headers: { 'if-none-match': `"${bundleSha}"` } })).status, 304);
+
+    // Run the script on a "machine" with Node.js and curl but no deployr: a fresh HOME, a PATH without the project.
+    const home = join(work, 'bootstrap-home');
+    const cached = join(home, '.deployr-client', 'bootstrap', `deployr-client-${bundleSha}.mjs`);
+    const runScript = (text: string, name: string): Promise<CommandResult> => {
+      const script = join(work, name);
+      writeFileSync(script, text);
+      return new Promise<CommandResult>((resolve, reject) => {
+        const child = spawn('/bin/sh', [script, '--state-dir', join(work, 'state-bootstrap'), '--new-run'], {
+          env: { HOME: home, PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, DEPLOYR_VAR_Passcode: PASSCODE }, stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    };
+    const r = await runScript(sh.text, 'bootstrap.sh');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(readFileSync(marker, 'utf8'), 'hello\n');
+    assert.equal(sha256(readFileSync(cached)), bundleSha, 'the client is kept under its hash');
+
+    // A damaged copy is not run: it is downloaded again.
+    writeFileSync(cached, 'console.log("tampered")');
+    rmSync(marker);
+    const again = await runScript(sh.text, 'bootstrap.sh');
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.ok(!again.stdout.includes('tampered'));
+    assert.equal(readFileSync(marker, 'utf8'), 'hello\n');
+    assert.equal(sha256(readFileSync(cached)), bundleSha);
+
+    // A download that does not match the hash the script carries is deleted and never started.
+    rmSync(join(home, '.deployr-client'), { recursive: true });
+    rmSync(marker);
+    const wrongSha = await runScript(sh.text.replace(`client_sha256='${bundleSha}'`, `client_sha256='${'0'.repeat(64)}'`), 'wrong-sha.sh');
+    assert.equal(wrongSha.code, 1);
+    assert.match(wrongSha.stderr, /^deployr bootstrap: the client downloaded from https:\/\/127\.0\.0\.1:\d+ does not match its SHA-256 \(0{64}\); it was deleted, not started\.$/m);
+    assert.equal(existsSync(marker), false, 'nothing ran');
+    assert.deepEqual(readdirSync(join(home, '.deployr-client', 'bootstrap')), [], 'nothing was kept');
+
+    // A server with another key (the pin does not match) gets no download at all.
+    const wrongPin = await runScript(sh.text.replace(/sha256\/\/[A-Za-z0-9+/]{43}=/, `sha256//${Buffer.alloc(32, 7).toString('base64')}`), 'wrong-pin.sh');
+    assert.equal(wrongPin.code, 1);
+    assert.match(wrongPin.stderr, /deployr bootstrap: cannot download the client from https:\/\/127\.0\.0\.1:\d+\./);
+    assert.equal(existsSync(marker), false);
   });
 
   test('only Active versions run; ts activate makes one Active; POST /v1/runs refuses an inactive version', async () => {

@@ -272,8 +272,10 @@ export const RUN_PATHS = {
   log: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/log`,
   /** `POST`: runs a script from the content library's Scripts folder on the server. */
   serverScript: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/server-script`,
-  /** `GET [?tsid=ID[:VERSION]][&shell=sh|powershell]` (no token): a script that starts the client. */
+  /** `GET [?tsid=ID[:VERSION]][&shell=sh|powershell]` (no token): a script that fetches and starts the client. */
   bootstrap: '/v1/Service/Bootstrap',
+  /** `GET` (no token): the stand-alone client, one JavaScript file for Node.js 20+ (`node FILE client …`); its SHA-256 is the ETag. */
+  client: '/v1/Service/Client',
 } as const;
 
 const Guid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });

@@ -13,14 +13,13 @@ import { configureCheck, configureInteractive, configureSecurity, configureShow,
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
 import { throttleClear, throttleList } from '../cli/throttle-commands.js';
 import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDelete, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
-import { processIo } from '../cli/output.js';
+import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
 import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
 import { runsList, runsShow, runsWatch } from '../cli/run-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
-import { ClientError } from '../client/api-client.js';
+import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
-import { runClient, variable } from '../client/run-client.js';
 import { DEFAULT_LOCAL_PORT, loadServiceConfig, resolveHome } from '../config/service-config.js';
 import { DeployrError } from '../domain/errors.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
@@ -31,27 +30,12 @@ import { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
 import { openHomeStore } from './open-store.js';
-import { printBanner, serveWithWorkers } from './serve-cluster.js';
+import { CLIENT_BUNDLE_PATH, printBanner, serveWithWorkers } from './serve-cluster.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-// A reader that stops early (`deployr audit | head`) is not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
-}
-
-/** Runs a command body and turns any failure into one line on standard error and a non-zero exit. */
-async function exit(body: () => Promise<number>): Promise<void> {
-  try {
-    process.exitCode = await body();
-  } catch (err) {
-    const message = err instanceof DeployrError || err instanceof ClientError ? err.message : (err as Error).message ?? String(err);
-    const code = err instanceof DeployrError ? err.code : err instanceof ClientError ? err.code : 'ERROR';
-    process.stderr.write(`error: ${message.split('\n')[0]} [${code}]\n`);
-    process.exitCode = err instanceof ClientError && err.code === 'UNTRUSTED' ? 3 : 1;
-  }
-}
+endQuietlyOnClosedOutput();
 
 /** Asks the local listener what the running service applies; null when nothing answers. */
 function localStatus(port: number): Promise<LocalStatus | null> {
@@ -97,7 +81,7 @@ program.command('serve')
       if (config.workers > 1 || cluster.isWorker) return serveWithWorkers(config, VERSION, say);
       const { store, paths, digestKey } = openHomeStore(config.home);
       const logger = createLogger(config.logLevel);
-      const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content) });
+      const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
       printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1 });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
@@ -301,64 +285,6 @@ audit.command('verify').addOption(homeOption()).description('check the HMAC chai
 audit.command('export').addOption(homeOption()).description('every entry as JSON lines')
   .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
 
-function collectVar(value: string, previous: Record<string, string>): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`--var takes NAME=VALUE, not "${value}"`);
-  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
-
-function readVarsFile(file: string): Record<string, string> {
-  const text = readFileSync(file, 'utf8');
-  if (text.trim().startsWith('{')) {
-    const parsed = JSON.parse(text) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
-  }
-  const vars: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const eq = line.indexOf('=');
-    if (line.trim() && !line.trim().startsWith('#') && eq > 0) vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
-  }
-  return vars;
-}
-
-program.command('client')
-  .description('the machine side: sign in, choose a task sequence (or take --ts), run it')
-  .requiredOption('--server <url>', 'the service, e.g. https://deployr.contoso.com:7281')
-  .option('--ca <file>', 'trust this CA or certificate (e.g. the service\'s tls/server.crt)')
-  .option('--fingerprint <sha256>', 'trust the server certificate with this SHA-256 fingerprint')
-  .option('--ts <id[:version]>', 'the task sequence to run (skips the chooser)')
-  .option('--var <name=value>', 'a task sequence variable (repeatable); prefer --vars or DEPLOYR_VAR_<NAME> for secrets', collectVar, {})
-  .option('--vars <file>', 'variables from a JSON object or NAME=VALUE lines')
-  .option('--fullos', 'start in an installed OS (passcode via the Passcode variable, certificate authentication)')
-  .option('--device-id <id>', 'an id for this device (audit, throttling)')
-  .option('--cert <file>', 'client certificate (PEM) for certificate authentication')
-  .option('--key <file>', 'its private key (PEM)')
-  .option('--pfx <file>', 'client certificate and key as PKCS#12; the password from DEPLOYR_PFX_PASSWORD')
-  .option('--state-dir <dir>', 'run state, logs and content cache (default: $DEPLOYR_CLIENT_STATE or ~/.deployr-client)')
-  .option('--new-run', 'discard a saved (unfinished) run instead of resuming it')
-  .option('--secret <name>', 'treat this variable as secret: never printed, logged, uploaded or saved (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-  .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
-  .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: Record<string, string>; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
-    await exit(async () => {
-      const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
-      const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...flags.var };
-      const prompter = createPrompter();
-      try {
-        return await runClient({
-          server: flags.server, fullos: Boolean(flags.fullos), variables,
-          ...(flags.ca ? { caFile: flags.ca } : {}), ...(flags.fingerprint ? { fingerprint: flags.fingerprint } : {}),
-          ...(flags.ts ?? variable(variables, 'TSID') ? { ts: (flags.ts ?? variable(variables, 'TSID')) as string } : {}),
-          ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),
-          ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
-          ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions),
-        }, {
-          prompter, out: (line) => process.stdout.write(line + '\n'),
-          terminal: { isTTY: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), get columns() { return process.stdout.columns; }, get rows() { return process.stdout.rows; } },
-        });
-      } finally {
-        prompter.close();
-      }
-    });
-  });
+registerClientCommand(program);
 
 await program.parseAsync(process.argv);

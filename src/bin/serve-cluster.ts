@@ -1,6 +1,7 @@
 // `deployr serve --workers N`: the composition root of a primary process that forks N workers (node:cluster), each running the whole service on the same ports.
 
 import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import type { ServiceConfig } from '../config/service-config.js';
 import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
@@ -46,6 +47,9 @@ const MAX_BACKOFF_MS = 30_000;
 /** How long a worker may take to stop gracefully before it is killed. */
 const STOP_GRACE_MS = 10_000;
 
+/** The stand-alone client made by `npm run build` (`dist/bundle/deployr-client.mjs`), handed to bootstrap scripts. */
+export const CLIENT_BUNDLE_PATH = fileURLToPath(new URL('../../bundle/deployr-client.mjs', import.meta.url));
+
 /** Runs `deployr serve` with config.workers > 1: the primary role, or the worker role in a forked worker. */
 export function serveWithWorkers(config: ServiceConfig, version: string, say: (line: string) => void): Promise<number> {
   return cluster.isWorker ? runWorker(config, version) : runPrimary(config, version, say);
@@ -71,7 +75,7 @@ async function runWorker(config: ServiceConfig, version: string): Promise<number
     const logger = createLogger(config.logLevel).child({ worker: cluster.worker?.id, pid: process.pid });
     const service = await runService({
       config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version,
-      say: (line) => send({ type: 'say', line }), blobs: createFsBlobStore(paths.content), gate,
+      say: (line) => send({ type: 'say', line }), blobs: createFsBlobStore(paths.content), gate, clientBundlePath: CLIENT_BUNDLE_PATH,
     });
     if (!stopRequested) send({ type: 'listening', port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint });
     await stopped;

@@ -1,5 +1,8 @@
 // How commands write: lines to standard output, and one-line errors with a stable code.
 
+import { ClientError } from '../client/api-client.js';
+import { DeployrError } from '../domain/errors.js';
+
 /** Where a command writes. */
 export interface CommandIo {
   out(line: string): void;
@@ -26,4 +29,26 @@ export function formatDuration(seconds: number): string {
     if (seconds >= n && seconds % n === 0) return `${seconds / n}${unit}`;
   }
   return `${seconds}s`;
+}
+
+/**
+ * Runs a command body and turns any failure into one line on standard error (`error: MESSAGE [CODE]`)
+ * and a non-zero exit code: 3 for a server certificate that is not trusted, otherwise 1.
+ */
+export async function commandExit(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (err) {
+    const message = err instanceof DeployrError || err instanceof ClientError ? err.message : (err as Error).message ?? String(err);
+    const code = err instanceof DeployrError ? err.code : err instanceof ClientError ? err.code : 'ERROR';
+    process.stderr.write(`error: ${message.split('\n')[0]} [${code}]\n`);
+    process.exitCode = err instanceof ClientError && err.code === 'UNTRUSTED' ? 3 : 1;
+  }
+}
+
+/** A reader that stops early (`deployr audit | head`) is not an error: the process ends quietly. */
+export function endQuietlyOnClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
+  }
 }

@@ -17,7 +17,7 @@ import { registerAuthRoutes, type CertificateLogin, type EntraLogin } from './ro
 import { registerTaskSequenceRoutes } from './routes/task-sequences.js';
 import { registerStepDefinitionRoutes } from './routes/step-definitions.js';
 import { registerRunRoutes } from './routes/runs.js';
-import { registerBootstrapRoutes } from './routes/bootstrap.js';
+import { registerBootstrapRoutes, type BootstrapDeps } from './routes/bootstrap.js';
 import { registerContentDeliveryRoutes, registerContentRoutes } from './routes/content-items.js';
 
 declare module 'fastify' {
@@ -40,8 +40,8 @@ export interface AppDeps {
   content: ContentCatalog;
   /** Runs: registration, progress, logs, server-side scripts. */
   runs: RunRegistry;
-  /** The TLS certificate's SHA-256 fingerprint, written into the bootstrap script (no bootstrap route without it). */
-  tlsFingerprint?: string;
+  /** The bootstrap script's pins and the client it hands out (no bootstrap routes without it). */
+  bootstrap?: BootstrapDeps;
   /** Content versions and file delivery, when a blob store is wired. */
   contentLibrary?: ContentLibrary;
   version: string;
@@ -87,7 +87,7 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   registerStepDefinitionRoutes(app, deps.stepDefinitions);
   registerContentRoutes(app, deps.content);
   registerRunRoutes(app, deps.runs);
-  if (deps.tlsFingerprint) registerBootstrapRoutes(app, { fingerprint: deps.tlsFingerprint });
+  if (deps.bootstrap) registerBootstrapRoutes(app, deps.bootstrap);
   if (deps.contentLibrary) registerContentDeliveryRoutes(app, deps.contentLibrary);
   return app;
 }

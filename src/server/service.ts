@@ -26,9 +26,10 @@ import { RunRegistry } from '../engine/run-registry.js';
 import { join } from 'node:path';
 import { homePaths } from '../config/service-config.js';
 import { buildApp } from './app.js';
+import { loadClientBundle } from './client-bundle.js';
 import { buildLocalApp } from './local-app.js';
 import { peerCertificate } from './peer-certificate.js';
-import { loadOrCreateTlsMaterial, type TlsMaterial } from './tls-certificate.js';
+import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-certificate.js';
 
 /** A running service. */
 export interface RunningService {
@@ -52,6 +53,8 @@ export interface ServiceDeps {
   blobs?: ContentBlobStore;
   /** Lines for the person who started it (banner, warnings). */
   say: (line: string) => void;
+  /** The stand-alone client file that bootstrap scripts download (`dist/bundle/deployr-client.mjs`); without it they need deployr installed. */
+  clientBundlePath?: string;
   /** Where passcode checks in flight are counted (default: in this process; `serve --workers` counts them in the primary). */
   gate?: CheckGate;
 }
@@ -67,6 +70,8 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const startedAt = new Date().toISOString();
   const tls = await loadOrCreateTlsMaterial({ cert: deps.paths.tlsCert, key: deps.paths.tlsKey }, { cert: config.tlsCertFile, key: config.tlsKeyFile });
   const security = await SecurityState.load(store);
+  const clientBundle = deps.clientBundlePath ? await loadClientBundle(deps.clientBundlePath) : null;
+  if (deps.clientBundlePath && !clientBundle) logger.warn({ path: deps.clientBundlePath }, 'no client bundle: bootstrap scripts will need deployr installed on the machine (npm run build makes the bundle)');
   const tokens = await createTokenService(store, { ttlSeconds: config.tokenTtlSeconds });
   const login = new LoginService({
     store, security, tokens, hasher: deps.hasher ?? createArgon2Hasher(), digestKey: deps.digestKey, ...(deps.gate ? { gate: deps.gate } : {}),
@@ -91,7 +96,8 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   });
   const app: FastifyInstance = buildApp({
     login, taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store), version: deps.version, logger: fastifyLogger,
-    runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts') }), tlsFingerprint: tls.fingerprint,
+    runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts') }),
+    bootstrap: { fingerprint: tls.fingerprint, publicKeyPin: publicKeyPin(tls.cert), clientBundle },
     ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs) } : {}),
     certificateLogin: createCertificateLogin({ login, security }),
     entraLogin: createEntraLogin({ login, security, validator: createEntraValidator() }),

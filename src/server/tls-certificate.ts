@@ -27,6 +27,12 @@ export function derSha256(pem: string): string {
   return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 }
 
+/** The certificate's public-key pin: base64 SHA-256 of its SubjectPublicKeyInfo (what `curl --pinnedpubkey sha256//…` takes). */
+export function publicKeyPin(pem: string): string {
+  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
 function writeAtomically(file: string, data: string, mode: number): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, data, { mode });

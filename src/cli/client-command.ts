@@ -1,0 +1,72 @@
+// The `client` command (the machine side), shared by `deployr` and the stand-alone client that a server hands out (`deployr-client`).
+
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { createPrompter } from '../client/prompt.js';
+import { runClient, variable } from '../client/run-client.js';
+import { commandExit } from './output.js';
+
+/** Collects repeated `--var NAME=VALUE` options. */
+function collectVar(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`--var takes NAME=VALUE, not "${value}"`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+/** Reads variables from a JSON object or NAME=VALUE lines. */
+function readVarsFile(file: string): Record<string, string> {
+  const text = readFileSync(file, 'utf8');
+  if (text.trim().startsWith('{')) {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  }
+  const vars: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const eq = line.indexOf('=');
+    if (line.trim() && !line.trim().startsWith('#') && eq > 0) vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  }
+  return vars;
+}
+
+/** Adds `client` to `program`: sign in, choose a task sequence (or take --ts), run it. */
+export function registerClientCommand(program: Command): void {
+  program.command('client')
+    .description('the machine side: sign in, choose a task sequence (or take --ts), run it')
+    .requiredOption('--server <url>', 'the service, e.g. https://deployr.contoso.com:7281')
+    .option('--ca <file>', 'trust this CA or certificate (e.g. the service\'s tls/server.crt)')
+    .option('--fingerprint <sha256>', 'trust the server certificate with this SHA-256 fingerprint')
+    .option('--ts <id[:version]>', 'the task sequence to run (skips the chooser)')
+    .option('--var <name=value>', 'a task sequence variable (repeatable); prefer --vars or DEPLOYR_VAR_<NAME> for secrets', collectVar, {})
+    .option('--vars <file>', 'variables from a JSON object or NAME=VALUE lines')
+    .option('--fullos', 'start in an installed OS (passcode via the Passcode variable, certificate authentication)')
+    .option('--device-id <id>', 'an id for this device (audit, throttling)')
+    .option('--cert <file>', 'client certificate (PEM) for certificate authentication')
+    .option('--key <file>', 'its private key (PEM)')
+    .option('--pfx <file>', 'client certificate and key as PKCS#12; the password from DEPLOYR_PFX_PASSWORD')
+    .option('--state-dir <dir>', 'run state, logs and content cache (default: $DEPLOYR_CLIENT_STATE or ~/.deployr-client)')
+    .option('--new-run', 'discard a saved (unfinished) run instead of resuming it')
+    .option('--secret <name>', 'treat this variable as secret: never printed, logged, uploaded or saved (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
+    .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: Record<string, string>; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
+      await commandExit(async () => {
+        const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
+        const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...flags.var };
+        const prompter = createPrompter();
+        try {
+          return await runClient({
+            server: flags.server, fullos: Boolean(flags.fullos), variables,
+            ...(flags.ca ? { caFile: flags.ca } : {}), ...(flags.fingerprint ? { fingerprint: flags.fingerprint } : {}),
+            ...(flags.ts ?? variable(variables, 'TSID') ? { ts: (flags.ts ?? variable(variables, 'TSID')) as string } : {}),
+            ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),
+            ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
+            ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions),
+          }, {
+            prompter, out: (line) => process.stdout.write(line + '\n'),
+            terminal: { isTTY: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), get columns() { return process.stdout.columns; }, get rows() { return process.stdout.rows; } },
+          });
+        } finally {
+          prompter.close();
+        }
+      });
+    });
+}

@@ -1,0 +1,45 @@
+// The bootstrap scripts as text and, for the shell one, as run by /bin/sh: the values reach the client as single arguments.
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { powershellBootstrap, shellBootstrap, type BootstrapScriptValues } from './bootstrap.js';
+
+const VALUES: BootstrapScriptValues = {
+  server: 'https://deploy.example:7281', fingerprint: 'AB:CD:EF', tsid: '80e8121b-c426-4bb9-866e-faf06af2c398:1', client: null,
+};
+
+test('without a client bundle the shell script starts an installed deployr with the server, its pin and the task sequence as single arguments', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deployr-bootstrap-'));
+  try {
+    // A stand-in `deployr` that prints one argument a line.
+    writeFileSync(join(dir, 'deployr'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n');
+    chmodSync(join(dir, 'deployr'), 0o755);
+    writeFileSync(join(dir, 'bootstrap.sh'), shellBootstrap(VALUES));
+    const r = spawnSync('/bin/sh', [join(dir, 'bootstrap.sh'), '--var', 'Stage=one two'], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'client', '--server', 'https://deploy.example:7281', '--fingerprint', 'AB:CD:EF', '--fullos', '--ts', '80e8121b-c426-4bb9-866e-faf06af2c398:1', '--var', 'Stage=one two',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with a client bundle both scripts carry its SHA-256 and download it; without a task sequence they start the chooser', () => {
+  const withClient = { ...VALUES, tsid: null, client: { sha256: 'a'.repeat(64), publicKeyPin: 'cGlu' } };
+  const sh = shellBootstrap(withClient);
+  assert.match(sh, /^client_sha256='a{64}'$/m);
+  assert.match(sh, /curl -fsS --insecure --pinnedpubkey 'sha256\/\/cGlu' -o "\$client\.part" "\$server\/v1\/Service\/Client"/);
+  assert.match(sh, /exec node "\$client" client --server 'https:\/\/deploy\.example:7281' --fingerprint 'AB:CD:EF' "\$@"$/m);
+  assert.doesNotMatch(sh, /--fullos|npx/);
+  const ps = powershellBootstrap(withClient);
+  assert.match(ps, /^\$deployrClientSha256 = 'a{64}'$/m);
+  assert.match(ps, /Invoke-WebRequest -UseBasicParsing -Uri "\$deployrServer\/v1\/Service\/Client" -OutFile "\$deployrClient\.part"/);
+  assert.match(ps, /Get-FileHash -Algorithm SHA256 -LiteralPath "\$deployrClient\.part"\)\.Hash -ne \$deployrClientSha256/);
+  assert.match(ps, /^\$deployrArgs = @\('client', '--server', 'https:\/\/deploy\.example:7281', '--fingerprint', 'AB:CD:EF'\)$/m);
+  assert.doesNotMatch(ps, /--fullos|npx|SkipCertificateCheck/);
+});
