@@ -6,7 +6,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { powershellBootstrap, shellBootstrap, type BootstrapScriptValues } from './bootstrap.js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { installErrorHandler } from '../error-status.js';
+import { powershellBootstrap, registerBootstrapRoutes, shellBootstrap, type BootstrapScriptValues } from './bootstrap.js';
 
 const VALUES: BootstrapScriptValues = {
   server: 'https://deploy.example:7281', fingerprint: 'AB:CD:EF', tsid: '80e8121b-c426-4bb9-866e-faf06af2c398:1', client: null,
@@ -42,4 +44,21 @@ test('with a client bundle both scripts carry its SHA-256 and download it; witho
   assert.match(ps, /Get-FileHash -Algorithm SHA256 -LiteralPath "\$deployrClient\.part"\)\.Hash -ne \$deployrClientSha256/);
   assert.match(ps, /^\$deployrArgs = @\('client', '--server', 'https:\/\/deploy\.example:7281', '--fingerprint', 'AB:CD:EF'\)$/m);
   assert.doesNotMatch(ps, /--fullos|npx|SkipCertificateCheck/);
+});
+
+test('a service without a client bundle answers GET /v1/Service/Client with 404 NOT_FOUND and hands out the installed-deployr script', async () => {
+  const app = Fastify() as unknown as FastifyInstance;
+  installErrorHandler(app);
+  registerBootstrapRoutes(app, { fingerprint: 'AB:CD:EF', publicKeyPin: 'cGlu', clientBundle: null });
+  try {
+    const client = await app.inject({ method: 'GET', url: '/v1/Service/Client' });
+    assert.equal(client.statusCode, 404);
+    assert.equal((client.json() as { error: { code: string } }).error.code, 'NOT_FOUND');
+    const script = await app.inject({ method: 'GET', url: '/v1/Service/Bootstrap', headers: { host: 'deploy.example:7281' } });
+    assert.equal(script.statusCode, 200);
+    assert.match(script.body, /exec npx --no-install deployr client --server 'https:\/\/deploy\.example:7281' --fingerprint 'AB:CD:EF' "\$@"/);
+    assert.doesNotMatch(script.body, /curl/);
+  } finally {
+    await app.close();
+  }
 });
