@@ -71,6 +71,11 @@ describe('passcode-protected service, configuration tool and client', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
       assert.ok(!r.stderr.includes(first) || first === '', 'the error does not repeat the passcode');
     }
+    // The policy is checked before the verification prompt: one line of input is enough to hear why.
+    const early = await runDeployr(['configure', 'security', '--passcode'], { home, input: 'short1\n' });
+    assert.notEqual(early.code, 0);
+    assert.match(early.stderr, /too short/);
+    assert.doesNotMatch(early.stdout + early.stderr, /Verify passcode/);
     const show = await runDeployr(['configure', 'show'], { home });
     assert.match(show.stdout, /Passcode: not set/);
     assert.match(show.stdout, /revision 0/);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { LocalStatus } from '../api/contract.js';
 import { describeChange, type SecurityAdmin, type SecurityChange } from '../auth/security-admin.js';
+import { checkNewPasscode } from '../domain/passcode-policy.js';
 import { DeployrError } from '../domain/errors.js';
 import { configuredMethods, type SecuritySettings } from '../domain/security-settings.js';
 import type { VersionedSecuritySettings } from '../engine/ports.js';
@@ -50,10 +51,12 @@ export interface SecurityFlags {
   remindAfter?: string;
 }
 
-/** Asks for a new passcode twice (masked, or two lines of standard input); mismatch changes nothing. */
+/** Asks for a new passcode twice (masked, or two lines of standard input); one the policy refuses, or a mismatch, changes nothing. */
 async function readNewPasscode(prompter: Prompter): Promise<string> {
   const first = await prompter.secret('Passcode:');
   if (first === null) throw new DeployrError('INVALID_INPUT', 'No passcode was given (the input ended); nothing changed.');
+  // The policy is checked before the second prompt, so that nobody types twice a passcode that will be refused.
+  checkNewPasscode(first);
   const second = await prompter.secret('Verify passcode:');
   if (second === null) throw new DeployrError('INVALID_INPUT', 'The passcode was not verified (the input ended); nothing changed.');
   if (first !== second) throw new DeployrError('INVALID_INPUT', 'The two passcodes do not match; nothing changed.');
