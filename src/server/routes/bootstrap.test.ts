@@ -39,10 +39,11 @@ test('with a client bundle both scripts carry its SHA-256 and download it; witho
   assert.match(sh, /exec node "\$client" client --server 'https:\/\/deploy\.example:7281' --fingerprint 'AB:CD:EF' "\$@"$/m);
   assert.doesNotMatch(sh, /--fullos|npx/);
   const ps = powershellBootstrap(withClient);
-  assert.match(ps, /^\$deployrClientSha256 = 'a{64}'$/m);
+  assert.match(ps, /^ {2}\$deployrClientSha256 = 'a{64}'$/m);
   assert.match(ps, /Invoke-WebRequest -UseBasicParsing -Uri "\$deployrServer\/v1\/Service\/Client" -OutFile "\$deployrClient\.part"/);
   assert.match(ps, /Get-FileHash -Algorithm SHA256 -LiteralPath "\$deployrClient\.part"\)\.Hash -ne \$deployrClientSha256/);
-  assert.match(ps, /^\$deployrArgs = @\('client', '--server', 'https:\/\/deploy\.example:7281', '--fingerprint', 'AB:CD:EF'\)$/m);
+  assert.match(ps, /^ {2}\$deployrArgs = @\('client', '--server', 'https:\/\/deploy\.example:7281', '--fingerprint', 'AB:CD:EF'\)$/m);
+  assert.match(ps, /^& \{$[\s\S]*^\} @args$/m, 'a script block keeps iex from leaving variables behind');
   assert.doesNotMatch(ps, /--fullos|npx|SkipCertificateCheck/);
 });
 

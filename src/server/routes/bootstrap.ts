@@ -105,11 +105,9 @@ export function powershellBootstrap(v: BootstrapScriptValues): string {
       '',
     ].join('\n');
   }
-  return [
-    '# deployr bootstrap: downloads the deployr client from the server that served this script, checks its SHA-256, and starts it.',
-    '# Needs Node.js 20+. The client is kept in $env:DEPLOYR_CLIENT_DIR (default ~/.deployr-client/bootstrap) and reused while its hash matches.',
-    ...COMMON_HEADER,
+  const body = [
     "$ErrorActionPreference = 'Stop'",
+    "$ProgressPreference = 'SilentlyContinue'",
     `$deployrServer = '${v.server}'`,
     `$deployrClientSha256 = '${v.client.sha256}'`,
     "$deployrDir = if ($env:DEPLOYR_CLIENT_DIR) { $env:DEPLOYR_CLIENT_DIR } else { Join-Path $HOME '.deployr-client/bootstrap' }",
@@ -127,6 +125,15 @@ export function powershellBootstrap(v: BootstrapScriptValues): string {
     '}',
     `$deployrArgs = @('client', ${args})`,
     '& node $deployrClient @deployrArgs @args',
+  ];
+  return [
+    '# deployr bootstrap: downloads the deployr client from the server that served this script, checks its SHA-256, and starts it.',
+    '# Needs Node.js 20+. The client is kept in $env:DEPLOYR_CLIENT_DIR (default ~/.deployr-client/bootstrap) and reused while its hash matches.',
+    ...COMMON_HEADER,
+    '# Everything runs in a script block, so that `iex` leaves no variables or preferences behind in the session.',
+    '& {',
+    ...body.map((line) => `  ${line}`),
+    '} @args',
     exitNote,
     '',
   ].join('\n');
