@@ -31,6 +31,7 @@ export function printBanner(say: (line: string) => void, b: BannerFacts): void {
   say(`  SHA-256 fingerprint: ${b.fingerprint}`);
   say('Next: set a passcode (deployr configure security --passcode), import a task sequence (deployr ts import FILE.json),');
   say(`      then start a client: deployr client --server https://localhost:${b.port} --ca ${b.certFile}`);
+  say(`      or on a machine with only Node.js and curl: curl -fsS --cacert server.crt -o bootstrap.sh https://SERVER:${b.port}/v1/Service/Bootstrap && sh bootstrap.sh`);
 }
 
 /** Messages between the primary and its workers (over the cluster's IPC channel). */
