@@ -1,5 +1,6 @@
 // The one table from stable error codes to HTTP statuses, and the error handler that applies it.
 
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../api/contract.js';
@@ -43,14 +44,14 @@ export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: 
  */
 export function clientErrors(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'The request did not arrive in time; the connection is closed.']
+  const [status, code, message]: [number, string, string] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'The request did not arrive in time; the connection is closed.']
     : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'INVALID_INPUT', 'The request headers are too large.']
     : [400, 'INVALID_INPUT', 'The request is not valid HTTP.'];
   const body = JSON.stringify(errorBody(code, message));
   // Node keeps the request's response on `_httpMessage`; once its head is sent, an answer now would land inside it.
   const responseInProgress = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent === true;
   if (socket.writable && !responseInProgress) {
-    socket.write(`HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroySoon();
 }
