@@ -16,7 +16,7 @@ import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, c
 import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
 import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
-import { runsList, runsShow, runsWatch } from '../cli/run-commands.js';
+import { runsList, runsPrune, runsShow, runsWatch } from '../cli/run-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
@@ -226,6 +226,8 @@ runs.command('show').argument('<id>').addOption(homeOption()).option('--json', '
   .action(async (id: string, flags: { home?: string; json?: boolean; log?: boolean }) => exit(() => withStore(flags.home, ({ store }) => runsShow(id, new RunRegistry({ store }), processIo, flags))));
 runs.command('watch').argument('<id>').addOption(homeOption()).description('follow a run until it ends (exit 0 when it succeeded, 2 when it failed)')
   .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => runsWatch(id, new RunRegistry({ store }), processIo))));
+runs.command('prune').addOption(homeOption()).requiredOption('--older-than <duration>', 'for example 90d: runs with no change for longer are deleted').description('delete old runs with their steps and logs (audited)')
+  .action(async (flags: { home?: string; olderThan: string }) => exit(() => withStore(flags.home, ({ store }) => runsPrune(new RunRegistry({ store }), processIo, flags))));
 
 const content = program.command('content').description('content items');
 content.command('create').addOption(homeOption()).requiredOption('--name <name>').requiredOption('--purpose <purpose>', 'Application, DriverPack, OperatingSystem or Other')

@@ -185,6 +185,10 @@ export interface RunStore {
   listRunSteps(runId: string): Promise<RunStepRecord[]>;
   /** Appends text to a run's log. */
   appendRunLog(runId: string, text: string): Promise<void>;
+  /** The number of characters in the run's log so far. */
+  runLogLength(runId: string): Promise<number>;
   /** The run's whole log. */
   getRunLog(runId: string): Promise<string>;
+  /** Deletes the runs (with their steps and logs) whose last change was before `before` (ISO 8601); returns how many. */
+  deleteRunsBefore(before: string): Promise<number>;
 }

@@ -11,7 +11,7 @@ import type { Principal } from '../domain/principal.js';
 import type { RunRecord, RunStepRecord } from '../domain/run.js';
 import type { TaskSequence } from '../domain/task-sequence.js';
 import type { AuditStore, RunFilter, RunStore, TaskSequenceStore } from './ports.js';
-import { RunRegistry } from './run-registry.js';
+import { RUN_LOG_TRUNCATED_NOTE, RunRegistry } from './run-registry.js';
 import { parseVariableLine, runServerScript } from './server-scripts.js';
 
 const TS = '11111111-1111-4111-8111-111111111111';
@@ -48,6 +48,12 @@ class MemoryStore implements RunStore, TaskSequenceStore, AuditStore {
   async listRunSteps(runId: string): Promise<RunStepRecord[]> { return this.steps.get(runId) ?? []; }
   async appendRunLog(runId: string, text: string): Promise<void> { this.logs.set(runId, (this.logs.get(runId) ?? '') + text); }
   async getRunLog(runId: string): Promise<string> { return this.logs.get(runId) ?? ''; }
+  async runLogLength(runId: string): Promise<number> { return (this.logs.get(runId) ?? '').length; }
+  async deleteRunsBefore(before: string): Promise<number> {
+    const old = [...this.runs.values()].filter((r) => r.updatedAt < before);
+    for (const r of old) { this.runs.delete(r.id); this.steps.delete(r.id); this.logs.delete(r.id); }
+    return old.length;
+  }
   async putTaskSequence(): Promise<void> {}
   async getTaskSequence(id: string): Promise<TaskSequence | null> { return this.ts.get(id) ?? null; }
   async listTaskSequences(): Promise<TaskSequence[]> { return [...this.ts.values()]; }
@@ -91,6 +97,42 @@ test('steps are recorded by key, the current step follows, and a finished run ta
   await runs.finish(p, run.id, { status: 'failed', message: '"One" failed' }, src);
   await assert.rejects(runs.reportStep(p, run.id, { key, stepId: key, name: 'One', status: 'running' }), (e) => isDeployrError(e, 'CONFLICT'));
   assert.ok(store.audit.some((e) => e.kind === 'run' && e.method === 'finish' && e.result === 'failed'));
+});
+
+test('a run keeps its log up to the size limit: the piece that passes it is cut with a note, later pieces are dropped', async () => {
+  const store = new MemoryStore();
+  const runs = new RunRegistry({ store, logMaxChars: 100 });
+  const p = principal();
+  const run = await runs.register(p, { taskSequenceId: TS, versionNo: 1 }, src);
+  await runs.appendLog(p, run.id, 'a'.repeat(60));
+  assert.equal(await runs.log(p, run.id), 'a'.repeat(60));
+  await runs.appendLog(p, run.id, 'b'.repeat(60));
+  assert.equal(await runs.log(p, run.id), 'a'.repeat(60) + 'b'.repeat(40) + RUN_LOG_TRUNCATED_NOTE);
+  await runs.appendLog(p, run.id, 'c'.repeat(10));
+  assert.equal(await runs.log(p, run.id), 'a'.repeat(60) + 'b'.repeat(40) + RUN_LOG_TRUNCATED_NOTE, 'nothing more after the limit');
+  // Another run has its own allowance.
+  const second = await runs.register(p, { taskSequenceId: TS, versionNo: 1 }, src);
+  await runs.appendLog(p, second.id, 'd'.repeat(100));
+  assert.equal(await runs.log(p, second.id), 'd'.repeat(100));
+});
+
+test('prune deletes runs with no change for longer than the age, unfinished ones included, and audits it', async () => {
+  const store = new MemoryStore();
+  let now = new Date('2026-01-01T00:00:00Z');
+  const runs = new RunRegistry({ store, now: () => now });
+  const p = principal();
+  const old = await runs.register(p, { taskSequenceId: TS, versionNo: 1 }, src);
+  await runs.finish(p, old.id, { status: 'succeeded' }, src);
+  const stale = await runs.register(p, { taskSequenceId: TS, versionNo: 1 }, src);
+  now = new Date('2026-06-01T00:00:00Z');
+  const recent = await runs.register(p, { taskSequenceId: TS, versionNo: 1 }, src);
+  const { deleted, before } = await runs.prune(90 * 86400, { subject: 'admin', source: 'local' });
+  assert.equal(deleted, 2);
+  assert.equal(before, '2026-03-03T00:00:00.000Z');
+  assert.deepEqual([...store.runs.keys()], [recent.id]);
+  assert.equal(store.runs.has(old.id) || store.runs.has(stale.id), false);
+  assert.ok(store.audit.some((e) => e.kind === 'run' && e.method === 'prune' && e.detail.deleted === 2));
+  await assert.rejects(runs.prune(0, { subject: 'admin', source: 'local' }), (e) => isDeployrError(e, 'INVALID_INPUT'));
 });
 
 function scripts(t: TestContext): string {

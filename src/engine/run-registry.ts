@@ -19,12 +19,20 @@ export interface RequestSource {
   address: string | null;
 }
 
+/** The most characters of a client's log kept for one run (about 32 MiB of ASCII). */
+export const RUN_LOG_MAX_CHARS = 32 * 1024 * 1024;
+
+/** Written where a run's log was cut. */
+export const RUN_LOG_TRUNCATED_NOTE = "\n[deployr: the log is cut here: the server keeps a run's log only up to its size limit; the whole log stays on the machine]\n";
+
 /** What the registry needs. */
 export interface RunRegistryDeps {
   store: RunStore & TaskSequenceStore & AuditStore;
   /** The content library's Scripts folder; server-side scripts are refused without it. */
   scriptsDir?: string;
   now?: () => Date;
+  /** The most characters of a client's log kept per run (default RUN_LOG_MAX_CHARS). */
+  logMaxChars?: number;
 }
 
 /** A step report from a client. */
@@ -106,10 +114,29 @@ export class RunRegistry {
     return updated;
   }
 
-  /** Appends a piece of the client's log. */
+  /**
+   * Appends a piece of the client's log. A run keeps at most `logMaxChars` characters: the
+   * piece that would pass the limit is cut and a note says so; later pieces are dropped. The
+   * client is not told (its own log file stays whole), so a run is never failed by its log.
+   */
   async appendLog(principal: Principal, id: string, text: string): Promise<void> {
     const run = await this.visible(principal, id);
-    if (text.length > 0) await this.deps.store.appendRunLog(run.id, text);
+    if (text.length === 0) return;
+    const room = (this.deps.logMaxChars ?? RUN_LOG_MAX_CHARS) - (await this.deps.store.runLogLength(run.id));
+    if (room <= 0) return;
+    await this.deps.store.appendRunLog(run.id, text.length <= room ? text : text.slice(0, room) + RUN_LOG_TRUNCATED_NOTE);
+  }
+
+  /**
+   * Deletes runs whose last change is older than `olderThanSeconds` (finished ones, and unfinished
+   * ones nothing has reported on for as long), with their steps and logs; audited. Returns how many.
+   */
+  async prune(olderThanSeconds: number, actor: { subject: string; source: string }): Promise<{ deleted: number; before: string }> {
+    if (!Number.isSafeInteger(olderThanSeconds) || olderThanSeconds <= 0) throw new DeployrError('INVALID_INPUT', 'The age must be more than 0 seconds.');
+    const before = new Date(this.now().getTime() - olderThanSeconds * 1000).toISOString();
+    const deleted = await this.deps.store.deleteRunsBefore(before);
+    await this.deps.store.append({ kind: 'run', method: 'prune', result: 'deleted', reason: 'ok', subject: actor.subject, source: actor.source, device: null, detail: { deleted, before } });
+    return { deleted, before };
   }
 
   /** Runs the caller may see, newest first. */

@@ -100,6 +100,21 @@ export function appendRunLog(db: SqliteDatabase, runId: string, text: string): v
   }).immediate();
 }
 
+/** The number of characters in the run's log. */
+export function runLogLength(db: SqliteDatabase, runId: string): number {
+  return (db.prepare('SELECT COALESCE(SUM(LENGTH(text)), 0) FROM run_logs WHERE run_id = ?').pluck().get(runId) as number) ?? 0;
+}
+
+/** Deletes runs last changed before `before` (ISO 8601), with their steps and logs, in one transaction; returns how many. */
+export function deleteRunsBefore(db: SqliteDatabase, before: string): number {
+  return db.transaction(() => {
+    const old = 'SELECT id FROM runs WHERE updated_at < ?';
+    db.prepare(`DELETE FROM run_logs WHERE run_id IN (${old})`).run(before);
+    db.prepare(`DELETE FROM run_steps WHERE run_id IN (${old})`).run(before);
+    return db.prepare('DELETE FROM runs WHERE updated_at < ?').run(before).changes;
+  }).immediate();
+}
+
 /** The run's whole log. */
 export function getRunLog(db: SqliteDatabase, runId: string): string {
   return (db.prepare('SELECT text FROM run_logs WHERE run_id = ? ORDER BY seq').pluck().all(runId) as string[]).join('');

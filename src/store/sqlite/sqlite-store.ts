@@ -253,6 +253,14 @@ class SqliteStore implements Store {
     runs.appendRunLog(this.db, runId, text);
   }
 
+  async runLogLength(runId: string): Promise<number> {
+    return runs.runLogLength(this.db, runId);
+  }
+
+  async deleteRunsBefore(before: string): Promise<number> {
+    return runs.deleteRunsBefore(this.db, before);
+  }
+
   async getRunLog(runId: string): Promise<string> {
     return runs.getRunLog(this.db, runId);
   }
