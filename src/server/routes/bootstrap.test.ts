@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installErrorHandler } from '../error-status.js';
@@ -45,6 +45,18 @@ test('with a client bundle both scripts carry its SHA-256 and download it; witho
   assert.match(ps, /^ {2}\$deployrArgs = @\('client', '--server', 'https:\/\/deploy\.example:7281', '--fingerprint', 'AB:CD:EF'\)$/m);
   assert.match(ps, /^& \{$[\s\S]*^\} @args$/m, 'a script block keeps iex from leaving variables behind');
   assert.doesNotMatch(ps, /--fullos|npx|SkipCertificateCheck/);
+});
+
+test('the downloading shell script stops with one line when it has nowhere to keep the client (no HOME, no DEPLOYR_CLIENT_DIR)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deployr-bootstrap-'));
+  try {
+    writeFileSync(join(dir, 'bootstrap.sh'), shellBootstrap({ ...VALUES, client: { sha256: 'a'.repeat(64), publicKeyPin: 'cGlu' } }));
+    const r = spawnSync('/bin/sh', [join(dir, 'bootstrap.sh')], { env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` }, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'deployr bootstrap: HOME is not set: set DEPLOYR_CLIENT_DIR to a folder for the client.\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a service without a client bundle answers GET /v1/Service/Client with 404 NOT_FOUND and hands out the installed-deployr script', async () => {

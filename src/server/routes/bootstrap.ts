@@ -76,6 +76,7 @@ export function shellBootstrap(v: BootstrapScriptValues): string {
     'fail() { echo "deployr bootstrap: $*" >&2; exit 1; }',
     'sha256_of() { if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d " " -f 1; else openssl dgst -sha256 -r "$1" | cut -d " " -f 1; fi; }',
     "command -v node >/dev/null 2>&1 || fail 'Node.js 20 or later is needed, and node is not on PATH.'",
+    "[ -n \"${DEPLOYR_CLIENT_DIR:-${HOME:-}}\" ] || fail 'HOME is not set: set DEPLOYR_CLIENT_DIR to a folder for the client.'",
     'if [ ! -f "$client" ] || [ "$(sha256_of "$client")" != "$client_sha256" ]; then',
     "  command -v curl >/dev/null 2>&1 || fail 'curl is needed to download the client.'",
     '  (umask 077 && mkdir -p "$dir")',
