@@ -130,6 +130,8 @@ describe('running task sequences with the real client and service', () => {
     const runId = runIdOf(r);
     if (process.env.SHOW_OUTPUT) console.log(r.stdout);
     assert.ok(!r.stdout.includes(PASSCODE) && !r.stderr.includes(PASSCODE), 'the passcode is never printed');
+    assert.match(r.stderr, /^warning: the secret variable Passcode was given with --var, where other users of this machine can see it \(ps\); pass it with DEPLOYR_VAR_Passcode or --vars FILE instead\.$/m);
+    assert.doesNotMatch(r.stderr, /variable (InstallDir|ImageTarget)/, 'only secrets are warned about');
     assert.match(r.stdout, /\[ ?\d+\/\d+\] > Apply image/, 'the step list marks the current step');
     assert.match(r.stdout, /%.*MiB \/ 3\.0 MiB, .*\/s, (done|.* left)/, 'a progress bar with bytes, rate and time left');
     assert.match(r.stdout, /FinishAction Restart: not done, because the client was started without --allow-power-actions/);
@@ -233,6 +235,8 @@ describe('running task sequences with the real client and service', () => {
     const state = join(work, 'state-reboot');
     const first = await client(['--fullos', '--ts', `${tsId}:1`, '--var', `Passcode=${PASSCODE}`, '--var', 'Secretish=hush-hush-value', '--secret', 'Secretish'], state);
     assert.equal(first.code, 194, first.stdout + first.stderr);
+    assert.match(first.stderr, /warning: the secret variable Secretish was given with --var/, 'a --secret name is a secret too');
+    assert.ok(!first.stderr.includes('hush-hush-value'));
     assert.match(first.stdout, /Restart requested: See you soon/);
     const runId = runIdOf(first);
     const saved = readFileSync(join(state, 'state.json'), 'utf8');

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createPrompter } from '../client/prompt.js';
 import { runClient, variable } from '../client/run-client.js';
+import { isSecretVariableName } from '../domain/variables.js';
 import { commandExit } from './output.js';
 
 /** Collects repeated `--var NAME=VALUE` options. */
@@ -51,6 +52,10 @@ export function registerClientCommand(program: Command): void {
       await commandExit(async () => {
         const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
         const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...flags.var };
+        // A command line is visible to every local user (ps, /proc): say so, naming the variable only.
+        for (const name of Object.keys(flags.var).filter((n) => isSecretVariableName(n, flags.secret))) {
+          process.stderr.write(`warning: the secret variable ${name} was given with --var, where other users of this machine can see it (ps); pass it with DEPLOYR_VAR_${name} or --vars FILE instead.\n`);
+        }
         const prompter = createPrompter();
         try {
           return await runClient({
