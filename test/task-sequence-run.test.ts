@@ -224,6 +224,27 @@ describe('running task sequences with the real client and service', () => {
     assert.match(watch.stdout, /Run failed/);
   });
 
+  test('--vars FILE gives variables, the Passcode included, as JSON or NAME=VALUE lines; a malformed file gets one line that never quotes it', async () => {
+    const marker = join(work, 'vars-marker');
+    const tsId = await importTs(taskSequence('From a file', [step('Stage', RUN_COMMAND_LINE, { CommandLine: `echo "%Stage%" >> "${marker}"` })]));
+    const json = join(work, 'vars.json');
+    writeFileSync(json, JSON.stringify({ Passcode: PASSCODE, Stage: 'from json' }), { mode: 0o600 });
+    const lines = join(work, 'vars.env');
+    writeFileSync(lines, `# comment\nPasscode=${PASSCODE}\nStage=from lines\n`, { mode: 0o600 });
+    for (const file of [json, lines]) {
+      const r = await client(['--fullos', '--ts', tsId, '--vars', file, '--new-run'], join(work, 'state-vars'));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stderr, /warning/, 'a file is the right way: no warning');
+    }
+    assert.equal(readFileSync(marker, 'utf8'), 'from json\nfrom lines\n');
+    const broken = join(work, 'vars-broken.json');
+    writeFileSync(broken, `{"Stage": "x", "Passcode": ${PASSCODE}}`, { mode: 0o600 });
+    const r = await client(['--fullos', '--ts', tsId, '--vars', broken], join(work, 'state-vars'));
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: --vars ${broken}: it starts with "{" but is not valid JSON; use a JSON object of strings or NAME=VALUE lines. [INPUT]\n`);
+    for (let i = 0; i + 6 <= PASSCODE.length; i++) assert.ok(!(r.stdout + r.stderr).includes(PASSCODE.slice(i, i + 6)), 'no piece of the passcode is shown');
+  });
+
   test('a Reboot step exits 194 with the state saved; the next client start resumes after it', async () => {
     const marker = join(work, 'reboot-marker');
     const tsId = await importTs(taskSequence('Restarts', [

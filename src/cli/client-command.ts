@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { ClientError } from '../client/api-client.js';
 import { createPrompter } from '../client/prompt.js';
 import { runClient, variable } from '../client/run-client.js';
 import { isSecretVariableName } from '../domain/variables.js';
@@ -14,11 +15,27 @@ function collectVar(value: string, previous: Record<string, string>): Record<str
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
-/** Reads variables from a JSON object or NAME=VALUE lines. */
+/**
+ * Reads variables from a JSON object or NAME=VALUE lines. Errors never quote the file: it may hold
+ * the passcode (a JSON parser's message shows the text around the fault).
+ */
 function readVarsFile(file: string): Record<string, string> {
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ClientError('INPUT', `--vars ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
   if (text.trim().startsWith('{')) {
-    const parsed = JSON.parse(text) as Record<string, unknown>;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ClientError('INPUT', `--vars ${file}: it starts with "{" but is not valid JSON; use a JSON object of strings or NAME=VALUE lines.`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ClientError('INPUT', `--vars ${file}: the JSON must be an object of NAME: VALUE pairs.`);
+    }
     return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
   }
   const vars: Record<string, string> = {};
