@@ -224,7 +224,7 @@ describe('running task sequences with the real client and service', () => {
     assert.match(watch.stdout, /Run failed/);
   });
 
-  test('--vars FILE gives variables, the Passcode included, as JSON or NAME=VALUE lines; a malformed file gets one line that never quotes it', async () => {
+  test('--vars FILE gives variables, the Passcode included, as JSON or NAME=VALUE lines; a malformed file or --var gets one line that never quotes it', async () => {
     const marker = join(work, 'vars-marker');
     const tsId = await importTs(taskSequence('From a file', [step('Stage', RUN_COMMAND_LINE, { CommandLine: `echo "%Stage%" >> "${marker}"` })]));
     const json = join(work, 'vars.json');
@@ -243,6 +243,10 @@ describe('running task sequences with the real client and service', () => {
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `error: --vars ${broken}: it starts with "{" but is not valid JSON; use a JSON object of strings or NAME=VALUE lines. [INPUT]\n`);
     for (let i = 0; i + 6 <= PASSCODE.length; i++) assert.ok(!(r.stdout + r.stderr).includes(PASSCODE.slice(i, i + 6)), 'no piece of the passcode is shown');
+    // The same for a --var whose name was left out: one line, the value not quoted back, no stack trace.
+    const nameless = await client(['--fullos', '--ts', tsId, '--var', `=${PASSCODE}`], join(work, 'state-vars'));
+    assert.equal(nameless.code, 1);
+    assert.equal(nameless.stderr, 'error: --var takes NAME=VALUE, and one of them has no NAME= before its value. [INPUT]\n');
   });
 
   test('a Reboot step exits 194 with the state saved; the next client start resumes after it', async () => {

@@ -8,11 +8,18 @@ import { runClient, variable } from '../client/run-client.js';
 import { isSecretVariableName } from '../domain/variables.js';
 import { commandExit } from './output.js';
 
-/** Collects repeated `--var NAME=VALUE` options. */
-function collectVar(value: string, previous: Record<string, string>): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`--var takes NAME=VALUE, not "${value}"`);
-  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+/**
+ * Turns the `--var NAME=VALUE` options into variables. Runs inside the command, so that a bad one
+ * is a one-line error; its value is never quoted back (it may be a secret typed without its name).
+ */
+function parseVarOptions(values: string[]): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) throw new ClientError('INPUT', '--var takes NAME=VALUE, and one of them has no NAME= before its value.');
+    vars[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return vars;
 }
 
 /**
@@ -54,7 +61,7 @@ export function registerClientCommand(program: Command): void {
     .option('--ca <file>', 'trust this CA or certificate (e.g. the service\'s tls/server.crt)')
     .option('--fingerprint <sha256>', 'trust the server certificate with this SHA-256 fingerprint')
     .option('--ts <id[:version]>', 'the task sequence to run (skips the chooser)')
-    .option('--var <name=value>', 'a task sequence variable (repeatable); prefer --vars or DEPLOYR_VAR_<NAME> for secrets', collectVar, {})
+    .option('--var <name=value>', 'a task sequence variable (repeatable); prefer --vars or DEPLOYR_VAR_<NAME> for secrets', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--vars <file>', 'variables from a JSON object or NAME=VALUE lines')
     .option('--fullos', 'start in an installed OS (passcode via the Passcode variable, certificate authentication)')
     .option('--device-id <id>', 'an id for this device (audit, throttling)')
@@ -65,12 +72,13 @@ export function registerClientCommand(program: Command): void {
     .option('--new-run', 'discard a saved (unfinished) run instead of resuming it')
     .option('--secret <name>', 'treat this variable as secret: never printed, logged, uploaded or saved (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
-    .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: Record<string, string>; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
+    .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
       await commandExit(async () => {
         const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
-        const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...flags.var };
+        const fromOptions = parseVarOptions(flags.var);
+        const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...fromOptions };
         // A command line is visible to every local user (ps, /proc): say so, naming the variable only.
-        for (const name of Object.keys(flags.var).filter((n) => isSecretVariableName(n, flags.secret))) {
+        for (const name of Object.keys(fromOptions).filter((n) => isSecretVariableName(n, flags.secret))) {
           process.stderr.write(`warning: the secret variable ${name} was given with --var, where other users of this machine can see it (ps); pass it with DEPLOYR_VAR_${name} or --vars FILE instead.\n`);
         }
         const prompter = createPrompter();
