@@ -59,6 +59,21 @@ test('the downloading shell script stops with one line when it has nowhere to ke
   }
 });
 
+test('the downloading shell script stops with one line on a machine whose Node.js is older than 20', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deployr-bootstrap-'));
+  try {
+    // A stand-in `node` 18: `node -e …` fails the version check, `node --version` says which.
+    writeFileSync(join(dir, 'node'), '#!/bin/sh\nif [ "$1" = "--version" ]; then echo v18.19.0; exit 0; fi\nexit 1\n');
+    chmodSync(join(dir, 'node'), 0o755);
+    writeFileSync(join(dir, 'bootstrap.sh'), shellBootstrap({ ...VALUES, client: { sha256: 'a'.repeat(64), publicKeyPin: 'cGlu' } }));
+    const r = spawnSync('/bin/sh', [join(dir, 'bootstrap.sh')], { env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir }, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'deployr bootstrap: Node.js 20 or later is needed; this machine has v18.19.0.\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a service without a client bundle answers GET /v1/Service/Client with 404 NOT_FOUND and hands out the installed-deployr script', async () => {
   const app = Fastify() as unknown as FastifyInstance;
   installErrorHandler(app);
