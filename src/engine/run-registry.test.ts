@@ -110,6 +110,10 @@ test('a run keeps its log up to the size limit: the piece that passes it is cut 
   assert.equal(await runs.log(p, run.id), 'a'.repeat(60) + 'b'.repeat(40) + RUN_LOG_TRUNCATED_NOTE);
   await runs.appendLog(p, run.id, 'c'.repeat(10));
   assert.equal(await runs.log(p, run.id), 'a'.repeat(60) + 'b'.repeat(40) + RUN_LOG_TRUNCATED_NOTE, 'nothing more after the limit');
+  // A cut never splits a character made of two UTF-16 units.
+  const emoji = await runs.register(p, { taskSequenceId: TS, versionNo: 1 }, src);
+  await runs.appendLog(p, emoji.id, 'e'.repeat(99) + '\u{1F600}tail');
+  assert.equal(await runs.log(p, emoji.id), 'e'.repeat(99) + RUN_LOG_TRUNCATED_NOTE);
   // Another run has its own allowance.
   const second = await runs.register(p, { taskSequenceId: TS, versionNo: 1 }, src);
   await runs.appendLog(p, second.id, 'd'.repeat(100));

@@ -124,7 +124,10 @@ export class RunRegistry {
     if (text.length === 0) return;
     const room = (this.deps.logMaxChars ?? RUN_LOG_MAX_CHARS) - (await this.deps.store.runLogLength(run.id));
     if (room <= 0) return;
-    await this.deps.store.appendRunLog(run.id, text.length <= room ? text : text.slice(0, room) + RUN_LOG_TRUNCATED_NOTE);
+    if (text.length <= room) { await this.deps.store.appendRunLog(run.id, text); return; }
+    // Never cut between the two halves of a character outside the Basic Multilingual Plane.
+    const cut = /[\uD800-\uDBFF]/.test(text[room - 1] ?? '') ? room - 1 : room;
+    await this.deps.store.appendRunLog(run.id, text.slice(0, cut) + RUN_LOG_TRUNCATED_NOTE);
   }
 
   /**
