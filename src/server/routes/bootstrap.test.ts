@@ -86,6 +86,15 @@ test('a service without a client bundle answers GET /v1/Service/Client with 404 
     assert.equal(script.statusCode, 200);
     assert.match(script.body, /exec npx --no-install deployr client --server 'https:\/\/deploy\.example:7281' --fingerprint 'AB:CD:EF' "\$@"/);
     assert.doesNotMatch(script.body, /curl/);
+    // PowerShell's `irm` names itself in its user agent: it gets the PowerShell script unless ?shell=sh says otherwise.
+    for (const agent of ['Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.19045; en-US) PowerShell/7.4.6', 'Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.19041.5247']) {
+      const ps = await app.inject({ method: 'GET', url: '/v1/Service/Bootstrap', headers: { host: 'deploy.example:7281', 'user-agent': agent } });
+      assert.match(ps.body, /^\$deployrArgs = @\('client'/m, agent);
+      const sh = await app.inject({ method: 'GET', url: '/v1/Service/Bootstrap?shell=sh', headers: { host: 'deploy.example:7281', 'user-agent': agent } });
+      assert.match(sh.body, /^#!\/bin\/sh/);
+    }
+    const curl = await app.inject({ method: 'GET', url: '/v1/Service/Bootstrap', headers: { host: 'deploy.example:7281', 'user-agent': 'curl/7.88.1' } });
+    assert.match(curl.body, /^#!\/bin\/sh/);
   } finally {
     await app.close();
   }

@@ -155,7 +155,9 @@ export function registerBootstrapRoutes(app: FastifyInstance, deps: BootstrapDep
       tsid: query.tsid === undefined || query.tsid === '' ? null : formatReference(parseReference(query.tsid)),
       client: bundle ? { sha256: bundle.sha256, publicKeyPin } : null,
     };
-    if (query.shell === 'powershell') {
+    // `iex (irm …/Bootstrap)` works as with DeployR: PowerShell's own user agent picks its script when no shell is named.
+    const powershell = query.shell === 'powershell' || (query.shell === undefined && /PowerShell\//i.test(req.headers['user-agent'] ?? ''));
+    if (powershell) {
       void reply.type('text/plain; charset=utf-8');
       return powershellBootstrap(values);
     }
