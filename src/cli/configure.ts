@@ -8,7 +8,7 @@ import { DeployrError } from '../domain/errors.js';
 import { configuredMethods, type SecuritySettings } from '../domain/security-settings.js';
 import type { VersionedSecuritySettings } from '../engine/ports.js';
 import type { Prompter } from '../client/prompt.js';
-import { formatDuration, parseDuration, type CommandIo } from './output.js';
+import { formatDuration, parseDurationFlag, type CommandIo } from './output.js';
 
 /** What the configure commands need. */
 export interface ConfigureDeps {
@@ -70,8 +70,8 @@ export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter)
   if (flags.overlap !== undefined || flags.remindAfter !== undefined) {
     changes.push({
       kind: 'rotation',
-      ...(flags.overlap !== undefined ? { overlapSeconds: parseDurationOrFail(flags.overlap, '--overlap') } : {}),
-      ...(flags.remindAfter !== undefined ? { remindAfterSeconds: parseDurationOrFail(flags.remindAfter, '--remind-after') } : {}),
+      ...(flags.overlap !== undefined ? { overlapSeconds: parseDurationFlag(flags.overlap, '--overlap') } : {}),
+      ...(flags.remindAfter !== undefined ? { remindAfterSeconds: parseDurationFlag(flags.remindAfter, '--remind-after') } : {}),
     });
   }
   if (flags.clearPasscode) changes.push({ kind: 'clear-passcode' });
@@ -107,10 +107,6 @@ export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter)
   // Read the passcode last, so that other bad flags fail before anyone types a secret.
   if (flags.passcode) changes.push({ kind: 'passcode', passcode: await readNewPasscode(prompter) });
   return changes;
-}
-
-function parseDurationOrFail(text: string, flag: string): number {
-  try { return parseDuration(text); } catch (err) { throw new DeployrError('INVALID_INPUT', `${flag}: ${(err as Error).message}`); }
 }
 
 /** `deployr configure security ...`: validates, saves atomically with audit rows, reports. */

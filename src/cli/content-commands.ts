@@ -4,7 +4,7 @@ import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { ContentLibrary } from '../engine/content-library.js';
 import type { ContentLifecycle } from '../engine/content-lifecycle.js';
 import { DeployrError } from '../domain/errors.js';
-import { parseDuration, type CommandIo } from './output.js';
+import { parseDurationFlag, type CommandIo } from './output.js';
 
 /** Who the admin commands act as, for the audit trail. */
 const LOCAL_ADMIN = { subject: 'admin', source: 'local' };
@@ -105,7 +105,7 @@ export async function contentDeleteVersion(id: string, versionText: string, flag
 export async function contentGc(flags: { dryRun?: boolean; grace?: string }, lifecycle: ContentLifecycle, io: CommandIo): Promise<number> {
   let graceMs: number | undefined;
   if (flags.grace !== undefined) {
-    try { graceMs = parseDuration(flags.grace) * 1000; } catch (err) { throw new DeployrError('INVALID_INPUT', `--grace: ${(err as Error).message}`); }
+    graceMs = parseDurationFlag(flags.grace, '--grace') * 1000;
   }
   const report = await lifecycle.collectGarbage(LOCAL_ADMIN, { dryRun: flags.dryRun === true, ...(graceMs !== undefined ? { graceMs } : {}) });
   const n = report.files.length;

@@ -23,6 +23,11 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * unit;
 }
 
+/** `parseDuration` for a command-line flag: a bad value is an INVALID_INPUT error that names the flag. */
+export function parseDurationFlag(text: string, flag: string): number {
+  try { return parseDuration(text); } catch (err) { throw new DeployrError('INVALID_INPUT', `${flag}: ${(err as Error).message}`); }
+}
+
 /** Formats seconds as the largest whole unit (90d, 2h, 30m, 45s). */
 export function formatDuration(seconds: number): string {
   for (const [unit, n] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {

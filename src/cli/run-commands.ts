@@ -3,7 +3,7 @@
 import { DeployrError } from '../domain/errors.js';
 import { isRunFinished, RUN_FAILED_EXIT_CODE, type RunRecord, type RunStepRecord } from '../domain/run.js';
 import type { RunRegistry, RunWithSteps } from '../engine/run-registry.js';
-import { formatDuration, parseDuration, type CommandIo } from './output.js';
+import { formatDuration, parseDurationFlag, type CommandIo } from './output.js';
 
 const MARK: Record<RunStepRecord['status'], string> = {
   running: '>', succeeded: '+', failed: 'x', continued: '!', skipped: '-',
@@ -99,8 +99,7 @@ export async function runsWatch(id: string, registry: RunRegistry, io: CommandIo
 
 /** `deployr runs prune --older-than DURATION`: deletes runs (steps and logs too) whose last change is older than that. */
 export async function runsPrune(registry: RunRegistry, io: CommandIo, options: { olderThan: string }): Promise<number> {
-  let seconds: number;
-  try { seconds = parseDuration(options.olderThan); } catch (err) { throw new DeployrError('INVALID_INPUT', `--older-than: ${(err as Error).message}`); }
+  const seconds = parseDurationFlag(options.olderThan, '--older-than');
   if (seconds <= 0) throw new DeployrError('INVALID_INPUT', '--older-than must be more than 0 (for example 90d).');
   const { deleted, before } = await registry.prune(seconds, { subject: 'admin', source: 'local' });
   io.out(`Deleted ${deleted} run${deleted === 1 ? '' : 's'} with no change since ${before} (older than ${formatDuration(seconds)}), with their steps and logs.`);
