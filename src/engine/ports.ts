@@ -7,6 +7,7 @@ import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../do
 import type { TaskSequence } from '../domain/task-sequence.js';
 import type { StepDefinition } from '../domain/step-definition.js';
 import type { RunRecord, RunStepRecord } from '../domain/run.js';
+import type { AdminConsoleStore } from './admin-ports.js';
 
 /** Security settings with the revision that changes on every save. */
 export interface VersionedSecuritySettings {
@@ -118,7 +119,7 @@ export interface ContentItemStore {
 }
 
 /** Everything the service needs from its store. */
-export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, StepDefinitionStore, ContentItemStore, RunStore {
+export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, StepDefinitionStore, ContentItemStore, RunStore, AdminConsoleStore {
   /** Runs a consistency check of the underlying database. */
   integrityCheck(): Promise<string>;
   close(): Promise<void>;

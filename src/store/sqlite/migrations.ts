@@ -119,4 +119,26 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 4,
+    name: 'console administrators and their sessions',
+    sql: `
+      CREATE TABLE administrators (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        password_changed_at TEXT NOT NULL
+      );
+      CREATE TABLE admin_sessions (
+        id_hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL REFERENCES administrators (name) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        source TEXT NOT NULL
+      );
+      CREATE INDEX admin_sessions_name ON admin_sessions (name);
+      CREATE INDEX runs_updated ON runs (updated_at);
+    `,
+  },
 ];

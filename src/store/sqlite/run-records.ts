@@ -4,7 +4,8 @@ import type { RunRecord, RunStatus, RunStepRecord, RunStepStatus } from '../../d
 import type { RunFilter } from '../../engine/ports.js';
 import type { SqliteDatabase } from './connection.js';
 
-interface RunRow {
+/** A row of the runs table. */
+export interface RunRow {
   id: string; task_sequence_id: string; version_no: number; name: string; device: string | null; subject: string; method: string;
   context: string; status: string; started_at: string; finished_at: string | null; current_step: string | null;
   steps_total: number | null; message: string | null; updated_at: string;
@@ -15,7 +16,8 @@ interface StepRow {
   output_tail: string | null; message: string | null; started_at: string; finished_at: string | null;
 }
 
-function toRun(r: RunRow): RunRecord {
+/** A run row as a record. */
+export function toRun(r: RunRow): RunRecord {
   return {
     id: r.id, taskSequenceId: r.task_sequence_id, versionNo: r.version_no, name: r.name, device: r.device, subject: r.subject,
     method: r.method, context: r.context, status: r.status as RunStatus, startedAt: r.started_at, finishedAt: r.finished_at,

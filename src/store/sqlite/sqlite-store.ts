@@ -15,6 +15,8 @@ import { openDatabase, type SqliteDatabase } from './connection.js';
 import { GroupCommit } from './group-commit.js';
 import * as login from './login-records.js';
 import * as runs from './run-records.js';
+import { AdminRecords } from './admin-records.js';
+import type { Administrator, AdminRole, AdminSession } from '../../domain/administrator.js';
 
 /** Opens the SQLite store at `file`; `auditKey` keys the audit chain's HMAC and is kept outside the database. */
 export function openSqliteStore(file: string, auditKey: Buffer): Store {
@@ -49,8 +51,12 @@ class SqliteStore implements Store {
   /** Login bookkeeping and audit appends share commits (one fsync for many logins in a storm). */
   private readonly writes: GroupCommit;
 
+  /** Administrators, console sessions and run changes (admin-records.ts). */
+  private readonly admins: AdminRecords;
+
   constructor(private readonly db: SqliteDatabase, private readonly auditKey: Buffer) {
     this.writes = new GroupCommit(db);
+    this.admins = new AdminRecords(db, auditKey);
   }
 
   async getSecurity(): Promise<VersionedSecuritySettings> {
@@ -264,6 +270,20 @@ class SqliteStore implements Store {
   async getRunLog(runId: string): Promise<string> {
     return runs.getRunLog(this.db, runId);
   }
+
+  async listAdministrators(): Promise<Administrator[]> { return this.admins.listAdministrators(); }
+  async getAdministrator(name: string): Promise<Administrator | null> { return this.admins.getAdministrator(name); }
+  async addAdministrator(a: Administrator, event: AuditEvent): Promise<void> { this.admins.addAdministrator(a, event); }
+  async setAdministratorPassword(name: string, hash: string, changedAt: string, event: AuditEvent): Promise<void> { this.admins.setAdministratorPassword(name, hash, changedAt, event); }
+  async setAdministratorRole(name: string, role: AdminRole, event: AuditEvent): Promise<void> { this.admins.setAdministratorRole(name, role, event); }
+  async removeAdministrator(name: string, event: AuditEvent): Promise<void> { this.admins.removeAdministrator(name, event); }
+  async createAdminSession(session: AdminSession): Promise<void> { this.admins.createAdminSession(session); }
+  async getAdminSession(idHash: string): Promise<AdminSession | null> { return this.admins.getAdminSession(idHash); }
+  async touchAdminSession(idHash: string, at: number): Promise<void> { this.admins.touchAdminSession(idHash, at); }
+  async deleteAdminSession(idHash: string): Promise<void> { this.admins.deleteAdminSession(idHash); }
+  async deleteExpiredAdminSessions(idleBefore: number, createdBefore: number): Promise<number> { return this.admins.deleteExpiredAdminSessions(idleBefore, createdBefore); }
+  async runsChangedSince(after: string, limit: number): Promise<RunRecord[]> { return this.admins.runsChangedSince(after, limit); }
+  async runCountsSince(since: string): Promise<Record<string, number>> { return this.admins.runCountsSince(since); }
 
   async integrityCheck(): Promise<string> {
     return String(this.db.pragma('integrity_check', { simple: true }));
