@@ -55,9 +55,9 @@ export class SecurityAdmin {
    * Validates every change first, then saves them all at once with their audit rows. A change that
    * fails validation throws before anything is written: nothing changes. When someone else saved
    * meanwhile, nothing is saved, the refused attempt gets its own audit row (result `failure`, reason
-   * `conflict`), and CONFLICT is thrown.
+   * `conflict`), and CONFLICT is thrown. `actor` is who the audit rows name (default: the local admin).
    */
-  async apply(changes: SecurityChange[]): Promise<SaveResult> {
+  async apply(changes: SecurityChange[], actor: { subject: string; source: string | null } = { subject: 'admin', source: 'local' }): Promise<SaveResult> {
     if (changes.length === 0) throw new DeployrError('INVALID_INPUT', 'Nothing to change.');
     const { settings: current, revision } = await this.store.getSecurity();
     const next: SecuritySettings = structuredClone(current);
@@ -124,6 +124,8 @@ export class SecurityAdmin {
       }
     }
     if (events.length === 0) return { revision, settings: current, warnings: ['Nothing changed.'] };
+    // The console saves as the signed-in administrator (the configuration tool as the local admin).
+    for (const e of events) { e.subject = actor.subject; e.source = actor.source; }
     let saved: number;
     try {
       saved = await this.store.saveSecurity(next, revision, events);
@@ -131,7 +133,7 @@ export class SecurityAdmin {
       if (isDeployrError(err, 'CONFLICT')) {
         // The save rolled back with its audit rows; record the refused attempt on its own.
         await this.store.append({
-          kind: 'settings', method: 'security', result: 'failure', reason: 'conflict', subject: 'admin', source: 'local', device: null,
+          kind: 'settings', method: 'security', result: 'failure', reason: 'conflict', subject: actor.subject, source: actor.source, device: null,
           detail: { attempted: events.map((e) => e.reason), expectedRevision: revision },
         });
       }

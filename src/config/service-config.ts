@@ -28,6 +28,10 @@ export interface ServiceConfig {
   idleTimeoutMs: number;
   /** A request whose headers and body have not all arrived this long after it began, in milliseconds, is answered 408 and its connection closed. */
   requestTimeoutMs: number;
+  /** A console session unused for this long ends, in seconds (`DEPLOYR_ADMIN_SESSION_IDLE`, default 1800). */
+  adminSessionIdleSeconds: number;
+  /** A console session ends this long after sign-in, in seconds (`DEPLOYR_ADMIN_SESSION_MAX`, default 43200). */
+  adminSessionMaxSeconds: number;
 }
 
 /** The default ports, as DeployR uses them. */
@@ -102,5 +106,7 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     workers: parseWorkers(flags.workers ?? env.DEPLOYR_WORKERS),
     idleTimeoutMs: parsePositive(env.DEPLOYR_IDLE_TIMEOUT_MS, 120_000, 'DEPLOYR_IDLE_TIMEOUT_MS'),
     requestTimeoutMs: parsePositive(env.DEPLOYR_REQUEST_TIMEOUT_MS, 60_000, 'DEPLOYR_REQUEST_TIMEOUT_MS'),
+    adminSessionIdleSeconds: parsePositive(env.DEPLOYR_ADMIN_SESSION_IDLE, 1800, 'DEPLOYR_ADMIN_SESSION_IDLE'),
+    adminSessionMaxSeconds: parsePositive(env.DEPLOYR_ADMIN_SESSION_MAX, 43_200, 'DEPLOYR_ADMIN_SESSION_MAX'),
   };
 }

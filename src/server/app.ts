@@ -19,6 +19,9 @@ import { registerStepDefinitionRoutes } from './routes/step-definitions.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerBootstrapRoutes, type BootstrapDeps } from './routes/bootstrap.js';
 import { registerContentDeliveryRoutes, registerContentRoutes } from './routes/content-items.js';
+import { registerAdminApi, type AdminApiDeps } from './routes/admin/index.js';
+import { registerConsoleRoutes } from './routes/console.js';
+import { collectOpenApi } from './openapi.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -54,6 +57,8 @@ export interface AppDeps {
   peerOf?: (req: FastifyRequest) => PeerCertificate;
   /** False for a connection set up under an older client-certificate trust: its response then closes it, so the client reconnects under the new trust. */
   isCurrentConnection?: (socket: object) => boolean;
+  /** The admin API (/v1/admin) and the web console (/console/), when wired. */
+  admin?: AdminApiDeps & { consoleDir?: string };
 }
 
 /** Largest JSON body accepted, in bytes. */
@@ -81,6 +86,7 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   // One onRequest hook per route: on protected routes it checks the connection and the token, on
   // public ones only the connection (a refused request on an outdated connection closes it too).
   requireTokens(app, authenticationHook(deps.login, deps.peerOf, isCurrentConnection), isCurrentConnection && staleConnectionHook(isCurrentConnection));
+  const openapi = collectOpenApi(app, { version: deps.version });
   registerHealthRoutes(app, deps.version);
   registerAuthRoutes(app, deps);
   registerTaskSequenceRoutes(app, deps.taskSequences);
@@ -89,5 +95,10 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   registerRunRoutes(app, deps.runs);
   if (deps.bootstrap) registerBootstrapRoutes(app, deps.bootstrap);
   if (deps.contentLibrary) registerContentDeliveryRoutes(app, deps.contentLibrary);
+  if (deps.admin) {
+    registerAdminApi(app, deps.admin);
+    registerConsoleRoutes(app, deps.admin.consoleDir);
+  }
+  app.get('/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => openapi());
   return app;
 }

@@ -65,7 +65,10 @@ export function staleConnectionHook(isCurrentConnection: (socket: object) => boo
  */
 export function requireTokens(app: FastifyInstance, hook: ReturnType<typeof authenticationHook>, publicHook?: ReturnType<typeof staleConnectionHook> | false): void {
   app.addHook('onRoute', (route) => {
-    const first = (route.config as { public?: boolean } | undefined)?.public === true ? publicHook : hook;
+    const config = route.config as { public?: boolean; adminRole?: string; adminPublic?: boolean } | undefined;
+    // Admin routes take a console session instead (admin-guard.ts): a bearer token never opens them.
+    const admin = config?.adminRole !== undefined || config?.adminPublic === true;
+    const first = config?.public === true || admin ? publicHook : hook;
     if (!first) return;
     const own = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     route.onRequest = [first as onRequestHookHandler, ...own];

@@ -30,6 +30,10 @@ import { loadClientBundle } from './client-bundle.js';
 import { buildLocalApp } from './local-app.js';
 import { peerCertificate } from './peer-certificate.js';
 import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-certificate.js';
+import { AdminSessions } from '../auth/admin-sessions.js';
+import { Administrators } from '../auth/administrators.js';
+import { SecurityAdmin } from '../auth/security-admin.js';
+import { ContentLifecycle } from '../engine/content-lifecycle.js';
 
 /** A running service. */
 export interface RunningService {
@@ -57,6 +61,8 @@ export interface ServiceDeps {
   clientBundlePath?: string;
   /** Where passcode checks in flight are counted (default: in this process; `serve --workers` counts them in the primary). */
   gate?: CheckGate;
+  /** The built web console (default: dist/web); the admin API is served either way. */
+  consoleDir?: string;
 }
 
 /** How often Node looks for requests past their time: a quarter of the limit, between 250 ms and Node's default 30 s. */
@@ -73,8 +79,9 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const clientBundle = deps.clientBundlePath ? await loadClientBundle(deps.clientBundlePath) : null;
   if (deps.clientBundlePath && !clientBundle) logger.warn({ path: deps.clientBundlePath }, 'no client bundle: bootstrap scripts will need deployr installed on the machine (npm run build makes the bundle)');
   const tokens = await createTokenService(store, { ttlSeconds: config.tokenTtlSeconds });
+  const hasher = deps.hasher ?? createArgon2Hasher();
   const login = new LoginService({
-    store, security, tokens, hasher: deps.hasher ?? createArgon2Hasher(), digestKey: deps.digestKey, ...(deps.gate ? { gate: deps.gate } : {}),
+    store, security, tokens, hasher, digestKey: deps.digestKey, ...(deps.gate ? { gate: deps.gate } : {}),
     onAlert: (n) => logger.warn({ consecutiveFailures: n }, 'many consecutive failed logins: passcode checks are slowed for everyone until a login succeeds'),
   });
   const fastifyLogger = logger as unknown as FastifyBaseLogger;
@@ -103,6 +110,14 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     entraLogin: createEntraLogin({ login, security, validator: createEntraValidator() }),
     peerOf: (req) => trust.peerForConnection(req.raw.socket, peerCertificate(req)),
     isCurrentConnection: (socket) => trust.isCurrentConnection(socket),
+    admin: {
+      sessions: new AdminSessions({ store, hasher, digestKey: deps.digestKey, policy: { idleSeconds: config.adminSessionIdleSeconds, maxSeconds: config.adminSessionMaxSeconds } }),
+      administrators: new Administrators(store, hasher), security: new SecurityAdmin(store, hasher), readSecurity: () => store.getSecurity(),
+      taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store),
+      ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs), contentLifecycle: new ContentLifecycle(store, deps.blobs) } : {}),
+      runs: new RunRegistry({ store }), runWatch: store, audit: store, logins: store, uploadDir: join(config.home, 'uploads'),
+      ...(deps.consoleDir ? { consoleDir: deps.consoleDir } : {}),
+    },
   }, { https: { ...tlsBase, ...trust.tlsOptions, connectionsCheckingInterval: requestCheckInterval(config.requestTimeoutMs) } });
   // A client that stops reading (a download it no longer takes) must not hold a connection, its
   // send buffers and an open file for ever: after this long without a byte either way it is closed.
