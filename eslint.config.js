@@ -13,6 +13,8 @@ const forbidden = {
   client: ['engine', 'auth', 'store', 'server', 'cli', 'config', 'bin'],
   cli: ['store', 'server', 'bin'],
   config: ['api', 'engine', 'auth', 'store', 'server', 'client', 'cli', 'bin'],
+  // The console's front end runs in the browser: only the wire contract.
+  web: ['domain', 'engine', 'auth', 'store', 'server', 'client', 'cli', 'config', 'bin'],
 };
 
 const layerRules = Object.entries(forbidden).map(([layer, others]) => ({
@@ -39,4 +41,12 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  {
+    // The console shows data as text only: no HTML parsing of strings anywhere in it.
+    files: ['src/web/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error',
+        ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'write', 'writeln', 'createContextualFragment', 'setHTMLUnsafe'].map((property) => ({ property, message: 'The console never turns strings into HTML (see docs/console.md).' }))],
+    },
+  },
 );

@@ -61,7 +61,7 @@ describe('admin API', () => {
       if (!path.startsWith('/v1/admin/')) continue;
       for (const [method, op] of Object.entries(ops)) {
         if (path === '/v1/admin/session') continue; // every role (and sign-in, none): tested on its own
-        if (path === '/v1/admin/runs/events') continue; // an endless stream: tested in test/console-browser.test.ts and below
+        if (path === '/v1/admin/runs/events') continue; // an endless stream: tested below and in test/console.browser.ts
         assert.ok(op['x-deployr-role'], `${method} ${path} names the role it needs`);
         table.push({ method: method.toUpperCase(), path, role: op['x-deployr-role'] as Role });
       }

@@ -1,0 +1,69 @@
+// The admin API's wire shapes that the web console reads (the routes' TypeBox schemas are in src/server/routes/admin).
+
+import type { RunDetail, RunSummary } from './contract.js';
+
+/** The admin API's base path. */
+export const ADMIN_BASE = '/v1/admin';
+
+/** One role of an administrator, weakest first: viewer, operator, admin. */
+export type AdminRoleName = 'viewer' | 'operator' | 'admin';
+
+/** `GET /v1/admin/session`. */
+export interface AdminSessionInfo {
+  name: string;
+  role: AdminRoleName;
+  csrfToken: string;
+  expiresAt: string;
+  idleExpiresAt: string;
+}
+
+/** A run as the admin API shows it. */
+export type AdminRun = RunSummary & { stale: boolean };
+
+/** `GET /v1/admin/runs/{id}`. */
+export type AdminRunDetail = RunDetail & { stale: boolean };
+
+/** `GET /v1/admin/dashboard`. */
+export interface DashboardInfo {
+  today: { since: string; running: number; rebooting: number; succeeded: number; failed: number };
+  running: AdminRun[];
+  stale: number;
+  alerts: { code: string; message: string }[];
+}
+
+/** `GET /v1/admin/security` (never a secret). */
+export interface SecurityInfo {
+  revision: number;
+  updatedAt: string;
+  methods: { method: string; needs: string }[];
+  passcode: { changedAt: string; ageSeconds: number; generation: number; reminderDue: boolean } | null;
+  previousPasscodeValidUntil: string | null;
+  rotationOverlapSeconds: number;
+  remindAfterSeconds: number;
+  bypass: boolean;
+  entra: { tenantId: string; clientId: string; role: string; authority: string } | null;
+  certificate: { subjectPattern: string | null; sanPattern: string | null; crlPath: string | null; requireClientAuthEku: boolean } | null;
+  warnings?: string[];
+}
+
+/** One audit entry. */
+export interface AuditEntryInfo {
+  seq: number;
+  at: string;
+  kind: string;
+  method: string;
+  result: string;
+  reason: string;
+  subject: string;
+  source: string | null;
+  device: string | null;
+  detail: Record<string, unknown>;
+}
+
+/** One administrator (never a password or hash). */
+export interface AdministratorInfo {
+  name: string;
+  role: AdminRoleName;
+  createdAt: string;
+  passwordChangedAt: string;
+}
