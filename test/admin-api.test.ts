@@ -264,4 +264,21 @@ describe('admin sessions expire', () => {
     assert.equal(status, 401, 'ended although it was never idle for 2 s');
     assert.ok(Date.now() - started >= 4000, 'not before its absolute limit');
   });
+
+  test('the service stops with a dashboard still listening: the feed is ended, not waited for', async () => {
+    const { request } = await import('node:https');
+    const s = await signIn(service.url, 'alice', PASSWORD);
+    const ended = await new Promise<Promise<void>>((resolve, reject) => {
+      const req = request(`${service.url}/v1/admin/runs/events`, { rejectUnauthorized: false, agent: false, headers: { cookie: s.cookie } }, (res) => {
+        assert.equal(res.statusCode, 200);
+        res.resume();
+        resolve(new Promise<void>((done) => res.on('end', () => done())));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // Before the fix, stop() never resolved while a feed was open (the test then times out).
+    assert.equal(await service.stop(), 0);
+    await ended;
+  });
 });

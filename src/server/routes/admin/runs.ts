@@ -21,7 +21,8 @@ export function registerRunAdminRoutes(app: FastifyInstance, deps: AdminApiDeps,
   const tags = ['admin: runs'];
   const staleAfterMs = (deps.staleAfterSeconds ?? 600) * 1000;
   const events = new RunEvents(deps.runWatch, { pollMs: deps.runPollMs ?? 500, staleAfterMs });
-  app.addHook('onClose', async () => events.close());
+  // Open feeds would keep the server from closing: they end first.
+  app.addHook('preClose', async () => events.close());
 
   app.get('/v1/admin/runs', { config: { adminRole: 'viewer' }, schema: { summary: 'Runs, newest first, with filters', tags, querystring: ListQuery } }, async (req) => {
     const q = req.query as Static<typeof ListQuery>;
