@@ -5,10 +5,6 @@ import { h, replace, table, when } from '../dom.js';
 import { api } from '../http.js';
 import { heading, type Page } from '../page.js';
 
-function progress(run: AdminRun): string {
-  return run.stepsTotal ? `${run.currentStep ?? ''}` : run.currentStep ?? '';
-}
-
 /** The dashboard page. */
 export const dashboardPage: Page = async (ctx) => {
   const counts = h('dl', { class: 'counts' });
@@ -27,7 +23,7 @@ export const dashboardPage: Page = async (ctx) => {
       ['Task sequence', (r) => h('a', { href: `#/runs/${r.id}` }, r.name)],
       ['Device', (r) => r.device ?? ''],
       ['Status', (r) => h('span', { class: `status ${r.stale ? 'stale' : r.status}` }, r.stale ? `${r.status} (stale)` : r.status)],
-      ['Step', (r) => progress(r)],
+      ['Step', (r) => r.currentStep ?? ''],
       ['Started', (r) => when(r.startedAt)],
       ['Last report', (r) => when(r.updatedAt)],
     ], list, (r) => ({ 'data-run': r.id, 'data-status': r.status })));
@@ -50,5 +46,8 @@ export const dashboardPage: Page = async (ctx) => {
     countsTimer ??= window.setTimeout(() => { countsTimer = null; void refreshCounts().catch(() => undefined); }, 1000);
   });
   events.onopen = () => live.setAttribute('data-live', 'open');
-  ctx.onLeave(() => { events.close(); if (countsTimer !== null) clearTimeout(countsTimer); });
+  // A run that goes quiet sends no event: every 30 s the counts and the runs' stale marks are read again.
+  const every = window.setInterval(() => void Promise.all([refreshCounts(), api<{ runs: AdminRun[] }>('GET', '/runs?limit=20')])
+    .then(([, r]) => { for (const run of r.runs) runs.set(run.id, run); drawRuns(); }, () => undefined), 30_000);
+  ctx.onLeave(() => { events.close(); window.clearInterval(every); if (countsTimer !== null) clearTimeout(countsTimer); });
 };
