@@ -28,14 +28,17 @@ describe('deployr admin', () => {
   });
 
   test('a mismatch, a weak password, a bad name or role change nothing', async () => {
-    const mismatch = await cli(['admin', 'add', 'bob', '--role', 'viewer'], `${PASSWORD}\nSomething-Else-Entirely-1\n`);
+    // Independent refusals, run side by side (each is its own process).
+    const [mismatch, weak, dup] = await Promise.all([
+      cli(['admin', 'add', 'bob', '--role', 'viewer'], `${PASSWORD}\nSomething-Else-Entirely-1\n`),
+      cli(['admin', 'add', 'bob', '--role', 'viewer'], 'password123\npassword123\n'),
+      cli(['admin', 'add', 'alice', '--role', 'viewer'], `${PASSWORD}\n${PASSWORD}\n`),
+    ]);
     assert.notEqual(mismatch.code, 0);
     assert.match(mismatch.stderr, /do not match; nothing changed/);
-    const weak = await cli(['admin', 'add', 'bob', '--role', 'viewer'], 'password123\npassword123\n');
     assert.notEqual(weak.code, 0);
     assert.match(weak.stderr, /common passwords/);
     assert.doesNotMatch(weak.stderr + mismatch.stderr, /password123|Something-Else|Copper/);
-    const dup = await cli(['admin', 'add', 'alice', '--role', 'viewer'], `${PASSWORD}\n${PASSWORD}\n`);
     assert.notEqual(dup.code, 0);
     assert.match(dup.stderr, /CONFLICT/);
     const list = JSON.parse((await cli(['admin', 'list', '--json'])).stdout) as { administrators: { name: string }[] };
@@ -43,10 +46,9 @@ describe('deployr admin', () => {
   });
 
   test('the last admin cannot be removed or demoted; with a second admin both work; passwd; all audited with no secret', async () => {
-    const demote = await cli(['admin', 'role', 'alice', 'viewer']);
+    const [demote, remove] = await Promise.all([cli(['admin', 'role', 'alice', 'viewer']), cli(['admin', 'remove', 'alice'])]);
     assert.notEqual(demote.code, 0);
     assert.match(demote.stderr, /last administrator with the admin role.*\[CONFLICT\]/);
-    const remove = await cli(['admin', 'remove', 'alice']);
     assert.notEqual(remove.code, 0);
     assert.match(remove.stderr, /last administrator/);
 

@@ -43,17 +43,18 @@ describe('admin sessions expire', () => {
   test('the service stops with a dashboard still listening: the feed is ended, not waited for', async () => {
     const { request } = await import('node:https');
     const s = await signIn(service.url, 'alice', PASSWORD);
-    const ended = await new Promise<Promise<void>>((resolve, reject) => {
+    // (The end is wrapped in an object: resolving with a bare promise would wait for it.)
+    const stream = await new Promise<{ ended: Promise<void> }>((resolve, reject) => {
       const req = request(`${service.url}/v1/admin/runs/events`, { rejectUnauthorized: false, agent: false, headers: { cookie: s.cookie } }, (res) => {
         assert.equal(res.statusCode, 200);
         res.resume();
-        resolve(new Promise<void>((done) => res.on('end', () => done())));
+        resolve({ ended: new Promise<void>((done) => res.on('end', () => done())) });
       });
       req.on('error', reject);
       req.end();
     });
     // Before the fix, stop() never resolved while a feed was open (the test then times out).
     assert.equal(await service.stop(), 0);
-    await ended;
+    await stream.ended;
   });
 });
