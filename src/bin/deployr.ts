@@ -12,6 +12,7 @@ import { buildClientCertTlsOptions } from '../auth/tls-trust.js';
 import { configureCheck, configureInteractive, configureSecurity, configureShow, type ConfigureDeps, type SecurityFlags } from '../cli/configure.js';
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
 import { throttleClear, throttleList } from '../cli/throttle-commands.js';
+import { keysList, keysRotate } from '../cli/keys-commands.js';
 import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDelete, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
@@ -29,7 +30,7 @@ import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
-import { openHomeStore } from './open-store.js';
+import { openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
 import { CLIENT_BUNDLE_PATH, printBanner, serveWithWorkers } from './serve-cluster.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 
@@ -78,10 +79,14 @@ program.command('serve')
     await exit(async () => {
       const config = loadServiceConfig(flags);
       const say = (line: string): void => { process.stderr.write(line + '\n'); };
+      // Whatever the service (and a server-side script it runs) creates is owner-only, besides the explicit modes.
+      process.umask(0o077);
       if (config.workers > 1 || cluster.isWorker) return serveWithWorkers(config, VERSION, say);
-      const { store, paths, digestKey } = openHomeStore(config.home);
+      const opened = openHomeStore(config.home, { warn: say, deep: true });
+      const { store, paths, digestKey } = opened;
+      const signingKeys = await openKeysOrClose(opened);
       const logger = createLogger(config.logLevel);
-      const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
+      const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
       printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1 });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
@@ -94,6 +99,11 @@ program.command('serve')
       return 0;
     });
   });
+
+/** `openSigningKeys`, closing the store when it refuses (a missing KEK file), so the one-line error is all that happens. */
+async function openKeysOrClose(opened: OpenedStore): Promise<Awaited<ReturnType<typeof openSigningKeys>>> {
+  try { return await openSigningKeys(opened); } catch (err) { await opened.store.close(); throw err; }
+}
 
 function configureDeps(home: string | undefined, localPort: string): ConfigureDeps & { close(): Promise<void> } {
   const { store } = openHomeStore(resolveHome(home));
@@ -272,12 +282,23 @@ throttle.command('clear').argument('[address]', 'the address as `deployr throttl
   .description('let a source (or all) try again at once; audited')
   .action(async (address: string | undefined, flags: { home?: string; all?: boolean; alert?: boolean }) => exit(() => withStore(flags.home, ({ store }) => throttleClear(address, flags, store, processIo))));
 
+const keys = program.command('keys').description('token-signing keys: list them (never key material), rotate them');
+keys.command('list').addOption(homeOption()).option('--json', 'JSON output').description('every signing key: id, created, state (active, verify-only, retired)')
+  .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => keysList(store, processIo, Boolean(flags.json)))));
+keys.command('rotate').addOption(homeOption())
+  .option('--verify-for <duration>', 'how long the old key still verifies tokens (default: DEPLOYR_TOKEN_TTL + 5m; 0 = refuse its tokens at once)')
+  .description('a new key signs from now on; the old one verifies tokens it signed until they have expired, then it is retired (audited)')
+  .action(async (flags: { home?: string; verifyFor?: string }) => exit(() => withStore(flags.home, async (opened) => {
+    const { kek } = await openSigningKeys(opened);
+    return keysRotate(opened.store, kek, processIo, flags, loadServiceConfig({}).tokenTtlSeconds);
+  })));
+
 const audit = program.command('audit').description('the audit trail (every login attempt and settings change)')
   .addOption(homeOption())
   .option('--since <time|duration>', 'only entries since a time or for a duration back (e.g. 2h)')
   .option('--method <method>', 'passcode, anonymous, certificate, entra, security, …')
   .option('--result <result>', 'success, failure, changed, …')
-  .option('--kind <kind>', 'login, settings, alert, throttle, content, task-sequence, step-definition, run')
+  .option('--kind <kind>', 'login, settings, alert, throttle, content, task-sequence, step-definition, run, keys')
   .option('--limit <n>', 'only the newest n entries')
   .option('--json', 'JSON lines')
   .action(async (flags: AuditListFlags & { home?: string }) => exit(() => withStore(flags.home, ({ store }) => auditList(flags, store, processIo))));

@@ -1,10 +1,14 @@
-// Opens the embedded default store under a home: the SQLite file and the audit key kept beside it.
+// Opens the embedded default store under a home: the SQLite file, the audit key and the signing-key KEK kept beside it, all owner-only.
 
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { kekFromBytes, type Kek } from '../auth/key-sealing.js';
+import { prepareSigningKeys, signingKeySource, type KekSource, type SigningKeySource } from '../auth/signing-keys.js';
 import { homePaths, type HomePaths } from '../config/service-config.js';
 import type { Store } from '../engine/ports.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { OWNER_ONLY, tightenHome, tightenedWarning } from './home-permissions.js';
 
 /** An open store with the keys derived from the home's secret key. */
 export interface OpenedStore {
@@ -14,25 +18,55 @@ export interface OpenedStore {
   digestKey: Buffer;
 }
 
-/** Reads the home's secret key, making it (owner-only) on first use. */
-function homeKey(file: string): Buffer {
+/** Reads a 32-byte key kept as 64 hex digits, making it (owner-only) on first use. */
+function keyFile(file: string, create: boolean): Buffer | null {
   if (!existsSync(file)) {
+    if (!create) return null;
+    mkdirSync(dirname(file), { recursive: true, mode: OWNER_ONLY.dir });
     try {
-      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: OWNER_ONLY.file, flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
   const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-  if (key.length < 32) throw new Error(`${file} is damaged (expected 64 hex digits).`);
+  if (key.length !== 32) throw new Error(`${file} is damaged (expected 64 hex digits).`);
   return key;
 }
 
-/** Opens (creating when needed) the home and its store. */
-export function openHomeStore(home: string): OpenedStore {
+/**
+ * Opens (creating when needed) the home and its store. The home is made 0700 and whatever under
+ * it is open to other users is tightened (a `WARNING:` line goes to `warn`); the database file is
+ * made 0600 before SQLite opens it, so its `-wal` and `-shm` (which SQLite creates with the
+ * database file's mode) are 0600 too. `deep` also walks the content library (`serve` does).
+ */
+export function openHomeStore(home: string, options: { warn?: (line: string) => void; deep?: boolean } = {}): OpenedStore {
   const paths = homePaths(home);
-  mkdirSync(home, { recursive: true, mode: 0o700 });
-  const key = homeKey(paths.auditKey);
+  mkdirSync(home, { recursive: true, mode: OWNER_ONLY.dir });
+  const warning = tightenedWarning(home, tightenHome(home, options.deep ?? false));
+  if (warning) (options.warn ?? ((line: string) => process.stderr.write(line + '\n')))(warning);
+  if (!existsSync(paths.database)) closeSync(openSync(paths.database, 'a', OWNER_ONLY.file));
+  const key = keyFile(paths.auditKey, true) as Buffer;
   const store = openSqliteStore(paths.database, createHmac('sha256', key).update('audit-chain').digest());
   return { store, paths, digestKey: createHmac('sha256', key).update('throttle-digest').digest() };
+}
+
+/** The KEK file of a home as a `KekSource`. */
+export function kekFile(paths: HomePaths): KekSource {
+  const file = paths.signingKek;
+  return {
+    file,
+    read: () => { const bytes = keyFile(file, false); return bytes && kekFromBytes(bytes, file); },
+    create: () => kekFromBytes(keyFile(file, true) as Buffer, file),
+  };
+}
+
+/**
+ * Makes the signing keys ready (see `prepareSigningKeys`: the KEK is made on first start, plain
+ * keys of an earlier version are sealed, a missing KEK is refused) and returns what the token
+ * service reads them through.
+ */
+export async function openSigningKeys(opened: OpenedStore): Promise<{ kek: Kek; source: SigningKeySource }> {
+  const kek = await prepareSigningKeys(opened.store, kekFile(opened.paths));
+  return { kek, source: signingKeySource(opened.store, kek) };
 }

@@ -8,7 +8,7 @@ import { runService } from '../server/service.js';
 import { loadOrCreateTlsMaterial } from '../server/tls-certificate.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 import { PrimaryCheckGate, WorkerCheckGate, type GateRequest } from './cluster-check-gate.js';
-import { openHomeStore } from './open-store.js';
+import { openHomeStore, openSigningKeys } from './open-store.js';
 
 /** What a running service (one process or N workers) tells the person who started it. */
 export interface BannerFacts {
@@ -72,10 +72,12 @@ async function runWorker(config: ServiceConfig, version: string): Promise<number
   process.once('disconnect', () => { gate.refuseAll(); requestStop(); });
 
   try {
-    const { store, paths, digestKey } = openHomeStore(config.home);
+    const opened = openHomeStore(config.home, { warn: (line) => send({ type: 'say', line }) });
+    const { store, paths, digestKey } = opened;
+    const { source: signingKeys } = await openSigningKeys(opened);
     const logger = createLogger(config.logLevel).child({ worker: cluster.worker?.id, pid: process.pid });
     const service = await runService({
-      config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version,
+      config, store, digestKey, signingKeys, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version,
       say: (line) => send({ type: 'say', line }), blobs: createFsBlobStore(paths.content), gate, clientBundlePath: CLIENT_BUNDLE_PATH,
     });
     if (!stopRequested) send({ type: 'listening', port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint });
@@ -106,9 +108,9 @@ interface Slot {
 /** The primary: makes the home, key, database schema and TLS certificate once, forks the workers, prints the banner, restarts and stops them. */
 async function runPrimary(config: ServiceConfig, version: string, say: (line: string) => void): Promise<number> {
   const logger = createLogger(config.logLevel).child({ role: 'primary', pid: process.pid });
-  // Once, here, so that workers do not race: the home folder and its key file, the schema migrations, the self-signed certificate.
-  const opened = openHomeStore(config.home);
-  await opened.store.close();
+  // Once, here, so that workers do not race: the home folder (tightened) and its key files, the schema migrations, the sealed signing keys, the self-signed certificate.
+  const opened = openHomeStore(config.home, { warn: say, deep: true });
+  try { await openSigningKeys(opened); } finally { await opened.store.close(); }
   const certFile = config.tlsCertFile ?? opened.paths.tlsCert;
   const tls = await loadOrCreateTlsMaterial({ cert: opened.paths.tlsCert, key: opened.paths.tlsKey }, { cert: config.tlsCertFile, key: config.tlsKeyFile });
 

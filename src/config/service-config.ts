@@ -39,6 +39,8 @@ export const DEFAULT_LOCAL_PORT = 7282;
 export interface HomePaths {
   database: string;
   auditKey: string;
+  /** The key-encryption key that seals the token-signing keys in the database. */
+  signingKek: string;
   tlsDir: string;
   tlsCert: string;
   tlsKey: string;
@@ -56,6 +58,7 @@ export function homePaths(home: string): HomePaths {
   return {
     database: join(home, 'deployr.db'),
     auditKey: join(home, 'audit.key'),
+    signingKek: join(home, 'keys', 'signing-kek'),
     tlsDir: join(home, 'tls'),
     tlsCert: join(home, 'tls', 'server.crt'),
     tlsKey: join(home, 'tls', 'server.key'),

@@ -1,7 +1,7 @@
 // The audit trail's entries: every login attempt and every settings change.
 
 /** What an audit entry records. */
-export type AuditKind = 'login' | 'settings' | 'alert' | 'throttle' | 'content' | 'task-sequence' | 'step-definition' | 'run';
+export type AuditKind = 'login' | 'settings' | 'alert' | 'throttle' | 'content' | 'task-sequence' | 'step-definition' | 'run' | 'keys';
 
 /** One audit entry as written (the store adds `seq`, `at` and the chain MAC). */
 export interface AuditEvent {

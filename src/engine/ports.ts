@@ -70,18 +70,47 @@ export interface LoginStore {
   clearThrottle(input: { address?: string; all?: boolean; resetAlert?: boolean; event: AuditEvent }): Promise<{ cleared: number; alertCleared: boolean }>;
 }
 
-/** A signing key pair as JWKs. */
-export interface SigningKey {
+/**
+ * A token-signing key as stored. The private key is kept only sealed (encrypted under a key held
+ * outside the store, see src/auth/key-sealing.ts); once the key stops signing it is erased.
+ */
+export interface StoredSigningKey {
   kid: string;
-  privateJwk: Record<string, unknown>;
+  /** The sealed private key; `''` once the key no longer signs. (A store written before sealing may hold a plain JWK here until the first start migrates it.) */
+  sealedPrivateKey: string;
   publicJwk: Record<string, unknown>;
   createdAt: string;
+  /** When a newer key replaced it; null while it signs. */
+  supersededAt: string | null;
+  /** Until when tokens it signed are accepted; null while it signs. */
+  verifyUntil: string | null;
+}
+
+/** A new key to add. */
+export interface NewSigningKey {
+  kid: string;
+  sealedPrivateKey: string;
+  publicJwk: Record<string, unknown>;
 }
 
 /** Where the token signing keys live. */
 export interface KeyStore {
-  /** The newest signing key, created with `create` when there is none. */
-  currentSigningKey(create: () => Promise<Omit<SigningKey, 'createdAt'>>): Promise<SigningKey>;
+  /** Every signing key, oldest first. */
+  listSigningKeys(): Promise<StoredSigningKey[]>;
+  /** Adds `key` only when there is no key at all (two processes may race on first start; the first wins). */
+  addFirstSigningKey(key: NewSigningKey): Promise<void>;
+  /**
+   * In one transaction, when the key that signs is still `expectedActiveKid`: marks it replaced
+   * (erasing its private key; it verifies until `verifyUntil`), adds `next` as the key that signs,
+   * and appends `event`. Throws CONFLICT when another rotation came first.
+   */
+  rotateSigningKey(input: { expectedActiveKid: string; next: NewSigningKey; verifyUntil: string; event: AuditEvent }): Promise<void>;
+  /**
+   * Replaces sealed private keys (sealing plain ones, or sealing under a new key-encryption key) in
+   * one transaction with `event`, each only while it still holds `expected`; otherwise CONFLICT and
+   * nothing changes.
+   */
+  resealSigningKeys(updates: { kid: string; expected: string; sealed: string }[], event: AuditEvent): Promise<void>;
 }
 
 /** Task sequences in DeployR's export shape. */

@@ -14,6 +14,7 @@ import { LoginService } from '../auth/login-service.js';
 import type { CheckGate } from '../auth/check-gate.js';
 import { createArgon2Hasher, type PasscodeHasher } from '../auth/passcode-hasher.js';
 import { SecurityState } from '../auth/security-state.js';
+import type { SigningKeySource } from '../auth/signing-keys.js';
 import { createTokenService } from '../auth/token-service.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { configuredMethods } from '../domain/security-settings.js';
@@ -45,6 +46,8 @@ export interface ServiceDeps {
   store: Store;
   /** Keys the throttle's digests of wrong values (kept outside the database). */
   digestKey: Buffer;
+  /** The token-signing keys (sealed in the store; opened with the key-encryption key the composition root read). */
+  signingKeys: SigningKeySource;
   paths: { tlsCert: string; tlsKey: string };
   logger: Logger;
   version: string;
@@ -72,7 +75,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const security = await SecurityState.load(store);
   const clientBundle = deps.clientBundlePath ? await loadClientBundle(deps.clientBundlePath) : null;
   if (deps.clientBundlePath && !clientBundle) logger.warn({ path: deps.clientBundlePath }, 'no client bundle: bootstrap scripts will need deployr installed on the machine (npm run build makes the bundle)');
-  const tokens = await createTokenService(store, { ttlSeconds: config.tokenTtlSeconds });
+  const tokens = await createTokenService(deps.signingKeys, { ttlSeconds: config.tokenTtlSeconds });
   const login = new LoginService({
     store, security, tokens, hasher: deps.hasher ?? createArgon2Hasher(), digestKey: deps.digestKey, ...(deps.gate ? { gate: deps.gate } : {}),
     onAlert: (n) => logger.warn({ consecutiveFailures: n }, 'many consecutive failed logins: passcode checks are slowed for everyone until a login succeeds'),
@@ -146,6 +149,9 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   };
   security.onChange(describe);
   security.startPolling(config.settingsPollMs, (err) => logger.error({ err }, 'could not read the security settings'));
+  // A signing-key rotation saved by any process: the new key signs here from the next poll on.
+  const keyPoll = setInterval(() => { tokens.refreshKeys().catch((err: unknown) => logger.error({ err }, 'could not read the signing keys')); }, config.settingsPollMs);
+  keyPoll.unref();
 
   await app.listen({ port: config.port, host: config.host });
   try {
@@ -168,6 +174,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     stop: () => {
       stopping ??= (async () => {
         security.stopPolling();
+        clearInterval(keyPoll);
         trust.stop();
         await Promise.allSettled([app.close(), local.close()]);
         await store.close();

@@ -119,4 +119,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 4,
+    name: 'signing key rotation: when a key was replaced and until when it verifies',
+    sql: `
+      ALTER TABLE signing_keys ADD COLUMN superseded_at TEXT;
+      ALTER TABLE signing_keys ADD COLUMN verify_until TEXT;
+    `,
+  },
 ];
