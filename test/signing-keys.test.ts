@@ -2,7 +2,7 @@
 
 import { strict as assert } from 'node:assert';
 import { createPrivateKey, generateKeyPairSync, randomUUID, sign, type JsonWebKeyInput, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -211,4 +211,43 @@ test('deployr keys rotate: a new key signs, tokens of the old one keep working u
   assert.equal(row.subject, 'admin');
   assert.deepEqual([row.detail.oldKid, row.detail.newKid], [oldKid, newKid]);
   assert.equal((await runDeployr(['audit', 'verify'], { home })).code, 0);
+});
+
+test('deployr keys rotate-kek: every key is sealed under a new KEK file; the running service signs on, and opens a key rotated afterwards', async (t) => {
+  const { home, cleanup } = tempHome();
+  t.after(cleanup);
+  assert.equal((await setPasscode(home, PASSCODE)).code, 0);
+  const svc = await startService({ home });
+  t.after(() => svc.stop());
+  const before = await login(svc);
+  const kekPath = join(home, 'keys', 'signing-kek');
+  const oldKek = readFileSync(kekPath, 'utf8');
+  const sealedWith = (): string[] => { const d = new Database(join(home, 'deployr.db'), { readonly: true }); try { return (d.prepare("SELECT private_jwk FROM signing_keys WHERE private_jwk != ''").pluck().all() as string[]).map((p) => (JSON.parse(p) as { kek: string }).kek); } finally { d.close(); } };
+  const idsBefore = sealedWith();
+
+  const r = await runDeployr(['keys', 'rotate-kek'], { home });
+  assert.equal(r.code, 0, r.stderr);
+  assert.notEqual(readFileSync(kekPath, 'utf8'), oldKek, 'the file holds a new KEK');
+  assert.equal(mode(kekPath), '600');
+  assert.equal(existsSync(`${kekPath}.next`), false);
+  const idsAfter = sealedWith();
+  assert.equal(idsAfter.length, idsBefore.length);
+  assert.ok(idsAfter.every((id) => !idsBefore.includes(id)), 'every key is sealed under the new KEK');
+  assert.equal(await status(svc, before), 200, 'tokens are untouched');
+  assert.equal(await status(svc, await login(svc)), 200, 'the running service signs on');
+
+  // A key made after the KEK rotation is sealed under the new KEK: the running service reads the file again to open it.
+  const rotated = await runDeployr(['keys', 'rotate'], { home });
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const newKid = /: (\S+) signs new tokens/.exec(rotated.stdout)?.[1] as string;
+  await waitFor(async () => kidOf(await login(svc)) === newKid, 20_000, 'a login signed by the key sealed under the new KEK');
+  const audit = await runDeployr(['audit', '--kind', 'keys', '--json'], { home });
+  assert.match(audit.stdout, /"reason":"kek_rotated"/);
+  assert.equal((await runDeployr(['audit', 'verify'], { home })).code, 0);
+  // The old KEK no longer opens anything: with it back in place, the service refuses to start.
+  await svc.stop();
+  writeFileSync(kekPath, oldKek, { mode: 0o600 });
+  const refused = await runDeployr(['serve', '--port', '0', '--local-port', '0', '--host', '127.0.0.1'], { home });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /was encrypted under another key-encryption key than/);
 });

@@ -16,6 +16,10 @@ export interface KekSource {
   read(): Kek | null;
   /** Makes the file (owner-only) with a new random KEK and returns it. */
   create(): Kek;
+  /** The next KEK written by `deployr keys rotate-kek` before it changed the database, or null. */
+  readPending(): Kek | null;
+  /** Makes the pending KEK the KEK (the rotation committed), or drops it (it did not). */
+  settlePending(committed: boolean): void;
 }
 
 /** What the token service signs and verifies with. */
@@ -24,6 +28,8 @@ export interface SigningKeySnapshot {
   active: { kid: string; privateJwk: Record<string, unknown> } | null;
   /** Every key that may verify: the active one and the replaced ones (with until when). Retired keys are left out. */
   verifiers: { kid: string; publicJwk: Record<string, unknown>; verifyUntil: string | null }[];
+  /** Why the active key could not be opened (the KEK file is another one), when it could not. */
+  problem?: string;
 }
 
 /** Reads the current keys for the token service. */
@@ -53,6 +59,13 @@ export async function prepareSigningKeys(store: KeyStore, source: KekSource): Pr
   let keys = await store.listSigningKeys();
   let kek = source.read();
   const sealed = keys.filter((k) => storedPrivateKeyKind(k.sealedPrivateKey) === 'sealed');
+  // A KEK rotation that stopped between the database and the file: the keys tell which KEK won.
+  const pending = source.readPending();
+  if (pending) {
+    const committed = sealed.length > 0 && sealed.every((k) => sealedKekId(k.sealedPrivateKey) === pending.id) && pending.id !== kek?.id;
+    source.settlePending(committed);
+    if (committed) kek = source.read();
+  }
   if (!kek) {
     if (sealed.length > 0) throw kekMissingError(source.file);
     kek = source.create();
@@ -83,26 +96,41 @@ function keysEvent(result: string, reason: string, subject: string, detail: Reco
   return { kind: 'keys', method: 'signing-key', result, reason, subject, source: null, device: null, detail };
 }
 
-/** The token service's view of the stored keys, opening the active key with `kek` (opened keys are remembered by kid). */
-export function signingKeySource(store: KeyStore, kek: Kek, now: () => Date = () => new Date()): SigningKeySource {
+/**
+ * The token service's view of the stored keys, opening the active key with the KEK (opened keys are
+ * remembered by kid). A key sealed under another KEK than the one in hand (after `keys rotate-kek`
+ * by another process) makes it read the KEK file again. Verifying never needs the KEK; when the
+ * active key cannot be opened, `active` is null (no token is issued) and `problem` says why.
+ */
+export function signingKeySource(store: KeyStore, initial: Kek, source?: KekSource, now: () => Date = () => new Date()): SigningKeySource {
   const opened = new Map<string, Record<string, unknown>>();
+  let kek = initial;
+  const open = (kid: string, sealed: string): Record<string, unknown> => {
+    if (source && storedPrivateKeyKind(sealed) === 'sealed' && sealedKekId(sealed) !== kek.id) kek = source.read() ?? kek;
+    return unsealPrivateKey(kek, kid, sealed);
+  };
   return {
     async snapshot() {
       const keys = await store.listSigningKeys();
       const at = now();
       const activeRow = keys.filter((k) => k.supersededAt === null).at(-1);
       let active: SigningKeySnapshot['active'] = null;
+      let problem: string | undefined;
       if (activeRow) {
         let jwk = opened.get(activeRow.kid);
         if (!jwk) {
-          jwk = unsealPrivateKey(kek, activeRow.kid, activeRow.sealedPrivateKey);
-          opened.clear();
-          opened.set(activeRow.kid, jwk);
+          try {
+            jwk = open(activeRow.kid, activeRow.sealedPrivateKey);
+            opened.clear();
+            opened.set(activeRow.kid, jwk);
+          } catch (err) {
+            problem = (err as Error).message;
+          }
         }
-        active = { kid: activeRow.kid, privateJwk: jwk };
+        if (jwk) active = { kid: activeRow.kid, privateJwk: jwk };
       }
       const verifiers = keys.filter((k) => signingKeyState(k, at) !== 'retired').map((k) => ({ kid: k.kid, publicJwk: k.publicJwk, verifyUntil: k.verifyUntil }));
-      return { active, verifiers };
+      return { active, verifiers, ...(problem ? { problem } : {}) };
     },
   };
 }
@@ -147,4 +175,33 @@ export async function resealUnderNewKek(store: KeyStore, current: Kek, next: Kek
   const updates = keys.map((k) => ({ kid: k.kid, expected: k.sealedPrivateKey, sealed: sealPrivateKey(next, k.kid, unsealPrivateKey(current, k.kid, k.sealedPrivateKey)) }));
   await store.resealSigningKeys(updates, keysEvent('rotated', 'kek_rotated', subject, { kids: keys.map((k) => k.kid), oldKek: current.id, newKek: next.id }));
   return updates.length;
+}
+
+/** A KEK source that can also write the next KEK beside the current one (for `deployr keys rotate-kek`). */
+export interface RotatableKekSource extends KekSource {
+  /** Writes a new random KEK as the pending one (owner-only, synced) and returns it. */
+  writePending(): Kek;
+}
+
+/**
+ * Replaces the KEK: writes the next one beside the current file, seals every stored private key
+ * under it in one transaction (audited), then puts it in the current file's place. A crash in
+ * between is settled at the next start by `prepareSigningKeys` (the keys say which KEK won).
+ */
+export async function rotateKek(store: KeyStore, source: RotatableKekSource, subject: string): Promise<{ keys: number; oldKek: string; newKek: string }> {
+  const current = source.read();
+  if (!current) {
+    const sealed = (await store.listSigningKeys()).some((k) => storedPrivateKeyKind(k.sealedPrivateKey) === 'sealed');
+    throw sealed ? kekMissingError(source.file) : new DeployrError('NOT_FOUND', `There is no ${source.file} yet: start the service once (deployr serve) to make it.`);
+  }
+  const next = source.writePending();
+  let keys: number;
+  try {
+    keys = await resealUnderNewKek(store, current, next, subject);
+  } catch (err) {
+    source.settlePending(false);
+    throw err;
+  }
+  source.settlePending(true);
+  return { keys, oldKek: current.id, newKek: next.id };
 }

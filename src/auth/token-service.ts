@@ -48,6 +48,8 @@ export interface TokenService {
 /** The keys in use, opened. */
 interface LoadedKeys {
   signing: { kid: string; privateKey: KeyObject; header: string } | null;
+  /** Why there is no signing key, when there is none. */
+  problem: string | undefined;
   verifiers: Map<string, { publicKey: CryptoKey; verifyUntil: number | null }>;
 }
 
@@ -69,7 +71,7 @@ async function loadKeys(snapshot: SigningKeySnapshot, previous: LoadedKeys | nul
     const publicKey = previous?.verifiers.get(v.kid)?.publicKey ?? ((await importJWK(v.publicJwk, 'EdDSA')) as CryptoKey);
     verifiers.set(v.kid, { publicKey, verifyUntil: v.verifyUntil === null ? null : Date.parse(v.verifyUntil) });
   }
-  return { signing, verifiers };
+  return { signing, verifiers, problem: snapshot.problem };
 }
 
 /**
@@ -82,14 +84,17 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
   let loaded = await loadKeys(await keys.snapshot(), null);
   let reloading: Promise<void> | null = null;
   const reload = (): Promise<void> => {
-    reloading ??= (async () => { loaded = await loadKeys(await keys.snapshot(), loaded); })().finally(() => { reloading = null; });
+    reloading ??= (async () => {
+      loaded = await loadKeys(await keys.snapshot(), loaded);
+      if (loaded.problem) throw new DeployrError('UNAVAILABLE', `No token can be issued: ${loaded.problem}`);
+    })().finally(() => { reloading = null; });
     return reloading;
   };
   const invalid = (): DeployrError => new DeployrError('TOKEN_INVALID', 'The token is missing, expired or not valid; sign in again.');
   /** The verifying key a token names, when it is known and not retired. */
   const verifierFor = async (kid: unknown): Promise<{ publicKey: CryptoKey; verifyUntil: number | null }> => {
     if (typeof kid !== 'string') throw invalid();
-    if (!loaded.verifiers.has(kid)) await reload();
+    if (!loaded.verifiers.has(kid)) await reload().catch(() => undefined);
     const v = loaded.verifiers.get(kid);
     if (!v || (v.verifyUntil !== null && v.verifyUntil <= now().getTime())) throw invalid();
     return v;
@@ -111,7 +116,7 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
       }
       // JWS compact serialisation (RFC 7515 §7.1): header.payload.signature, each base64url.
       const signing = loaded.signing;
-      if (!signing) throw new DeployrError('UNAVAILABLE', 'No signing key is available; no token can be issued.');
+      if (!signing) throw new DeployrError('UNAVAILABLE', loaded.problem ? `No token can be issued: ${loaded.problem}` : 'No signing key is available; no token can be issued.');
       const signingInput = `${signing.header}.${base64url(payload)}`;
       const token = `${signingInput}.${sign(null, Buffer.from(signingInput), signing.privateKey).toString('base64url')}`;
       return { token, expiresAt: new Date(exp * 1000).toISOString(), tokenId: jti };

@@ -12,7 +12,7 @@ import { buildClientCertTlsOptions } from '../auth/tls-trust.js';
 import { configureCheck, configureInteractive, configureSecurity, configureShow, type ConfigureDeps, type SecurityFlags } from '../cli/configure.js';
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
 import { throttleClear, throttleList } from '../cli/throttle-commands.js';
-import { keysList, keysRotate } from '../cli/keys-commands.js';
+import { keysList, keysRotate, keysRotateKek } from '../cli/keys-commands.js';
 import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDelete, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
@@ -30,7 +30,7 @@ import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import { createLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
-import { openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
+import { kekFile, openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
 import { CLIENT_BUNDLE_PATH, printBanner, serveWithWorkers } from './serve-cluster.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 
@@ -291,6 +291,12 @@ keys.command('rotate').addOption(homeOption())
   .action(async (flags: { home?: string; verifyFor?: string }) => exit(() => withStore(flags.home, async (opened) => {
     const { kek } = await openSigningKeys(opened);
     return keysRotate(opened.store, kek, processIo, flags, loadServiceConfig({}).tokenTtlSeconds);
+  })));
+keys.command('rotate-kek').addOption(homeOption())
+  .description('seal every signing key under a new key-encryption key (keys/signing-kek) and replace the file (audited)')
+  .action(async (flags: { home?: string }) => exit(() => withStore(flags.home, async (opened) => {
+    await openSigningKeys(opened);
+    return keysRotateKek(opened.store, kekFile(opened.paths), processIo);
   })));
 
 const audit = program.command('audit').description('the audit trail (every login attempt and settings change)')

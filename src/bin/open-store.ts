@@ -1,10 +1,10 @@
 // Opens the embedded default store under a home: the SQLite file, the audit key and the signing-key KEK kept beside it, all owner-only.
 
 import { createHmac, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { kekFromBytes, type Kek } from '../auth/key-sealing.js';
-import { prepareSigningKeys, signingKeySource, type KekSource, type SigningKeySource } from '../auth/signing-keys.js';
+import { prepareSigningKeys, signingKeySource, type RotatableKekSource, type SigningKeySource } from '../auth/signing-keys.js';
 import { homePaths, type HomePaths } from '../config/service-config.js';
 import type { Store } from '../engine/ports.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -51,13 +51,51 @@ export function openHomeStore(home: string, options: { warn?: (line: string) => 
   return { store, paths, digestKey: createHmac('sha256', key).update('throttle-digest').digest() };
 }
 
-/** The KEK file of a home as a `KekSource`. */
-export function kekFile(paths: HomePaths): KekSource {
+/** Fsyncs a folder so a rename inside it survives a crash (best effort). */
+function syncDir(dir: string): void {
+  try { const fd = openSync(dir, 'r'); try { fsyncSync(fd); } finally { closeSync(fd); } } catch { /* some platforms cannot */ }
+}
+
+/** Writes a key file (64 hex digits, owner-only) and syncs it and its folder. */
+function writeSynced(path: string, bytes: Buffer): void {
+  rmSync(path, { force: true });
+  const fd = openSync(path, 'wx', OWNER_ONLY.file);
+  try { writeSync(fd, bytes.toString('hex') + '\n'); fsyncSync(fd); } finally { closeSync(fd); }
+  syncDir(dirname(path));
+}
+
+/** The KEK file of a home (`keys/signing-kek`, and `keys/signing-kek.next` while it is being replaced). */
+export function kekFile(paths: HomePaths): RotatableKekSource {
   const file = paths.signingKek;
+  const next = `${file}.next`;
+  /** The bytes this process wrote as the pending KEK (a start running meanwhile may have removed the file). */
+  let written: Buffer | null = null;
   return {
     file,
     read: () => { const bytes = keyFile(file, false); return bytes && kekFromBytes(bytes, file); },
     create: () => kekFromBytes(keyFile(file, true) as Buffer, file),
+    readPending: () => { const bytes = keyFile(next, false); return bytes && kekFromBytes(bytes, file); },
+    writePending: () => {
+      mkdirSync(dirname(next), { recursive: true, mode: OWNER_ONLY.dir });
+      const bytes = randomBytes(32);
+      writeSynced(next, bytes);
+      written = bytes;
+      return kekFromBytes(bytes, file);
+    },
+    settlePending: (committed) => {
+      if (committed && written) {
+        // From memory, not from the .next file: a start running meanwhile may have dropped that file.
+        writeSynced(`${file}.tmp-${process.pid}`, written);
+        renameSync(`${file}.tmp-${process.pid}`, file);
+        rmSync(next, { force: true });
+      } else if (committed) {
+        renameSync(next, file);
+      } else {
+        rmSync(next, { force: true });
+      }
+      written = null;
+      syncDir(dirname(file));
+    },
   };
 }
 
@@ -67,6 +105,7 @@ export function kekFile(paths: HomePaths): KekSource {
  * service reads them through.
  */
 export async function openSigningKeys(opened: OpenedStore): Promise<{ kek: Kek; source: SigningKeySource }> {
-  const kek = await prepareSigningKeys(opened.store, kekFile(opened.paths));
-  return { kek, source: signingKeySource(opened.store, kek) };
+  const source = kekFile(opened.paths);
+  const kek = await prepareSigningKeys(opened.store, source);
+  return { kek, source: signingKeySource(opened.store, kek, source) };
 }

@@ -1,7 +1,7 @@
 // `deployr keys list|rotate`: the token-signing keys (id, age, state; never key material), and replacing the one that signs.
 
 import type { Kek } from '../auth/key-sealing.js';
-import { listSigningKeyInfo, rotateSigningKey } from '../auth/signing-keys.js';
+import { listSigningKeyInfo, rotateKek, rotateSigningKey, type RotatableKekSource } from '../auth/signing-keys.js';
 import { ROTATION_MARGIN_SECONDS } from '../domain/signing-key.js';
 import type { KeyStore } from '../engine/ports.js';
 import { formatDuration, parseDurationFlag, type CommandIo } from './output.js';
@@ -35,5 +35,13 @@ export async function keysRotate(store: KeyStore, kek: Kek, io: CommandIo, flags
   io.out(verifySeconds === 0
     ? `${r.oldKid} is retired now: tokens it signed are refused from now on; everyone signs in again.`
     : `${r.oldKid} no longer signs; tokens it signed are accepted until ${r.verifyUntil} (${formatDuration(verifySeconds)}), then it is retired.`);
+  return 0;
+}
+
+/** `deployr keys rotate-kek`: seals every stored signing key under a new key-encryption key, then replaces the KEK file. Audited. */
+export async function keysRotateKek(store: KeyStore, source: RotatableKekSource, io: CommandIo): Promise<number> {
+  const r = await rotateKek(store, source, 'admin');
+  io.out(`Replaced the key-encryption key ${source.file} (${r.oldKek} → ${r.newKek}); ${r.keys} signing key${r.keys === 1 ? '' : 's'} sealed under the new one.`);
+  io.out('Back up the new file now, apart from the database; database backups made before now open only with the old KEK.');
   return 0;
 }

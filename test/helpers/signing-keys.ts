@@ -9,6 +9,6 @@ export const TEST_KEK: Kek = kekFromBytes(Buffer.alloc(32, 5), '(test KEK)');
 
 /** Prepares the store's signing keys under TEST_KEK and returns the token service's source. */
 export async function testSigningKeys(store: KeyStore): Promise<SigningKeySource> {
-  const kek = await prepareSigningKeys(store, { file: TEST_KEK.file, read: () => TEST_KEK, create: () => TEST_KEK });
+  const kek = await prepareSigningKeys(store, { file: TEST_KEK.file, read: () => TEST_KEK, create: () => TEST_KEK, readPending: () => null, settlePending: () => undefined });
   return signingKeySource(store, kek);
 }
