@@ -46,7 +46,7 @@ async function newKey(kek: Kek): Promise<NewSigningKey> {
 
 /** The one-line refusal when the database holds sealed keys but the KEK file is gone. */
 export function kekMissingError(file: string): DeployrError {
-  return new DeployrError('INTEGRITY', `${file} is missing, but the database holds signing keys encrypted under it: restore it from your backup (docs/security.md, "Backing up"); nothing was changed.`);
+  return new DeployrError('INTEGRITY', `${file} is missing, but the database holds signing keys encrypted under it: restore it from your backup (docs/security.md, "Backing up and restoring"); no key was made or changed.`);
 }
 
 /**
