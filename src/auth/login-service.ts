@@ -313,7 +313,7 @@ export class LoginService {
    */
   private async verifyToken(token: string): Promise<VerifiedToken> {
     const cached = this.verifiedTokens.get(token);
-    if (cached && cached.expiresAt * 1000 > this.now()) return cached;
+    if (cached && cached.expiresAt * 1000 > this.now() && this.deps.tokens.keyStillVerifies(cached.kid)) return cached;
     const v = await this.deps.tokens.verify(token);
     if (this.verifiedTokens.size >= MAX_VERIFIED_TOKENS) this.verifiedTokens.delete(this.verifiedTokens.keys().next().value as string);
     this.verifiedTokens.set(token, v);
@@ -343,7 +343,7 @@ export class LoginService {
    */
   authenticateCached(token: string, peerOf: () => PeerCertificateInput | null): Principal | null {
     const v = this.verifiedTokens.get(token);
-    if (!v || v.expiresAt * 1000 <= this.now() || !this.deps.security.isFresh()) return null;
+    if (!v || v.expiresAt * 1000 <= this.now() || !this.deps.security.isFresh() || !this.deps.tokens.keyStillVerifies(v.kid)) return null;
     return this.admit(v, peerOf);
   }
 

@@ -30,6 +30,8 @@ export interface TokenClaims {
 export interface VerifiedToken extends TokenClaims {
   tokenId: string;
   expiresAt: number;
+  /** The signing key it was verified with. */
+  kid: string;
 }
 
 /** Signs and verifies session tokens. */
@@ -43,6 +45,12 @@ export interface TokenService {
   verify(token: string): Promise<VerifiedToken>;
   /** Re-reads the keys from the store: a rotation saved by any process is picked up (called on the settings poll). */
   refreshKeys(): Promise<void>;
+  /**
+   * True while the key `kid` still verifies (as this process last read the keys): callers that
+   * remember verified tokens ask before reusing one, so a key retired early (`keys rotate
+   * --verify-for 0`) ends its remembered tokens too.
+   */
+  keyStillVerifies(kid: string): boolean;
 }
 
 /** The keys in use, opened. */
@@ -125,10 +133,12 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
     async verify(token) {
       let payload: JWTPayload;
       let verifyUntil: number | null = null;
+      let kid = '';
       try {
         ({ payload } = await jwtVerify(token, async (header) => {
           const v = await verifierFor(header.kid);
           verifyUntil = v.verifyUntil;
+          kid = header.kid as string;
           return v.publicKey;
         }, {
           algorithms: ['EdDSA'], typ: TOKEN_TYPE, issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE,
@@ -145,7 +155,7 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
       const cnf = payload.cnf as { 'x5t#S256'?: unknown } | undefined;
       const x5t = typeof cnf?.['x5t#S256'] === 'string' ? Buffer.from(cnf['x5t#S256'], 'base64url').toString('hex') : undefined;
       return {
-        method, context, subject: payload.sub as string, tokenId: payload.jti as string,
+        method, context, subject: payload.sub as string, tokenId: payload.jti as string, kid,
         expiresAt: verifyUntil === null ? (payload.exp as number) : Math.min(payload.exp as number, Math.floor(verifyUntil / 1000)),
         ...(typeof payload.gen === 'number' ? { passcodeGeneration: payload.gen } : {}),
         ...(typeof payload.tsl === 'string' ? { taskSequenceLimit: payload.tsl } : {}),
@@ -154,6 +164,11 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
     },
 
     refreshKeys: reload,
+
+    keyStillVerifies(kid) {
+      const v = loaded.verifiers.get(kid);
+      return v !== undefined && (v.verifyUntil === null || v.verifyUntil > now().getTime());
+    },
   };
 }
 
