@@ -117,15 +117,13 @@ const CLIENT_CLAIMS = ['azp', 'appid', 'client_id'];
 
 /**
  * True when the (verified) payload is an access token rather than an ID token: it names the client
- * it was issued to (`azp`, `appid` or `client_id`; an Entra ID token has none of them), carries no
- * claim that only ID tokens carry (`nonce`, `at_hash`, `c_hash`), and carries permissions (`scp`,
- * `scope` or `roles`).
+ * it was issued to (`azp`, `appid` or `client_id`; an Entra ID token has none of them) and carries
+ * no claim that only ID tokens carry (`nonce`, `at_hash`, `c_hash`). (The app-role check that
+ * follows also requires `roles`, so every accepted token carries permissions.)
  */
 export function isAccessToken(payload: JWTPayload): boolean {
   if (ID_TOKEN_CLAIMS.some((name) => payload[name] !== undefined)) return false;
-  if (!CLIENT_CLAIMS.some((name) => stringClaim(payload, name) !== undefined)) return false;
-  const roles = payload['roles'];
-  return stringClaim(payload, 'scp') !== undefined || stringClaim(payload, 'scope') !== undefined || (Array.isArray(roles) && roles.length > 0);
+  return CLIENT_CLAIMS.some((name) => stringClaim(payload, name) !== undefined);
 }
 
 /** Creates a validator for Entra ID access tokens; `fetchTimeoutMs` bounds each request to the authority (default 5 s). */
