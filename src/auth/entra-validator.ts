@@ -1,4 +1,4 @@
-// Entra ID access-token validation: discovery, signing keys, issuer, audience, tenant, expiry and app role.
+// Entra ID access-token validation: discovery, signing keys, issuer, audience, tenant, access token (not ID token), expiry and app role.
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import type { CompactJWSHeaderParameters, FlattenedJWSInput, JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
 import { DeployrError } from '../domain/errors.js';
