@@ -63,17 +63,23 @@ test('a save based on an old revision is refused: nothing is lost', async (t) =>
 });
 
 test('--overlap 0 ends a running overlap, a shorter overlap shortens it, end-overlap ends it; each audited', async (t) => {
-  const { store, admin } = fixture(t);
+  const { store, hasher } = fixture(t);
+  let clock = Date.parse('2026-01-01T10:00:00.000Z');
+  const admin = new SecurityAdmin(store, hasher, () => new Date(clock));
   const rotate = async (passcode: string): Promise<void> => { await admin.apply([{ kind: 'passcode', passcode }]); };
   await admin.apply([{ kind: 'rotation', overlapSeconds: 7200 }, { kind: 'passcode', passcode: 'Otter-Harbour-Lantern' }]);
   await rotate('Badger-Quarry-Compass');
+  assert.equal((await store.getSecurity()).settings.previousPasscode?.validUntil, '2026-01-01T12:00:00.000Z');
+  clock += 60_000;
   await admin.apply([{ kind: 'rotation', overlapSeconds: 600 }]);
-  const shortened = (await store.getSecurity()).settings.previousPasscode;
-  assert.ok(shortened && Date.parse(shortened.validUntil) - Date.now() <= 600_000, 'shortened to 10 minutes from now');
+  assert.equal((await store.getSecurity()).settings.previousPasscode?.validUntil, '2026-01-01T10:11:00.000Z', 'shortened to 10 minutes from now');
+  await admin.apply([{ kind: 'rotation', overlapSeconds: 3600 }]);
+  assert.equal((await store.getSecurity()).settings.previousPasscode?.validUntil, '2026-01-01T10:11:00.000Z', 'a longer setting never extends it');
   await admin.apply([{ kind: 'rotation', overlapSeconds: 0 }]);
   assert.equal((await store.getSecurity()).settings.previousPasscode, null, 'overlap 0 ends it');
 
   await admin.apply([{ kind: 'rotation', overlapSeconds: 7200 }]);
+  clock += 60_000;
   await rotate('Falcon-Cobalt-Ridge');
   assert.equal((await store.getSecurity()).settings.previousPasscode?.generation, 2);
   const ended = await admin.apply([{ kind: 'end-overlap' }]);

@@ -221,6 +221,7 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
         { value: 'bypass-on', label: 'Turn bypass (anonymous) authentication on — lab only' },
         { value: 'bypass-off', label: 'Turn bypass authentication off' },
         { value: 'clear-entra', label: 'Remove the Entra ID settings' },
+        { value: 'end-overlap', label: 'End the rotation overlap now (the previous passcode and its tokens stop)' },
         { value: 'back', label: 'Back' },
       ]);
       try {
@@ -229,6 +230,7 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
         else if (what === 'bypass-on') pending.push({ kind: 'bypass', enabled: true });
         else if (what === 'bypass-off') pending.push({ kind: 'bypass', enabled: false });
         else if (what === 'clear-entra') pending.push({ kind: 'clear-entra' });
+        else if (what === 'end-overlap') pending.push({ kind: 'end-overlap' });
       } catch (err) {
         deps.io.err(`error: ${(err as Error).message}`);
       }
