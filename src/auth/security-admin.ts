@@ -18,11 +18,14 @@ export type SecurityChange =
   | { kind: 'clear-entra' }
   | { kind: 'certificate'; certificate: CertificateSettings }
   | { kind: 'clear-certificate' }
-  | { kind: 'rotation'; overlapSeconds?: number; remindAfterSeconds?: number };
+  | { kind: 'rotation'; overlapSeconds?: number; remindAfterSeconds?: number }
+  | { kind: 'end-overlap' };
 
 /** The outcome of saving changes. */
 export interface SaveResult {
   revision: number;
+  /** False when the changes changed nothing (nothing was saved). */
+  changed: boolean;
   settings: SecuritySettings;
   warnings: string[];
 }
@@ -44,7 +47,30 @@ export function describeChange(change: SecurityChange): string {
     case 'certificate': return 'Trust client certificates from the given CA bundle';
     case 'clear-certificate': return 'Remove client-certificate trust';
     case 'rotation': return `Rotation: overlap ${change.overlapSeconds ?? 'unchanged'} s, reminder after ${change.remindAfterSeconds ?? 'unchanged'} s`;
+    case 'end-overlap': return 'End the rotation overlap now: the previous passcode and its tokens stop';
   }
+}
+
+/**
+ * Ends or shortens a running rotation overlap so that it never lasts longer than `overlapSeconds`
+ * from `now`: 0 ends it (the previous passcode and every token issued under it stop); a shorter
+ * setting moves its end closer. Returns the audit event, or null when nothing was running or it
+ * already ends in time.
+ */
+function limitOverlap(next: SecuritySettings, overlapSeconds: number, now: Date, by: 'overlap' | 'end-overlap'): AuditEvent | null {
+  const previous = next.previousPasscode;
+  if (!previous || Date.parse(previous.validUntil) <= now.getTime()) {
+    next.previousPasscode = null;
+    return null;
+  }
+  if (overlapSeconds === 0) {
+    next.previousPasscode = null;
+    return adminEvent('overlap_ended', { generation: previous.generation, wasValidUntil: previous.validUntil, by });
+  }
+  const until = now.getTime() + overlapSeconds * 1000;
+  if (Date.parse(previous.validUntil) <= until) return null;
+  next.previousPasscode = { ...previous, validUntil: new Date(until).toISOString() };
+  return adminEvent('overlap_shortened', { generation: previous.generation, wasValidUntil: previous.validUntil, validUntil: next.previousPasscode.validUntil });
 }
 
 /** Applies security changes for the configuration tool. */
@@ -74,13 +100,17 @@ export class SecurityAdmin {
           next.previousPasscode = previous && next.rotationOverlapSeconds > 0
             ? { ...previous, validUntil: new Date(now.getTime() + next.rotationOverlapSeconds * 1000).toISOString() }
             : null;
-          const generation = Math.max(previous?.generation ?? 0, current.previousPasscode?.generation ?? 0) + 1;
+          const generation = Math.max(previous?.generation ?? 0, current.previousPasscode?.generation ?? 0, next.lastPasscodeGeneration ?? 0) + 1;
+          next.lastPasscodeGeneration = generation;
           next.passcode = { hash, generation, changedAt: now.toISOString() };
           events.push(adminEvent(previous ? 'passcode_changed' : 'passcode_set', { generation, overlapSeconds: next.previousPasscode ? next.rotationOverlapSeconds : 0 }));
           break;
         }
         case 'clear-passcode':
-          if (next.passcode) events.push(adminEvent('passcode_cleared', { generation: next.passcode.generation }));
+          if (next.passcode) {
+            events.push(adminEvent('passcode_cleared', { generation: next.passcode.generation }));
+            next.lastPasscodeGeneration = Math.max(next.lastPasscodeGeneration ?? 0, next.passcode.generation);
+          }
           next.passcode = null;
           next.previousPasscode = null;
           break;
@@ -116,14 +146,24 @@ export class SecurityAdmin {
           if (next.certificate) events.push(adminEvent('certificate_trust_cleared'));
           next.certificate = null;
           break;
-        case 'rotation':
+        case 'rotation': {
           if (change.overlapSeconds !== undefined) next.rotationOverlapSeconds = change.overlapSeconds;
           if (change.remindAfterSeconds !== undefined) next.remindAfterSeconds = change.remindAfterSeconds;
           events.push(adminEvent('rotation_policy_set', { overlapSeconds: next.rotationOverlapSeconds, remindAfterSeconds: next.remindAfterSeconds }));
+          // A running overlap follows the new setting at once: 0 ends it, a shorter one shortens it.
+          const limited = change.overlapSeconds === undefined ? null : limitOverlap(next, change.overlapSeconds, now, 'overlap');
+          if (limited) events.push(limited);
           break;
+        }
+        case 'end-overlap': {
+          const ended = limitOverlap(next, 0, now, 'end-overlap');
+          if (ended) events.push(ended);
+          else warnings.push('No rotation overlap is running: no previous passcode is accepted.');
+          break;
+        }
       }
     }
-    if (events.length === 0) return { revision, settings: current, warnings: ['Nothing changed.'] };
+    if (events.length === 0) return { revision, settings: current, changed: false, warnings: [...warnings, 'Nothing changed.'] };
     let saved: number;
     try {
       saved = await this.store.saveSecurity(next, revision, events);
@@ -137,6 +177,6 @@ export class SecurityAdmin {
       }
       throw err;
     }
-    return { revision: saved, settings: next, warnings };
+    return { revision: saved, settings: next, changed: true, warnings };
   }
 }

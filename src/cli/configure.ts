@@ -49,6 +49,7 @@ export interface SecurityFlags {
   clearCert?: boolean;
   overlap?: string;
   remindAfter?: string;
+  endOverlap?: boolean;
 }
 
 /** Asks for a new passcode twice (masked, or two lines of standard input); one the policy refuses, or a mismatch, changes nothing. */
@@ -73,6 +74,10 @@ export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter)
       ...(flags.overlap !== undefined ? { overlapSeconds: parseDurationFlag(flags.overlap, '--overlap') } : {}),
       ...(flags.remindAfter !== undefined ? { remindAfterSeconds: parseDurationFlag(flags.remindAfter, '--remind-after') } : {}),
     });
+  }
+  if (flags.endOverlap) {
+    if (flags.passcode) throw new DeployrError('INVALID_INPUT', '--end-overlap and --passcode cannot be used together: --passcode --overlap 0 changes the passcode with no overlap.');
+    changes.push({ kind: 'end-overlap' });
   }
   if (flags.clearPasscode) changes.push({ kind: 'clear-passcode' });
   if (flags.bypass !== undefined) {
@@ -113,10 +118,14 @@ export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter)
 export async function configureSecurity(flags: SecurityFlags, deps: ConfigureDeps): Promise<number> {
   const changes = await changesFromFlags(flags, deps.prompter);
   if (changes.length === 0) {
-    throw new DeployrError('INVALID_INPUT', 'Nothing to change: give --passcode, --clear-passcode, --bypass on|off, --entra-*, --clear-entra, --cert-ca, --clear-cert, --overlap or --remind-after.');
+    throw new DeployrError('INVALID_INPUT', 'Nothing to change: give --passcode, --clear-passcode, --bypass on|off, --entra-*, --clear-entra, --cert-ca, --clear-cert, --overlap, --end-overlap or --remind-after.');
   }
   const result = await deps.admin.apply(changes);
   for (const w of result.warnings) deps.io.err(`warning: ${w}`);
+  if (!result.changed) {
+    deps.io.out(`Nothing changed (revision ${result.revision}).`);
+    return 0;
+  }
   for (const c of changes) deps.io.out(`Saved: ${describeChange(c)}.`);
   deps.io.out(`Security settings saved (revision ${result.revision}); a running service applies them within a few seconds.`);
   return 0;
@@ -138,8 +147,14 @@ export function showLines(v: VersionedSecuritySettings, now: Date): string[] {
     if (s.entra) lines.push('    At boot the passcode is refused while Entra ID is configured; full-OS starts may still pass the Passcode variable.');
     if (s.remindAfterSeconds > 0 && ageSeconds > s.remindAfterSeconds) lines.push(`    REMINDER: the passcode is older than ${formatDuration(s.remindAfterSeconds)}; consider changing it (deployr configure security --passcode).`);
   } else lines.push('  Passcode: not set');
-  if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now.getTime()) lines.push(`  Previous passcode still accepted until ${s.previousPasscode.validUntil} (rotation overlap)`);
-  lines.push(`  Rotation overlap: ${s.rotationOverlapSeconds ? formatDuration(s.rotationOverlapSeconds) : 'off (old passcode and its tokens stop at once)'}`);
+  if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now.getTime()) {
+    lines.push(`  Previous passcode (generation ${s.previousPasscode.generation}) and its tokens: still accepted until ${s.previousPasscode.validUntil} (rotation overlap running; end it now with deployr configure security --end-overlap)`);
+  } else if (s.passcode && s.passcode.generation > 1) {
+    lines.push('  Previous passcode and its tokens: no longer accepted');
+  }
+  lines.push(`  Rotation overlap for the next change: ${s.rotationOverlapSeconds
+    ? `${formatDuration(s.rotationOverlapSeconds)} (the passcode it replaces and its tokens keep working that long)`
+    : 'off (the passcode it replaces and its tokens stop at once)'}`);
   lines.push(`  Passcode reminder: ${s.remindAfterSeconds ? `after ${formatDuration(s.remindAfterSeconds)}` : 'off'}`);
   return lines;
 }
@@ -206,6 +221,7 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
         { value: 'bypass-on', label: 'Turn bypass (anonymous) authentication on — lab only' },
         { value: 'bypass-off', label: 'Turn bypass authentication off' },
         { value: 'clear-entra', label: 'Remove the Entra ID settings' },
+        { value: 'end-overlap', label: 'End the rotation overlap now (the previous passcode and its tokens stop)' },
         { value: 'back', label: 'Back' },
       ]);
       try {
@@ -214,6 +230,7 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
         else if (what === 'bypass-on') pending.push({ kind: 'bypass', enabled: true });
         else if (what === 'bypass-off') pending.push({ kind: 'bypass', enabled: false });
         else if (what === 'clear-entra') pending.push({ kind: 'clear-entra' });
+        else if (what === 'end-overlap') pending.push({ kind: 'end-overlap' });
       } catch (err) {
         deps.io.err(`error: ${(err as Error).message}`);
       }

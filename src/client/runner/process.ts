@@ -2,7 +2,8 @@
 
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** How a process ended. */
@@ -24,21 +25,46 @@ export interface ProcessOptions {
   onOutput(chunk: string): void;
 }
 
-/** Runs `command` through the system shell (/bin/sh -c, or cmd.exe on Windows). */
-export function runShell(command: string, options: ProcessOptions): Promise<ProcessResult> {
-  return run(command, [], { ...options, shell: true });
+/**
+ * The script file and the shell that runs a command line: `/bin/sh FILE`, or on Windows
+ * `cmd.exe /d /s /c ""FILE""` for a `.cmd` file that starts with `@echo off`.
+ */
+export function shellScript(command: string, dir: string, windows = process.platform === 'win32'): { file: string; text: string; shell: string; args: string[] } {
+  if (windows) {
+    const file = join(dir, 'command.cmd');
+    return { file, text: `@echo off\r\n${command}\r\n`, shell: process.env.ComSpec ?? 'cmd.exe', args: ['/d', '/s', '/c', `""${file}""`] };
+  }
+  const file = join(dir, 'command.sh');
+  return { file, text: `${command}\n`, shell: '/bin/sh', args: [file] };
+}
+
+/**
+ * Runs `command` through the system shell. The command line (which may hold the values of secret
+ * variables) is never a process argument: it is written to a script file, mode 0600 in a fresh
+ * 0700 folder, that the shell reads (see `shellScript`); the folder is removed when the process ends.
+ */
+export async function runShell(command: string, options: ProcessOptions): Promise<ProcessResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'deployr-command-'));
+  try {
+    const script = shellScript(command, dir);
+    await writeFile(script.file, script.text, { mode: 0o600, flag: 'wx' });
+    return await run(script.shell, script.args, { ...options, label: 'the command', verbatim: process.platform === 'win32' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs `file` with `args` directly (no shell). */
 export function runProgram(file: string, args: readonly string[], options: ProcessOptions): Promise<ProcessResult> {
-  return run(file, args, { ...options, shell: false });
+  return run(file, args, options);
 }
 
-function run(command: string, args: readonly string[], options: ProcessOptions & { shell: boolean }): Promise<ProcessResult> {
+function run(command: string, args: readonly string[], options: ProcessOptions & { label?: string; verbatim?: boolean }): Promise<ProcessResult> {
   return new Promise((resolve) => {
     const detached = process.platform !== 'win32';
     const child = spawn(command, [...args], {
-      cwd: options.cwd, env: options.env, shell: options.shell, stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true,
+      cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true,
+      windowsVerbatimArguments: options.verbatim === true,
     });
     let timedOut = false;
     let aborted = false;
@@ -64,7 +90,7 @@ function run(command: string, args: readonly string[], options: ProcessOptions &
       resolve({ exitCode: timedOut || aborted ? null : exitCode, timedOut, aborted });
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
-      options.onOutput(`cannot start ${options.shell ? 'the command' : command}: ${err.code ?? err.message}\n`);
+      options.onOutput(`cannot start ${options.label ?? command}: ${err.code ?? err.message}\n`);
       done(null);
     });
     child.on('close', (code) => done(code));
