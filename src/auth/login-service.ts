@@ -76,6 +76,12 @@ export interface LoginServiceDeps {
   onAlert?: (consecutiveFailures: number) => void;
   /** Where checks in flight are counted (default: this process; with `serve --workers`, the primary for all workers). */
   gate?: CheckGate;
+  /**
+   * Whether a task sequence (lower-case id) exists. A passcode login whose token would be limited to
+   * a task sequence that does not exist is refused (reason `unknown_task_sequence`, the same 401).
+   * Without it, no such check is made.
+   */
+  taskSequenceExists?: (id: string) => Promise<boolean>;
 }
 
 /** Logins and token checks. */
@@ -190,6 +196,8 @@ export class LoginService {
           if (await this.verified.verify(v.hash, input.passcode, hold)) generation = v.generation;
         }
         if (generation === null) reason = 'wrong_passcode';
+        // Only after the right passcode, and with the same answer as any failure: nobody learns which ids exist.
+        else if (limit && this.deps.taskSequenceExists && !(await this.deps.taskSequenceExists(limit.split(':')[0]?.toLowerCase() ?? ''))) reason = 'unknown_task_sequence';
       } else {
         if (!s.passcode) this.verified.clear();
         // Spend the same work, so the answer's timing does not tell the reason.
