@@ -3,6 +3,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homePaths, type HomePaths } from '../config/service-config.js';
+import { DeployrError } from '../domain/errors.js';
 import type { Store } from '../engine/ports.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 
@@ -28,8 +29,15 @@ function homeKey(file: string): Buffer {
   return key;
 }
 
-/** Opens (creating when needed) the home and its store. */
-export function openHomeStore(home: string): OpenedStore {
+/**
+ * Opens the home and its store. `serve` and `configure` create a home that does not exist yet;
+ * every other command passes `mustExist`, so a mistyped `--home` is an error naming it rather than
+ * a new, empty server (an `audit verify` that finds nothing to check would say "intact").
+ */
+export function openHomeStore(home: string, options: { mustExist?: boolean } = {}): OpenedStore {
+  if (options.mustExist && !existsSync(home)) {
+    throw new DeployrError('INVALID_INPUT', `There is no deployr home at ${home}: check --home or DEPLOYR_HOME (only deployr serve and deployr configure make a new one).`);
+  }
   const paths = homePaths(home);
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const key = homeKey(paths.auditKey);

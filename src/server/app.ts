@@ -79,6 +79,9 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
     ...(options.https ? { https: options.https } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
+  // Every body is JSON: fastify's built-in text/plain parser would hand a string to the schema
+  // (400 "body must be object"); without it, any content type but JSON is a 415.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   const isCurrentConnection = deps.isCurrentConnection;
   // One onRequest hook per route: on protected routes it checks the connection and the token, on
