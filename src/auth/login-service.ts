@@ -152,10 +152,10 @@ export class LoginService {
     if (wait > 0) return this.refuseThrottled(blockingKey, keys, base, input.context, 'throttled', wait, now);
     // Checks already running count against the budget too: otherwise many guesses sent at once would
     // all pass the counters before the first failure is written. A counter with `f` failures of its
-    // `free` lets max(1, free + 1 - f) different values be checked at once (the same value sent many
+    // `free` lets max(1, free - f) different values be checked at once (the same value sent many
     // times, a boot storm's passcode, is one value).
     const digest = createHmac('sha256', this.deps.digestKey).update(normalizePasscode(input.passcode)).digest('hex');
-    const allowances = keys.map((key) => Math.max(1, policyForKey(key, this.policy).freeFailures + 1 - (records.get(key)?.failures ?? 0)));
+    const allowances = keys.map((key) => Math.max(1, policyForKey(key, this.policy).freeFailures - (records.get(key)?.failures ?? 0)));
     const full = await this.gate.enter(keys, digest, allowances);
     if (full !== null) return this.refuseThrottled(full, keys, base, input.context, 'throttled', 1, now);
     try {
