@@ -55,8 +55,8 @@ const DeviceId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0
 export const PasscodeLoginSchema = Type.Object({
   passcode: Type.String({ minLength: 1, maxLength: 1024 }),
   context: AuthContextSchema,
-  /** The task sequence a full-OS start names (`<guid>` or `<guid>:<version>`). */
-  taskSequence: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),
+  /** The task sequence a full-OS start names (`<guid>` or `<guid>:<version>`); any other form is refused with 400 before the passcode is checked. */
+  taskSequence: Type.Optional(Type.String({ minLength: 36, maxLength: 47, pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(:[1-9][0-9]{0,9})?$' })),
   deviceId: Type.Optional(DeviceId),
 }, { additionalProperties: false });
 /** The passcode login request. */

@@ -49,7 +49,7 @@ test('an overlap window keeps the previous passcode valid until it ends', async 
 test('a batch with one bad change saves nothing', async (t) => {
   const { store, admin } = fixture(t);
   await assert.rejects(admin.apply([{ kind: 'bypass', enabled: true }, { kind: 'passcode', passcode: 'short' }]), /too short/);
-  await assert.rejects(admin.apply([{ kind: 'entra', entra: { tenantId: 'x y', clientId: 'abc', role: 'r' } }]), /not valid/);
+  await assert.rejects(admin.apply([{ kind: 'entra', entra: { tenantId: 'x y', clientId: 'abc', role: 'r' } }]), /The Entra ID tenant must be the tenant id/);
   assert.equal((await store.getSecurity()).revision, 0);
   assert.equal((await store.list({})).length, 0);
 });

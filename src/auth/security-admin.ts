@@ -31,6 +31,10 @@ export interface SaveResult {
 }
 
 const GUIDISH = /^[0-9a-zA-Z][0-9a-zA-Z.-]{0,127}$/;
+/** An Entra ID tenant or application (client) id. */
+const ENTRA_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** A DNS domain name with at least two labels (a tenant's verified domain, such as contoso.onmicrosoft.com). */
+const VERIFIED_DOMAIN = /^(?=.{4,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/;
 
 function adminEvent(reason: string, detail: Record<string, unknown> = {}): AuditEvent {
   return { kind: 'settings', method: 'security', result: 'changed', reason, subject: 'admin', source: 'local', device: null, detail };
@@ -121,12 +125,19 @@ export class SecurityAdmin {
           break;
         case 'entra': {
           const { tenantId, clientId, role } = change.entra;
-          for (const [name, value] of [['tenant', tenantId], ['client id', clientId], ['role', role]] as const) {
-            if (!value || !GUIDISH.test(value)) throw new DeployrError('INVALID_INPUT', `The Entra ID ${name} "${value}" is not valid.`);
+          // Described, never quoted: a secret pasted into the wrong flag must not be printed back.
+          if (!ENTRA_GUID.test(tenantId ?? '') && !VERIFIED_DOMAIN.test(tenantId ?? '')) {
+            throw new DeployrError('INVALID_INPUT', 'The Entra ID tenant must be the tenant id (a GUID, 8-4-4-4-12 hexadecimal digits) or a verified domain name of the tenant (contoso.onmicrosoft.com).');
+          }
+          if (!ENTRA_GUID.test(clientId ?? '')) {
+            throw new DeployrError('INVALID_INPUT', 'The Entra ID client id must be the application (client) id of the app registration: a GUID, 8-4-4-4-12 hexadecimal digits.');
+          }
+          if (!role || !GUIDISH.test(role)) {
+            throw new DeployrError('INVALID_INPUT', 'The Entra ID role must be an app role value: letters, digits, "." and "-", at most 128 characters.');
           }
           const authority = (change.entra.authority ?? MICROSOFT_AUTHORITY).replace(/\/+$/, '');
           let url: URL;
-          try { url = new URL(authority); } catch { throw new DeployrError('INVALID_INPUT', `The Entra ID authority "${authority}" is not a URL.`); }
+          try { url = new URL(authority); } catch { throw new DeployrError('INVALID_INPUT', 'The Entra ID authority is not a URL (https://login.microsoftonline.com by default).'); }
           if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
             throw new DeployrError('INVALID_INPUT', 'The Entra ID authority must use https (plain http only on loopback, for tests).');
           }

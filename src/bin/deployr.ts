@@ -197,8 +197,9 @@ configure.command('check')
     });
   });
 
+/** Runs `body` on the store of an existing home (never makes one: see openHomeStore). */
 function withStore<T>(home: string | undefined, body: (s: ReturnType<typeof openHomeStore>) => Promise<T>): Promise<T> {
-  const opened = openHomeStore(resolveHome(home));
+  const opened = openHomeStore(resolveHome(home), { mustExist: true });
   return body(opened).finally(() => opened.store.close());
 }
 

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { kekFromBytes, type Kek } from '../auth/key-sealing.js';
 import { prepareSigningKeys, signingKeySource, type RotatableKekSource, type SigningKeySource } from '../auth/signing-keys.js';
 import { homePaths, type HomePaths } from '../config/service-config.js';
+import { DeployrError } from '../domain/errors.js';
 import type { Store } from '../engine/ports.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { OWNER_ONLY, tightenHome, tightenedWarning } from './home-permissions.js';
@@ -35,12 +36,18 @@ function keyFile(file: string, create: boolean): Buffer | null {
 }
 
 /**
- * Opens (creating when needed) the home and its store. The home is made 0700 and whatever under
- * it is open to other users is tightened (a `WARNING:` line goes to `warn`); the database file is
- * made 0600 before SQLite opens it, so its `-wal` and `-shm` (which SQLite creates with the
- * database file's mode) are 0600 too. `deep` also walks the content library (`serve` does).
+ * Opens (creating when needed) the home and its store. `serve` and `configure` create a home that
+ * does not exist yet; every other command passes `mustExist`, so a mistyped `--home` is an error
+ * naming it rather than a new, empty server (an `audit verify` that finds nothing to check would say
+ * "intact"). The home is made 0700 and whatever under it is open to other users is tightened (a
+ * `WARNING:` line goes to `warn`); the database file is made 0600 before SQLite opens it, so its
+ * `-wal` and `-shm` (which SQLite creates with the database file's mode) are 0600 too. `deep` also
+ * walks the content library (`serve` does).
  */
-export function openHomeStore(home: string, options: { warn?: (line: string) => void; deep?: boolean } = {}): OpenedStore {
+export function openHomeStore(home: string, options: { warn?: (line: string) => void; deep?: boolean; mustExist?: boolean } = {}): OpenedStore {
+  if (options.mustExist && !existsSync(home)) {
+    throw new DeployrError('INVALID_INPUT', `There is no deployr home at ${home}: check --home or DEPLOYR_HOME (only deployr serve and deployr configure make a new one).`);
+  }
   const paths = homePaths(home);
   mkdirSync(home, { recursive: true, mode: OWNER_ONLY.dir });
   const warning = tightenedWarning(home, tightenHome(home, options.deep ?? false));

@@ -46,9 +46,13 @@ function readVarsFile(file: string): Record<string, string> {
     return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
   }
   const vars: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  for (const [index, line] of lines.entries()) {
+    if (!line.trim() || line.trim().startsWith('#')) continue;
     const eq = line.indexOf('=');
-    if (line.trim() && !line.trim().startsWith('#') && eq > 0) vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
+    // Named by file and line, never quoted (the line may be the passcode with its NAME= forgotten).
+    if (eq <= 0 || !line.slice(0, eq).trim()) throw new ClientError('INPUT', `--vars ${file}: line ${index + 1} is not NAME=VALUE (nor empty, nor a # comment).`);
+    vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
   }
   return vars;
 }
@@ -74,6 +78,8 @@ export function registerClientCommand(program: Command): void {
     .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
     .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
       await commandExit(async () => {
+        // Two trust anchors would mean one is silently ignored (the fingerprint would win): refused.
+        if (flags.ca && flags.fingerprint) throw new ClientError('INPUT', 'Give --ca FILE or --fingerprint SHA256, not both: each alone says which server certificate to trust.');
         const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
         const fromOptions = parseVarOptions(flags.var);
         const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...fromOptions };

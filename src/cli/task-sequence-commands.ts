@@ -2,6 +2,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DeployrError } from '../domain/errors.js';
+import { notValidJson } from '../domain/json-syntax.js';
 import { exportTaskSequence } from '../domain/task-sequence.js';
 import { overview, type TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import type { CommandIo } from './output.js';
@@ -12,8 +13,10 @@ export function readJsonFile(file: string): unknown {
   try { text = readFileSync(file, 'utf8'); } catch (err) {
     throw new DeployrError('INVALID_INPUT', `Cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
   }
-  try { return JSON.parse(text.replace(/^\uFEFF/, '')); } catch (err) {
-    throw new DeployrError('INVALID_INPUT', `${file} is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
+  const body = text.replace(/^\uFEFF/, '');
+  // Never the parser's message: it quotes the text (a passcode file given by mistake would be printed).
+  try { return JSON.parse(body); } catch (err) {
+    throw new DeployrError('INVALID_INPUT', `${file} is ${notValidJson(body, err)}.`);
   }
 }
 

@@ -75,7 +75,7 @@ export class ApiClient {
    */
   static async connect(server: string, trust: ServerTrust, timeoutMs = 10_000): Promise<ApiClient> {
     let url: URL;
-    try { url = new URL(server); } catch { throw new ClientError('INPUT', `"${server}" is not a URL; use https://HOST:7281`); }
+    try { url = new URL(server); } catch { throw new ClientError('INPUT', 'The server given is not a URL; use https://HOST:7281'); }
     if (url.protocol !== 'https:') throw new ClientError('INPUT', `The server URL must start with https:// (got ${url.protocol}//).`);
     const options: RequestOptions = { timeout: timeoutMs };
     if (trust.clientCert) Object.assign(options, trust.clientCert);

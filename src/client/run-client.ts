@@ -84,7 +84,8 @@ async function chooseTaskSequence(list: TaskSequenceSummary[], named: string | n
   if (named) {
     const [id, ver] = named.split(':');
     const ts = list.find((t) => t.id.toLowerCase() === id?.toLowerCase());
-    if (!ts) throw new ClientError('INPUT', `No task sequence ${id} on this server (or this sign-in may not use it).`);
+    // Described, not quoted: the client's log goes to the server, and a mistyped argument may be a secret.
+    if (!ts) throw new ClientError('INPUT', 'The task sequence named (--ts or TSID) is not on this server, or this sign-in may not use it; give its id as <guid> or <guid>:<version>.');
     const version = runnable(ts, ver === undefined ? null : Number(ver));
     if (version === null) throw new ClientError('INPUT', ver === undefined ? `Task sequence "${ts.name}" has no active version.` : `Task sequence "${ts.name}" has no active version ${ver}.`);
     return { ts, version };

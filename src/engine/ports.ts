@@ -194,16 +194,22 @@ export interface ContentBlobStore {
 export interface RunFilter {
   /** Only runs of this task sequence (a token limited to one sees only its runs). */
   taskSequenceId?: string;
+  /** Only runs registered (or resumed) with this token id: a limited token's own runs. */
+  ownerTokenId?: string;
   /** Newest first, at most this many (default 100). */
   limit?: number;
 }
 
 /** Runs of task sequences, their step results and their logs. */
 export interface RunStore {
-  /** Records a new run. */
-  createRun(run: RunRecord): Promise<void>;
+  /** Records a new run; `ownerTokenId` is the id of the token that registered it (kept, never shown). */
+  createRun(run: RunRecord, ownerTokenId?: string | null): Promise<void>;
   /** One run, or null. */
   getRun(id: string): Promise<RunRecord | null>;
+  /** The id of the token that registered (or last resumed) the run; null when none was kept or no such run. */
+  getRunOwner(id: string): Promise<string | null>;
+  /** Makes `ownerTokenId` the run's owner (a limited token resuming its run after a restart signs in again). */
+  setRunOwner(id: string, ownerTokenId: string): Promise<void>;
   /** Runs, newest first. */
   listRuns(filter: RunFilter): Promise<RunRecord[]>;
   /** Changes some fields of a run (always `updatedAt`); null when there is no such run. */

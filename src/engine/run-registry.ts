@@ -77,14 +77,18 @@ export class RunRegistry {
       subject: principal.subject, method: principal.method, context: principal.context, status: 'running', startedAt: at, finishedAt: null,
       currentStep: null, stepsTotal: input.stepsTotal ?? null, message: null, updatedAt: at,
     };
-    await this.deps.store.createRun(run);
+    await this.deps.store.createRun(run, principal.tokenId);
     await this.deps.store.append(this.event(principal, source, run, 'start', 'started', 'ok', {}));
     return run;
   }
 
-  /** The run continues after a restart (status back to running). */
+  /**
+   * The run continues after a restart (status back to running). The client signs in again after a
+   * restart, so a limited token that resumes an unfinished run of its own task sequence (it knows
+   * the run's id from its saved state) becomes the run's owner.
+   */
   async resume(principal: Principal, id: string): Promise<RunRecord> {
-    const run = await this.writable(principal, id);
+    const run = await this.writable(principal, id, true);
     return (await this.deps.store.updateRun(run.id, { status: 'running', message: null, updatedAt: this.now().toISOString() })) as RunRecord;
   }
 
@@ -145,7 +149,7 @@ export class RunRegistry {
   /** Runs the caller may see, newest first. */
   async list(principal: Principal | null, limit = 100): Promise<RunRecord[]> {
     const lim = principal?.taskSequenceLimit;
-    return this.deps.store.listRuns({ limit, ...(lim ? { taskSequenceId: limitId(lim) } : {}) });
+    return this.deps.store.listRuns({ limit, ...(lim && principal ? { taskSequenceId: limitId(lim), ownerTokenId: principal.tokenId } : {}) });
   }
 
   /** One run and its steps; NOT_FOUND when missing or not visible to the caller. */
@@ -186,16 +190,24 @@ export class RunRegistry {
     return result;
   }
 
-  /** A run the caller may see. */
-  private async visible(principal: Principal | null, id: string): Promise<RunRecord> {
+  /**
+   * A run the caller may see: any run for an unlimited caller; for a token limited to a task
+   * sequence, only a run of that task sequence that this token registered (or, with `adopt`, an
+   * unfinished one it resumes). Every other run answers as a missing one.
+   */
+  private async visible(principal: Principal | null, id: string, adopt = false): Promise<RunRecord> {
     const run = await this.deps.store.getRun(id.toLowerCase());
     if (!run || !mayUse(run.taskSequenceId, principal)) throw new DeployrError('NOT_FOUND', `No run with id ${id}.`);
+    if (principal?.taskSequenceLimit && (await this.deps.store.getRunOwner(run.id)) !== principal.tokenId) {
+      if (!adopt || isRunFinished(run.status)) throw new DeployrError('NOT_FOUND', `No run with id ${id}.`);
+      await this.deps.store.setRunOwner(run.id, principal.tokenId);
+    }
     return run;
   }
 
   /** A run the caller may report on: visible and not ended. */
-  private async writable(principal: Principal, id: string): Promise<RunRecord> {
-    const run = await this.visible(principal, id);
+  private async writable(principal: Principal, id: string, adopt = false): Promise<RunRecord> {
+    const run = await this.visible(principal, id, adopt);
     if (isRunFinished(run.status)) throw new DeployrError('CONFLICT', `Run ${run.id} has already ${run.status}.`);
     return run;
   }

@@ -58,7 +58,7 @@ export async function findOnPath(name: string, path = process.env.PATH ?? ''): P
 /** Resolves `name` inside the Scripts folder; refuses anything that is not a plain file there. */
 async function resolveScript(scriptsDir: string, name: string): Promise<string> {
   if (!SCRIPT_NAME_PATTERN.test(name) || name.includes('..')) {
-    throw new DeployrError('INVALID_INPUT', `"${name.slice(0, 80)}" is not a script name: use a file name from the Scripts folder, without a path.`);
+    throw new DeployrError('INVALID_INPUT', 'The name given is not a script name: use a file name from the Scripts folder, without a path.');
   }
   let root: string;
   let file: string;
@@ -66,10 +66,10 @@ async function resolveScript(scriptsDir: string, name: string): Promise<string> 
     root = await realpath(scriptsDir);
     file = await realpath(join(scriptsDir, name));
   } catch {
-    throw new DeployrError('NOT_FOUND', `No server-side script "${name}" in the content library's Scripts folder.`);
+    throw new DeployrError('NOT_FOUND', "The content library's Scripts folder has no server-side script of the name given.");
   }
   if (!file.startsWith(root + sep) || !(await stat(file)).isFile()) {
-    throw new DeployrError('NOT_FOUND', `No server-side script "${name}" in the content library's Scripts folder.`);
+    throw new DeployrError('NOT_FOUND', "The content library's Scripts folder has no server-side script of the name given.");
   }
   return file;
 }

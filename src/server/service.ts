@@ -19,6 +19,7 @@ import { createTokenService } from '../auth/token-service.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { configuredMethods } from '../domain/security-settings.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
+import { TokenReach } from '../engine/token-reach.js';
 import { ContentLibrary } from '../engine/content-library.js';
 import type { ContentBlobStore, Store } from '../engine/ports.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
@@ -78,6 +79,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const tokens = await createTokenService(deps.signingKeys, { ttlSeconds: config.tokenTtlSeconds });
   const login = new LoginService({
     store, security, tokens, hasher: deps.hasher ?? createArgon2Hasher(), digestKey: deps.digestKey, ...(deps.gate ? { gate: deps.gate } : {}),
+    taskSequenceExists: async (id) => (await store.getTaskSequence(id)) !== null,
     onAlert: (n) => logger.warn({ consecutiveFailures: n }, 'many consecutive failed logins: passcode checks are slowed for everyone until a login succeeds'),
   });
   const fastifyLogger = logger as unknown as FastifyBaseLogger;
@@ -98,7 +100,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     },
   });
   const app: FastifyInstance = buildApp({
-    login, taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store), version: deps.version, logger: fastifyLogger,
+    login, taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store), reach: new TokenReach(store), version: deps.version, logger: fastifyLogger,
     runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts') }),
     bootstrap: { fingerprint: tls.fingerprint, publicKeyPin: publicKeyPin(tls.cert), clientBundle },
     ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs) } : {}),

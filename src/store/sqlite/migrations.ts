@@ -127,4 +127,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE signing_keys ADD COLUMN verify_until TEXT;
     `,
   },
+  {
+    version: 5,
+    name: 'runs: the token that registered each run (a limited token reads only its own runs)',
+    sql: `
+      ALTER TABLE runs ADD COLUMN owner_token_id TEXT;
+      CREATE INDEX runs_owner ON runs (owner_token_id, started_at);
+    `,
+  },
 ];

@@ -36,10 +36,20 @@ const COLUMNS: Record<keyof Omit<RunRecord, 'id'>, string> = {
   stepsTotal: 'steps_total', message: 'message', updatedAt: 'updated_at',
 };
 
-/** Inserts a run. */
-export function createRun(db: SqliteDatabase, run: RunRecord): void {
-  db.prepare(`INSERT INTO runs (id, task_sequence_id, version_no, name, device, subject, method, context, status, started_at, finished_at, current_step, steps_total, message, updated_at)
-    VALUES (@id, @taskSequenceId, @versionNo, @name, @device, @subject, @method, @context, @status, @startedAt, @finishedAt, @currentStep, @stepsTotal, @message, @updatedAt)`).run(run);
+/** Inserts a run, with the id of the token that registered it. */
+export function createRun(db: SqliteDatabase, run: RunRecord, ownerTokenId: string | null = null): void {
+  db.prepare(`INSERT INTO runs (id, task_sequence_id, version_no, name, device, subject, method, context, status, started_at, finished_at, current_step, steps_total, message, updated_at, owner_token_id)
+    VALUES (@id, @taskSequenceId, @versionNo, @name, @device, @subject, @method, @context, @status, @startedAt, @finishedAt, @currentStep, @stepsTotal, @message, @updatedAt, @ownerTokenId)`).run({ ...run, ownerTokenId });
+}
+
+/** The id of the token that registered (or last resumed) a run, or null. */
+export function getRunOwner(db: SqliteDatabase, id: string): string | null {
+  return (db.prepare('SELECT owner_token_id FROM runs WHERE id = ?').pluck().get(id) as string | null | undefined) ?? null;
+}
+
+/** Makes a token the run's owner. */
+export function setRunOwner(db: SqliteDatabase, id: string, ownerTokenId: string): void {
+  db.prepare('UPDATE runs SET owner_token_id = ? WHERE id = ?').run(ownerTokenId, id);
 }
 
 /** One run, or null. */
@@ -51,9 +61,11 @@ export function getRun(db: SqliteDatabase, id: string): RunRecord | null {
 /** Runs, newest first. */
 export function listRuns(db: SqliteDatabase, filter: RunFilter): RunRecord[] {
   const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
-  const rows = filter.taskSequenceId
-    ? db.prepare('SELECT * FROM runs WHERE task_sequence_id = ? ORDER BY started_at DESC, id LIMIT ?').all(filter.taskSequenceId, limit)
-    : db.prepare('SELECT * FROM runs ORDER BY started_at DESC, id LIMIT ?').all(limit);
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.taskSequenceId) { where.push('task_sequence_id = ?'); params.push(filter.taskSequenceId); }
+  if (filter.ownerTokenId) { where.push('owner_token_id = ?'); params.push(filter.ownerTokenId); }
+  const rows = db.prepare(`SELECT * FROM runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ?`).all(...params, limit);
   return (rows as RunRow[]).map(toRun);
 }
 

@@ -253,8 +253,16 @@ class SqliteStore implements Store {
     return (this.db.prepare('SELECT doc FROM content_items ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as ContentItem);
   }
 
-  async createRun(run: RunRecord): Promise<void> {
-    runs.createRun(this.db, run);
+  async createRun(run: RunRecord, ownerTokenId?: string | null): Promise<void> {
+    runs.createRun(this.db, run, ownerTokenId ?? null);
+  }
+
+  async getRunOwner(id: string): Promise<string | null> {
+    return runs.getRunOwner(this.db, id);
+  }
+
+  async setRunOwner(id: string, ownerTokenId: string): Promise<void> {
+    runs.setRunOwner(this.db, id, ownerTokenId);
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
