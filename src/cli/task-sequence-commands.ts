@@ -2,7 +2,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DeployrError } from '../domain/errors.js';
-import { exportTaskSequence } from '../domain/task-sequence.js';
+import { exportTaskSequence } from '../domain/task-sequence-export.js';
 import { overview, type TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import type { CommandIo } from './output.js';
 

@@ -3,20 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDeployrError } from './errors.js';
-import {
-  STEP_TYPES,
-  STEP_TYPE_IDS,
-  VERSION_STATUS,
-  activeVersion,
-  countSteps,
-  exportTaskSequence,
-  findStep,
-  parseTaskSequenceExport,
-  stepKind,
-  stepTypeInfo,
-  walkSteps,
-  type TaskSequence,
-} from './task-sequence.js';
+import { STEP_TYPES, STEP_TYPE_IDS, stepKind, stepTypeInfo } from './step-types.js';
+import { VERSION_STATUS, activeVersion, type TaskSequence } from './task-sequence.js';
+import { countSteps, findStep, walkSteps } from './step-tree.js';
+import { exportTaskSequence } from './task-sequence-export.js';
+import { parseTaskSequenceExport } from './task-sequence-parse.js';
 import { assertInvalidAt, exportFiles, exportText, loadExport } from '../../test/helpers/deployr-exports.js';
 
 const TS_FILES = exportFiles(/^task-sequence-.*\.json$/);

@@ -3,7 +3,9 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { childTaskSequenceIds, countSteps, findVersion, activateVersion, isActiveVersion, parseTaskSequenceExport, type TaskSequence } from '../domain/task-sequence.js';
+import { childTaskSequenceIds, countSteps } from '../domain/step-tree.js';
+import { findVersion, activateVersion, isActiveVersion, type TaskSequence } from '../domain/task-sequence.js';
+import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
 import type { TaskSequenceStore } from './ports.js';
 
 /** One task sequence in a listing. */

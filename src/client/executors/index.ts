@@ -1,6 +1,7 @@
 // The executor for each step kind: one file per built-in step, Windows-only steps recognised, custom step definitions run from the server's definition.
 
-import { stepKind, type Step, type StepKind } from '../../domain/task-sequence.js';
+import { stepKind, type StepKind } from '../../domain/step-types.js';
+import type { Step } from '../../domain/task-sequence.js';
 import { applyImage } from './apply-image.js';
 import { customStep } from './custom-step.js';
 import { installApplication } from './install-application.js';

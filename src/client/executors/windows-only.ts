@@ -1,6 +1,6 @@
 // Steps that only DeployR's Windows client can run (Format disk, Apply operating system, …): recognised, and failed with a clear reason.
 
-import { stepTypeInfo } from '../../domain/task-sequence.js';
+import { stepTypeInfo } from '../../domain/step-types.js';
 import { failed, type StepExecutor } from './types.js';
 
 /** Fails a Windows-only step: "needs Windows PE" for boot-environment steps, "needs Windows" for full-OS ones. */
