@@ -198,7 +198,7 @@ ts.command('import').argument('<files...>', 'DeployR task sequence export JSON f
 ts.command('list').addOption(homeOption()).option('--json', 'JSON output').description('list task sequences')
   .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsList(new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
 ts.command('show').argument('<id>').addOption(homeOption()).option('--json', 'the full export JSON').description('show a task sequence and its steps')
-  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
+  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), new StepDefinitionCatalog(store), processIo, Boolean(flags.json)))));
 ts.command('export').argument('<id>').addOption(homeOption()).option('--out <file>', 'write to this file instead of standard output').option('--pretty', 'indented JSON')
   .description('export a task sequence as DeployR export JSON')
   .action(async (id: string, flags: { home?: string; out?: string; pretty?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsExport(id, new TaskSequenceCatalog(store), processIo, flags))));

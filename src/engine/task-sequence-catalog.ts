@@ -3,7 +3,8 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { childTaskSequenceIds, countSteps } from '../domain/step-tree.js';
+import { stepCounts } from '../domain/step-support.js';
+import { childTaskSequenceIds } from '../domain/step-tree.js';
 import { findVersion, activateVersion, isActiveVersion, type TaskSequence } from '../domain/task-sequence.js';
 import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
 import type { TaskSequenceStore } from './ports.js';
@@ -117,6 +118,6 @@ function visible(id: string, principal: Principal | null): boolean {
 export function overview(ts: TaskSequence): TaskSequenceOverview {
   return {
     id: ts.id, name: ts.name, description: ts.description ?? null,
-    versions: ts.versions.map((v) => ({ versionNo: v.versionNo, status: v.status, steps: countSteps(v.steps) })),
+    versions: ts.versions.map((v) => ({ versionNo: v.versionNo, status: v.status, steps: stepCounts(v.steps).steps })),
   };
 }
