@@ -2,13 +2,13 @@
 
 import { readFileSync } from 'node:fs';
 import type { LocalStatus } from '../api/contract.js';
-import { describeChange, type SecurityAdmin, type SecurityChange } from '../auth/security-admin.js';
+import type { SecurityAdmin, SecurityChange } from '../auth/security-admin.js';
 import { checkNewPasscode } from '../domain/passcode-policy.js';
 import { DeployrError } from '../domain/errors.js';
 import { configuredMethods, type SecuritySettings } from '../domain/security-settings.js';
 import type { VersionedSecuritySettings } from '../engine/ports.js';
 import type { Prompter } from '../client/prompt.js';
-import { formatDuration, parseDurationFlag, type CommandIo } from './output.js';
+import { describeDuration, formatDuration, parseDurationFlag, plural, type CommandIo } from './output.js';
 
 /** What the configure commands need. */
 export interface ConfigureDeps {
@@ -49,6 +49,31 @@ export interface SecurityFlags {
   clearCert?: boolean;
   overlap?: string;
   remindAfter?: string;
+}
+
+/**
+ * One change in words that read both as a pending change and after "Saved:" (e.g. "new passcode",
+ * "rotation overlap 2 hours"); a rotation change names only what it changes. Never a secret.
+ */
+export function describeChange(change: SecurityChange): string {
+  switch (change.kind) {
+    case 'passcode': return 'new passcode';
+    case 'clear-passcode': return 'passcode removed';
+    case 'bypass': return change.enabled ? 'bypass (anonymous) authentication ON — lab use only' : 'bypass (anonymous) authentication off';
+    case 'entra': return `Entra ID: tenant ${change.entra.tenantId}, application ${change.entra.clientId}, role ${change.entra.role}`;
+    case 'clear-entra': return 'Entra ID settings removed';
+    case 'certificate': return 'client certificates trusted from the given CA bundle';
+    case 'clear-certificate': return 'client-certificate trust removed';
+    case 'rotation': return [
+      change.overlapSeconds === undefined ? '' : `rotation overlap ${change.overlapSeconds > 0 ? describeDuration(change.overlapSeconds) : 'off'}`,
+      change.remindAfterSeconds === undefined ? '' : `passcode reminder ${change.remindAfterSeconds > 0 ? `after ${describeDuration(change.remindAfterSeconds)}` : 'off'}`,
+    ].filter(Boolean).join('; ');
+  }
+}
+
+/** "New passcode": the first letter upper-cased. */
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Asks for a new passcode twice (masked, or two lines of standard input); one the policy refuses, or a mismatch, changes nothing. */
@@ -144,11 +169,12 @@ export function showLines(v: VersionedSecuritySettings, now: Date): string[] {
   return lines;
 }
 
+/** An age in its largest whole unit: `45 seconds`, `3 minutes`, `5 hours`, `12 days` (for less than 2 of a unit, the next smaller one). */
 function formatAge(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
-  if (seconds < 172800) return `${Math.floor(seconds / 3600)} h`;
-  return `${Math.floor(seconds / 86400)} days`;
+  if (seconds < 120) return plural(seconds, 'second');
+  if (seconds < 7200) return plural(Math.floor(seconds / 60), 'minute');
+  if (seconds < 172800) return plural(Math.floor(seconds / 3600), 'hour');
+  return plural(Math.floor(seconds / 86400), 'day');
 }
 
 /** `deployr configure show`. */
@@ -221,7 +247,7 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
     }
     if (pending.length === 0) { deps.io.out('No pending changes.'); continue; }
     deps.io.out('Pending changes:');
-    for (const c of pending) deps.io.out(`  - ${describeChange(c)}`);
+    for (const c of pending) deps.io.out(`  - ${sentence(describeChange(c))}`);
     if (await p.confirm('Save these changes?')) {
       try {
         const result = await deps.admin.apply(pending);
