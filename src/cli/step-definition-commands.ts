@@ -2,17 +2,17 @@
 
 import { writeFileSync } from 'node:fs';
 import { DeployrError } from '../domain/errors.js';
-import { exportStepDefinition, type StepOption } from '../domain/step-definition.js';
+import { exportStepDefinition, parseStepDefinitionExport, type StepOption } from '../domain/step-definition.js';
 import { stepDefinitionOverview, type StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import { plural, type CommandIo } from './output.js';
-import { readJsonFile } from './task-sequence-commands.js';
+import { readImportFiles } from './task-sequence-commands.js';
 
 const ACTOR = { subject: 'admin', source: 'local' };
 
-/** `deployr step import FILE...`. */
+/** `deployr step import FILE...`: every file is checked before any is imported. */
 export async function stepImport(files: string[], catalog: StepDefinitionCatalog, io: CommandIo): Promise<number> {
-  for (const file of files) {
-    const def = await catalog.importExport(readJsonFile(file), ACTOR);
+  for (const { json } of readImportFiles(files, 'step definition', parseStepDefinitionExport)) {
+    const def = await catalog.importExport(json, ACTOR);
     const o = stepDefinitionOverview(def);
     io.out(`Imported "${def.name}" (${def.id}): ${o.versions.map((v) => `v${v.versionNo} ${v.status}, ${plural(v.options, 'option')}`).join('; ') || 'no versions'}`);
   }

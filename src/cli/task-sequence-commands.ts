@@ -2,11 +2,13 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DeployrError } from '../domain/errors.js';
+import { exportKind, type ExportKind } from '../domain/export-kind.js';
 import { isDeployrBuiltInId, stepTypeInfo } from '../domain/step-types.js';
 import { describeStepCounts, planText, stepCounts, stepPlan, type DefinitionFacts } from '../domain/step-support.js';
 import { walkSteps } from '../domain/step-tree.js';
 import { isActiveVersion, type TaskSequence } from '../domain/task-sequence.js';
 import { exportTaskSequence } from '../domain/task-sequence-export.js';
+import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
 import type { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import type { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import type { CommandIo } from './output.js';
@@ -22,10 +24,38 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
-/** `deployr ts import FILE...`. */
-export async function tsImport(files: string[], catalog: TaskSequenceCatalog, io: CommandIo): Promise<number> {
+/** The command that imports each kind of export. */
+const IMPORT_COMMAND: Readonly<Record<ExportKind, string>> = { 'task sequence': 'deployr ts import', 'step definition': 'deployr step import', 'content item': 'deployr content create' };
+
+/**
+ * Reads every file of a multi-file import and checks each is a `kind` export that `validate`
+ * accepts, before anything is imported: an error names the file (and, for another kind of export,
+ * what it is and the command that imports it), and nothing is imported.
+ */
+export function readImportFiles(files: readonly string[], kind: ExportKind, validate: (json: unknown) => unknown): { file: string; json: unknown }[] {
+  const out: { file: string; json: unknown }[] = [];
+  const nothing = files.length > 1 ? '; nothing was imported' : '';
   for (const file of files) {
-    const ts = await catalog.importExport(readJsonFile(file), { subject: 'admin', source: 'local' });
+    const json = readJsonFile(file);
+    const actual = exportKind(json);
+    if (actual !== null && actual !== kind) {
+      throw new DeployrError('INVALID_INPUT', `${file} is a ${actual} export, not a ${kind} export; use ${IMPORT_COMMAND[actual]}${actual === 'content item' ? '' : ` ${file}`}${nothing}.`);
+    }
+    try {
+      validate(json);
+    } catch (err) {
+      if (err instanceof DeployrError) throw new DeployrError(err.code, `${file}: ${err.message}${nothing}`, err.details);
+      throw err;
+    }
+    out.push({ file, json });
+  }
+  return out;
+}
+
+/** `deployr ts import FILE...`: every file is checked before any is imported. */
+export async function tsImport(files: string[], catalog: TaskSequenceCatalog, io: CommandIo): Promise<number> {
+  for (const { json } of readImportFiles(files, 'task sequence', parseTaskSequenceExport)) {
+    const ts = await catalog.importExport(json, { subject: 'admin', source: 'local' });
     io.out(`Imported "${ts.name}" (${ts.id}): ${ts.versions.map((v) => `v${v.versionNo} ${v.status}, ${describeStepCounts(stepCounts(v.steps))}`).join('; ')}`);
   }
   return 0;
