@@ -164,7 +164,7 @@ describe('custom step definitions with the real CLI, service and client', () => 
     writeFileSync(join(work, 'bad-step.json'), JSON.stringify(bad));
     const refused = await cli(['step', 'import', join(work, 'bad-step.json')]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /^error: versions\[0\]\.options\[2\]\.required: expected a boolean, got a string \[INVALID_INPUT\]$/m);
+    assert.match(refused.stderr, /^error: \S*bad-step\.json: versions\[0\]\.options\[2\]\.required: expected a boolean, got a string \[INVALID_INPUT\]$/m);
   });
 
   test('GET /v1/step-definitions needs a token; a token limited to one task sequence reads only those its steps use; an unknown id is 404', async () => {

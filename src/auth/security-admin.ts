@@ -40,21 +40,6 @@ function adminEvent(reason: string, detail: Record<string, unknown> = {}): Audit
   return { kind: 'settings', method: 'security', result: 'changed', reason, subject: 'admin', source: 'local', device: null, detail };
 }
 
-/** Describes a change in words for the pending-changes list; never includes a secret. */
-export function describeChange(change: SecurityChange): string {
-  switch (change.kind) {
-    case 'passcode': return 'Set a new passcode';
-    case 'clear-passcode': return 'Remove the passcode';
-    case 'bypass': return change.enabled ? 'Turn bypass (anonymous) authentication ON — lab use only' : 'Turn bypass (anonymous) authentication off';
-    case 'entra': return `Use Entra ID: tenant ${change.entra.tenantId}, application ${change.entra.clientId}, role ${change.entra.role}`;
-    case 'clear-entra': return 'Remove the Entra ID settings';
-    case 'certificate': return 'Trust client certificates from the given CA bundle';
-    case 'clear-certificate': return 'Remove client-certificate trust';
-    case 'rotation': return `Rotation: overlap ${change.overlapSeconds ?? 'unchanged'} s, reminder after ${change.remindAfterSeconds ?? 'unchanged'} s`;
-    case 'end-overlap': return 'End the rotation overlap now: the previous passcode and its tokens stop';
-  }
-}
-
 /**
  * Ends or shortens a running rotation overlap so that it never lasts longer than `overlapSeconds`
  * from `now`: 0 ends it (the previous passcode and every token issued under it stop); a shorter

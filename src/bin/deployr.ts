@@ -28,7 +28,9 @@ import { ContentLibrary } from '../engine/content-library.js';
 import { ContentLifecycle } from '../engine/content-lifecycle.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
-import { createLogger } from '../server/logger.js';
+import { createServiceLogger } from '../server/logger.js';
+import { readServicePorts, writeServicePorts } from '../config/service-ports.js';
+import { configuredMethods } from '../domain/security-settings.js';
 import { runService } from '../server/service.js';
 import { kekFile, openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
 import { CLIENT_BUNDLE_PATH, printBanner, serveWithWorkers } from './serve-cluster.js';
@@ -57,7 +59,7 @@ function homeOption(): Option {
 }
 
 function localPortOption(): Option {
-  return new Option('--local-port <n>', 'the local admin port of the running service').default(String(DEFAULT_LOCAL_PORT));
+  return new Option('--local-port <n>', `the local admin port of the running service (default: the one deployr serve last used with this home, else ${DEFAULT_LOCAL_PORT})`);
 }
 
 const program = new Command('deployr')
@@ -75,7 +77,8 @@ program.command('serve')
   .option('--tls-cert <file>', 'a configured TLS certificate (PEM, with its chain) instead of the self-signed one')
   .option('--tls-key <file>', 'its private key (PEM)')
   .option('--workers <n>', 'worker processes sharing the ports (default 1, or $DEPLOYR_WORKERS; "auto" = one per CPU)')
-  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string }) => {
+  .option('--log-format <format>', 'json, pretty or auto (default auto, or $DEPLOYR_LOG_FORMAT: readable lines on a terminal, JSON lines otherwise)')
+  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string }) => {
     await exit(async () => {
       const config = loadServiceConfig(flags);
       const say = (line: string): void => { process.stderr.write(line + '\n'); };
@@ -85,9 +88,11 @@ program.command('serve')
       const opened = openHomeStore(config.home, { warn: say, deep: true });
       const { store, paths, digestKey } = opened;
       const signingKeys = await openKeysOrClose(opened);
-      const logger = createLogger(config.logLevel);
+      const logger = createServiceLogger(config.logLevel, config.logFormat);
+      const methods = configuredMethods((await store.getSecurity()).settings);
       const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
-      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1 });
+      writeServicePorts(config.home, { port: service.port, localPort: service.localPort, pid: process.pid, startedAt: new Date().toISOString() });
+      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1, methods });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           say(`${signal}: stopping…`);
@@ -105,10 +110,21 @@ async function openKeysOrClose(opened: OpenedStore): Promise<Awaited<ReturnType<
   try { return await openSigningKeys(opened); } catch (err) { await opened.store.close(); throw err; }
 }
 
-function configureDeps(home: string | undefined, localPort: string): ConfigureDeps & { close(): Promise<void> } {
-  const { store } = openHomeStore(resolveHome(home));
+/** The local admin port: `--local-port`, else the one `serve` last used with this home (`service.json`), else 7282. */
+function localPortFor(home: string, flag: string | undefined): number {
+  if (flag !== undefined) {
+    const n = Number(flag);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new DeployrError('INVALID_INPUT', `--local-port must be a port number from 1 to 65535, not "${flag}".`);
+    return n;
+  }
+  return readServicePorts(home)?.localPort ?? DEFAULT_LOCAL_PORT;
+}
+
+function configureDeps(homeFlag: string | undefined, localPort: string | undefined): ConfigureDeps & { close(): Promise<void> } {
+  const home = resolveHome(homeFlag);
+  const port = localPortFor(home, localPort);
+  const { store } = openHomeStore(home);
   const prompter = createPrompter();
-  const port = Number(localPort);
   return {
     admin: new SecurityAdmin(store, createArgon2Hasher()),
     readSettings: () => store.getSecurity(),
@@ -139,7 +155,7 @@ const configure = program.command('configure')
   .enablePositionalOptions()
   .addOption(homeOption())
   .addOption(localPortOption())
-  .action(async (flags: { home?: string; localPort: string }) => {
+  .action(async (flags: { home?: string; localPort?: string }) => {
     await exit(async () => {
       const deps = configureDeps(flags.home, flags.localPort);
       try { return await configureInteractive(deps); } finally { await deps.close(); }
@@ -170,7 +186,7 @@ configure.command('security')
     await exit(async () => {
       if (flags.certCa) checkClientCertificateTrust(flags.certCa, flags.certCrl);
       const parentHome = (cmd.parent?.opts() as { home?: string }).home;
-      const deps = configureDeps(flags.home ?? parentHome, DEFAULT_LOCAL_PORT.toString());
+      const deps = configureDeps(flags.home ?? parentHome, (cmd.parent?.opts() as { localPort?: string }).localPort);
       try { return await configureSecurity(flags, deps); } finally { await deps.close(); }
     });
   });
@@ -179,9 +195,10 @@ configure.command('show')
   .description('print every setting (the passcode only as set/not set, with when it last changed)')
   .addOption(homeOption())
   .addOption(localPortOption())
-  .action(async (flags: { home?: string; localPort: string }, cmd: Command) => {
+  .action(async (flags: { home?: string; localPort?: string }, cmd: Command) => {
     await exit(async () => {
-      const deps = configureDeps(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, flags.localPort);
+      const parent = cmd.parent?.opts() as { home?: string; localPort?: string };
+      const deps = configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
       try { return await configureShow(deps); } finally { await deps.close(); }
     });
   });
@@ -190,9 +207,10 @@ configure.command('check')
   .description('is the service running, and has it applied the current settings? (exit 0 when both)')
   .addOption(homeOption())
   .addOption(localPortOption())
-  .action(async (flags: { home?: string; localPort: string }, cmd: Command) => {
+  .action(async (flags: { home?: string; localPort?: string }, cmd: Command) => {
     await exit(async () => {
-      const deps = configureDeps(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, flags.localPort);
+      const parent = cmd.parent?.opts() as { home?: string; localPort?: string };
+      const deps = configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
       try { return await configureCheck(deps); } finally { await deps.close(); }
     });
   });
@@ -210,7 +228,7 @@ ts.command('import').argument('<files...>', 'DeployR task sequence export JSON f
 ts.command('list').addOption(homeOption()).option('--json', 'JSON output').description('list task sequences')
   .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsList(new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
 ts.command('show').argument('<id>').addOption(homeOption()).option('--json', 'the full export JSON').description('show a task sequence and its steps')
-  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
+  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), new StepDefinitionCatalog(store), processIo, Boolean(flags.json)))));
 ts.command('export').argument('<id>').addOption(homeOption()).option('--out <file>', 'write to this file instead of standard output').option('--pretty', 'indented JSON')
   .description('export a task sequence as DeployR export JSON')
   .action(async (id: string, flags: { home?: string; out?: string; pretty?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsExport(id, new TaskSequenceCatalog(store), processIo, flags))));

@@ -3,7 +3,7 @@
 import { AUDIT_KINDS, AUDIT_METHODS, AUDIT_RESULTS, type AuditKind } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { AuditStore } from '../engine/ports.js';
-import type { CommandIo } from './output.js';
+import { plural, type CommandIo } from './output.js';
 
 /** Filters of `deployr audit`. */
 export interface AuditListFlags {
@@ -67,7 +67,7 @@ export async function auditList(flags: AuditListFlags, store: AuditStore, io: Co
 export async function auditVerify(store: AuditStore, io: CommandIo, flags: { anchor?: string } = {}): Promise<number> {
   const v = await store.verify();
   if (!v.ok) {
-    io.out(`The audit trail has been tampered with: entry ${v.brokenAt} does not match the chain (${v.checked} entries before it are intact).`);
+    io.out(`The audit trail has been tampered with: entry ${v.brokenAt} does not match the chain (${plural(v.checked, 'entry', 'entries')} before it ${v.checked === 1 ? 'is' : 'are'} intact).`);
     return 1;
   }
   const head = (await store.list({ limit: 1 }))[0];
@@ -81,7 +81,7 @@ export async function auditVerify(store: AuditStore, io: CommandIo, flags: { anc
       return 1;
     }
   }
-  io.out(`The audit trail is intact (${v.checked} entries checked).`);
+  io.out(`The audit trail is intact (${plural(v.checked, 'entry', 'entries')} checked).`);
   if (head) io.out(`Head: ${head.seq}:${head.mac}  (keep it elsewhere; later run: deployr audit verify --anchor ${head.seq}:${head.mac})`);
   return 0;
 }

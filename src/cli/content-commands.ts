@@ -4,7 +4,7 @@ import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { ContentLibrary } from '../engine/content-library.js';
 import type { ContentLifecycle } from '../engine/content-lifecycle.js';
 import { DeployrError } from '../domain/errors.js';
-import { parseDurationFlag, type CommandIo } from './output.js';
+import { parseDurationFlag, plural, type CommandIo } from './output.js';
 
 /** Who the admin commands act as, for the audit trail. */
 const LOCAL_ADMIN = { subject: 'admin', source: 'local' };
@@ -15,7 +15,7 @@ export function formatBytes(n: number): string {
   let v = n;
   let u = 0;
   while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return u === 0 ? `${n} bytes` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+  return u === 0 ? plural(n, 'byte') : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
 /** `deployr content create --name --purpose --type [--description]`. */

@@ -3,7 +3,7 @@
 import { DeployrError } from '../domain/errors.js';
 import { isRunFinished, RUN_FAILED_EXIT_CODE, type RunRecord, type RunStepRecord } from '../domain/run.js';
 import type { RunRegistry, RunWithSteps } from '../engine/run-registry.js';
-import { formatDuration, parseDurationFlag, type CommandIo } from './output.js';
+import { formatDuration, parseDurationFlag, plural, type CommandIo } from './output.js';
 
 const MARK: Record<RunStepRecord['status'], string> = {
   running: '>', succeeded: '+', failed: 'x', continued: '!', skipped: '-',
@@ -102,6 +102,6 @@ export async function runsPrune(registry: RunRegistry, io: CommandIo, options: {
   const seconds = parseDurationFlag(options.olderThan, '--older-than');
   if (seconds <= 0) throw new DeployrError('INVALID_INPUT', '--older-than must be more than 0 (for example 90d).');
   const { deleted, before } = await registry.prune(seconds, { subject: 'admin', source: 'local' });
-  io.out(`Deleted ${deleted} run${deleted === 1 ? '' : 's'} with no change since ${before} (older than ${formatDuration(seconds)}), with their steps and logs.`);
+  io.out(`Deleted ${plural(deleted, 'run')} with no change since ${before} (older than ${formatDuration(seconds)}), with their steps and logs.`);
   return 0;
 }

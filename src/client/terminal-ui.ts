@@ -13,6 +13,8 @@ export interface UiStep {
   status: UiStatus;
   /** A short note (exit code and duration, or why it was skipped). */
   note?: string;
+  /** False for a step that is not counted as one of the run's steps: disabled, or in a disabled group (see domain/step-support.ts, `stepCounts`). */
+  counted?: boolean;
 }
 
 /** Progress of a transfer. */
@@ -108,10 +110,21 @@ export class TerminalUi {
     if (this.out.isTTY) { this.redraw(); return; }
     if (step.isGroup && status === 'running') { this.line(`${'  '.repeat(step.depth)}[${step.name}]`); return; }
     if (step.isGroup && status === 'succeeded') return;
-    const leaves = this.steps.filter((s) => !s.isGroup);
-    const n = leaves.indexOf(step) + 1;
-    const counter = step.isGroup ? '' : `[${String(n).padStart(String(leaves.length).length)}/${leaves.length}] `;
+    const counter = step.isGroup || step.counted === false ? '' : `[${this.counter(step)}] `;
     this.line(`${counter}${PLAIN_MARK[status]} ${step.name}${status === 'running' ? '' : `  (${status}${step.note ? `, ${step.note}` : ''})`}`);
+  }
+
+  /**
+   * `n/N`: the step's number among the counted steps of its own task sequence; a step of a nested
+   * task sequence (key `<outer>/<inner>`) is prefixed with its Run task sequence step's counter,
+   * e.g. `3/5 › 1/2`.
+   */
+  private counter(step: UiStep): string {
+    const scope = step.key.slice(0, step.key.lastIndexOf('/') + 1);
+    const leaves = this.steps.filter((s) => !s.isGroup && s.counted !== false && s.key.startsWith(scope) && !s.key.slice(scope.length).includes('/'));
+    const own = `${String(leaves.indexOf(step) + 1).padStart(String(leaves.length).length)}/${leaves.length}`;
+    const parent = scope === '' ? undefined : this.steps.find((s) => s.key === scope.slice(0, -1));
+    return parent ? `${this.counter(parent)} › ${own}` : own;
   }
 
   /** Shows a transfer's progress: a live bar on a terminal; otherwise a line at most every 2 seconds, and at the end. */

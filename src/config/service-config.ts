@@ -22,12 +22,24 @@ export interface ServiceConfig {
   settingsPollMs: number;
   /** pino log level. */
   logLevel: string;
+  /** JSON lines, readable lines, or readable on a terminal and JSON otherwise (`--log-format`, `DEPLOYR_LOG_FORMAT`). */
+  logFormat: LogFormat;
   /** Worker processes serving the same ports (node:cluster); 1 = the service runs in this process. */
   workers: number;
   /** An HTTPS connection on which nothing is read or written for this long, in milliseconds, is closed. */
   idleTimeoutMs: number;
   /** A request whose headers and body have not all arrived this long after it began, in milliseconds, is answered 408 and its connection closed. */
   requestTimeoutMs: number;
+}
+
+/** How the service writes its log: JSON lines, readable lines, or readable on a terminal and JSON otherwise. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+/** Parses `--log-format` / `DEPLOYR_LOG_FORMAT` (default auto). */
+export function parseLogFormat(value: string | undefined): LogFormat {
+  const v = (value ?? 'auto').trim().toLowerCase();
+  if (v === 'json' || v === 'pretty' || v === 'auto') return v;
+  throw new Error(`--log-format must be json, pretty or auto, not "${value ?? ''}"`);
 }
 
 /** The default ports, as DeployR uses them. */
@@ -91,7 +103,7 @@ export function parseWorkers(value: string | undefined): number {
 }
 
 /** Builds the config from command-line flags and environment variables (flags win). */
-export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   return {
     home: resolveHome(flags.home, env),
     port: parsePort(flags.port ?? env.DEPLOYR_PORT, DEFAULT_PORT, '--port'),
@@ -102,6 +114,7 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     tokenTtlSeconds: parsePositive(env.DEPLOYR_TOKEN_TTL, 3600, 'DEPLOYR_TOKEN_TTL'),
     settingsPollMs: parsePositive(env.DEPLOYR_SETTINGS_POLL_MS, 1000, 'DEPLOYR_SETTINGS_POLL_MS'),
     logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
+    logFormat: parseLogFormat(flags.logFormat ?? env.DEPLOYR_LOG_FORMAT),
     workers: parseWorkers(flags.workers ?? env.DEPLOYR_WORKERS),
     idleTimeoutMs: parsePositive(env.DEPLOYR_IDLE_TIMEOUT_MS, 120_000, 'DEPLOYR_IDLE_TIMEOUT_MS'),
     requestTimeoutMs: parsePositive(env.DEPLOYR_REQUEST_TIMEOUT_MS, 60_000, 'DEPLOYR_REQUEST_TIMEOUT_MS'),

@@ -3,7 +3,9 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { countSteps, findVersion, activateVersion, isActiveVersion, parseTaskSequenceExport, type TaskSequence } from '../domain/task-sequence.js';
+import { stepCounts } from '../domain/step-support.js';
+import { findVersion, activateVersion, isActiveVersion, type TaskSequence } from '../domain/task-sequence.js';
+import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
 import type { TaskSequenceStore } from './ports.js';
 import { reachOf } from './token-reach.js';
 
@@ -106,6 +108,6 @@ function visible(id: string, principal: Principal | null): boolean {
 export function overview(ts: TaskSequence): TaskSequenceOverview {
   return {
     id: ts.id, name: ts.name, description: ts.description ?? null,
-    versions: ts.versions.map((v) => ({ versionNo: v.versionNo, status: v.status, steps: countSteps(v.steps) })),
+    versions: ts.versions.map((v) => ({ versionNo: v.versionNo, status: v.status, steps: stepCounts(v.steps).steps })),
   };
 }

@@ -3,7 +3,9 @@
 import type { ContentItem } from '../domain/content-item.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { childTaskSequenceIds, stepKind, walkSteps, type TaskSequence } from '../domain/task-sequence.js';
+import { childTaskSequenceIds, walkSteps } from '../domain/step-tree.js';
+import { stepKind } from '../domain/step-types.js';
+import type { TaskSequence } from '../domain/task-sequence.js';
 import { isOptionType, OPTION_TYPES } from '../domain/step-definition.js';
 import type { ContentItemStore, StepDefinitionStore, TaskSequenceStore } from './ports.js';
 

@@ -126,7 +126,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
       await security.refresh();
       const { global } = await store.throttleState([]);
       return {
-        version: deps.version, startedAt, pid: process.pid, port: config.port, appliedRevision: security.settings.revision,
+        version: deps.version, startedAt, pid: process.pid, port: (app.server.address() as { port: number } | null)?.port ?? config.port, appliedRevision: security.settings.revision,
         tlsFingerprint: tls.fingerprint, failedLogins: { consecutive: global.consecutiveFailures, alert: global.alertSince > 0 },
       };
     },

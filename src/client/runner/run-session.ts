@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { PATHS } from '../../api/contract.js';
 import { DeployrError } from '../../domain/errors.js';
 import { RUN_FAILED_EXIT_CODE, REBOOT_EXIT_CODE } from '../../domain/run.js';
-import { activeVersion, countSteps, exportTaskSequence, parseTaskSequenceExport, type TaskSequence } from '../../domain/task-sequence.js';
+import { activeVersion, isActiveVersion, type TaskSequence } from '../../domain/task-sequence.js';
+import { describeStepCounts, planText, stepCounts, stepPlan, type DefinitionFacts } from '../../domain/step-support.js';
+import { isDeployrBuiltInId, stepTypeInfo } from '../../domain/step-types.js';
+import { walkSteps } from '../../domain/step-tree.js';
+import { exportTaskSequence } from '../../domain/task-sequence-export.js';
+import { parseTaskSequenceExport } from '../../domain/task-sequence-parse.js';
 import { parseReference } from '../../domain/reference.js';
 import { parseStepDefinitionExport, type StepDefinition } from '../../domain/step-definition.js';
 import { VariableStore } from '../../domain/variables.js';
@@ -88,6 +93,19 @@ export async function loadStepDefinition(api: ApiClient, tokens: TokenKeeper, id
   }
 }
 
+/** The plan shown before a run starts: each step numbered as the run counts it, its type, and whether this machine can run it (and why not). */
+export async function describePlan(api: ApiClient, tokens: TokenKeeper, ts: LoadedTaskSequence): Promise<string[]> {
+  const facts = new Map<string, DefinitionFacts | null | undefined>();
+  for (const { step } of walkSteps(ts.steps)) {
+    const id = step.typeId?.toLowerCase();
+    if (!id || step.isGroup || stepTypeInfo(id) || isDeployrBuiltInId(id) || facts.has(id)) continue;
+    const def = await loadStepDefinition(api, tokens, id).catch(() => undefined);
+    facts.set(id, def === undefined || def === null ? def : { name: def.name, active: def.versions.some((v) => isActiveVersion(v)) });
+  }
+  const pwsh = (await findExecutable('pwsh')) !== null;
+  return planText(stepPlan(ts.steps, { definition: (id) => facts.get(id.toLowerCase()), pwsh }), '  ');
+}
+
 /** The built-in variables DeployR documents, as this client sets them. */
 function builtIns(o: SessionOptions, ts: LoadedTaskSequence, runId: string, device: string): Record<string, string> {
   const architecture = arch() === 'x64' ? 'x64' : arch() === 'arm64' ? 'arm64' : arch();
@@ -111,7 +129,9 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   const device = await deviceId(o.paths, o.deviceId);
   const ts = await loadTaskSequence(o.api, o.tokens, reference);
   const reporter = new RunReporter(o.api, o.tokens, o.out);
-  const run = await reporter.register({ taskSequenceId: ts.id, versionNo: ts.versionNo, deviceId: device, stepsTotal: countSteps(ts.steps, { enabledOnly: true }) });
+  const counts = stepCounts(ts.steps);
+  const plan = await describePlan(o.api, o.tokens, ts);
+  const run = await reporter.register({ taskSequenceId: ts.id, versionNo: ts.versionNo, deviceId: device, stepsTotal: counts.steps });
   const variables = new VariableStore(undefined, { extraSecretNames: o.secretNames });
   const fixed = builtIns(o, ts, run.id, device);
   for (const [name, value] of Object.entries(fixed)) variables.set(name, value);
@@ -126,7 +146,8 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   await saveState(o.paths, state);
   const log = new RunLog(state.logFile, (t) => variables.redact(t));
   log.write('INFO', `Run ${run.id} of "${ts.name}" (${ts.id}:${ts.versionNo}) on device ${device}, ${o.context}, server ${new URL(o.server).origin}`);
-  o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${countSteps(ts.steps, { enabledOnly: true })} steps.`);
+  o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${describeStepCounts(counts)}:`);
+  for (const line of plan) o.out(line);
   o.out(`Run ${run.id}: registered; follow it on the server with: deployr runs watch ${run.id}`);
   return execute(o, { ts, state, variables, log, reporter });
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { ServerScriptResponse, StepReport } from '../../api/contract.js';
 import { outputTail } from '../../domain/run.js';
 import type { StepDefinition } from '../../domain/step-definition.js';
-import { stepKind, stepTypeInfo, type Step } from '../../domain/task-sequence.js';
+import { stepKind, stepTypeInfo } from '../../domain/step-types.js';
+import type { Step } from '../../domain/task-sequence.js';
 import type { VariableStore } from '../../domain/variables.js';
 import type { DownloadedContent, DownloadProgress } from '../content-download.js';
 import { executorFor as defaultExecutorFor } from '../executors/index.js';
@@ -65,15 +66,17 @@ const OUTPUT_KEEP = 64 * 1024;
 
 type Flow = 'continue' | 'failed' | 'reboot';
 
-/** The UI lines for a list of steps (done ones shown as such). */
-export function planSteps(steps: readonly Step[], prefix: string, depth: number, done: Readonly<Record<string, DoneStep>>): UiStep[] {
+/** The UI lines for a list of steps (done ones shown as such; disabled ones, and the steps of a disabled group, as skipped and not counted). */
+export function planSteps(steps: readonly Step[], prefix: string, depth: number, done: Readonly<Record<string, DoneStep>>, enabled = true): UiStep[] {
   const out: UiStep[] = [];
   for (const step of steps) {
     const key = prefix + step.id;
     const finished = done[key];
-    const status: UiStatus = finished ? finished.status : step.enabled ? 'pending' : 'skipped';
-    out.push({ key, name: step.name, depth, isGroup: step.isGroup, status, ...(step.enabled ? {} : { note: 'disabled' }) });
-    if (step.isGroup) out.push(...planSteps(step.groupMembers, prefix, depth + 1, done));
+    const on = enabled && step.enabled;
+    const status: UiStatus = finished ? finished.status : on ? 'pending' : 'skipped';
+    const note = step.enabled ? (on ? {} : { note: 'in a disabled group' }) : { note: 'disabled' };
+    out.push({ key, name: step.name, depth, isGroup: step.isGroup, status, counted: on, ...note });
+    if (step.isGroup) out.push(...planSteps(step.groupMembers, prefix, depth + 1, done, on));
   }
   return out;
 }
@@ -96,8 +99,8 @@ export class TaskSequenceRunner {
   async run(ts: LoadedTaskSequence): Promise<RunResult> {
     this.rootName = ts.name;
     const plan = planSteps(ts.steps, '', 0, this.o.state.done);
-    this.total = plan.filter((s) => !s.isGroup && s.status !== 'skipped').length;
-    this.started = plan.filter((s) => !s.isGroup && this.o.state.done[s.key] !== undefined).length;
+    this.total = plan.filter((s) => !s.isGroup && s.counted !== false).length;
+    this.started = plan.filter((s) => !s.isGroup && s.counted !== false && this.o.state.done[s.key] !== undefined).length;
     this.o.ui.setSteps(plan);
     const flow = await this.runList(ts.steps, '', 0, [ts.id]);
     if (flow === 'reboot') return { status: 'rebooting' };
@@ -230,7 +233,7 @@ export class TaskSequenceRunner {
         if (stack.length >= MAX_NESTING) throw new Error(`task sequences nest deeper than ${MAX_NESTING} levels`);
         const childPrefix = `${key}/`;
         const plan = planSteps(child.steps, childPrefix, depth + 1, this.o.state.done);
-        this.total += plan.filter((s) => !s.isGroup && s.status !== 'skipped').length;
+        this.total += plan.filter((s) => !s.isGroup && s.counted !== false).length;
         this.o.ui.insertAfter(key, plan);
         const flow = await this.runList(child.steps, childPrefix, depth + 1, [...stack, child.id]);
         return flow === 'continue' ? 'completed' : flow;
