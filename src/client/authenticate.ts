@@ -121,20 +121,32 @@ async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo
       throw new ClientError('INPUT', configured ? 'No passcode was entered; stopping.' : 'The server has no authentication method configured; cannot proceed.');
     }
     if (passcode.length === 0) continue;
-    const res = await api.request<TokenResponse>('POST', PATHS.passcode, { passcode: passcode.slice(0, 1024), context: options.context, ...extra });
-    if (res.status === 200) return { ...res.body, method: 'passcode' };
-    if (res.status === 429) {
-      // The server did not look at the passcode: wait as told, then send the same one again.
-      const wait = Math.max(1, Number(res.headers['retry-after'] ?? 1));
-      io.say(`Too many failed attempts: waiting ${wait} seconds before trying again.`);
-      await sleep(Math.min(wait, options.maxThrottleWaitSeconds ?? 900) * 1000);
-      retry = passcode;
-      continue;
+    // Between prompts (the request, a throttle wait) nothing typed is echoed: it may be the passcode.
+    const hold = io.prompter.quiet();
+    let res;
+    try {
+      res = await api.request<TokenResponse>('POST', PATHS.passcode, { passcode: passcode.slice(0, 1024), context: options.context, ...extra });
+      if (res.status === 429) {
+        // The server did not look at the passcode: wait as told, then send the same one again.
+        const wait = Math.max(1, Number(res.headers['retry-after'] ?? 1));
+        io.say(`Too many failed attempts: waiting ${seconds(wait)} before trying again (what you type meanwhile is not shown and is ignored).`);
+        await sleep(Math.min(wait, options.maxThrottleWaitSeconds ?? 900) * 1000);
+        retry = passcode;
+      }
+    } finally {
+      if (hold.release()) io.say('What was typed while waiting was ignored.');
     }
+    if (res.status === 200) return { ...res.body, method: 'passcode' };
+    if (res.status === 429) continue;
     if (res.status === 401) {
       io.say(configured ? 'The passcode is incorrect. Try again.' : 'The server has no authentication method configured; no passcode can be accepted. Ask an administrator to set one.');
       continue;
     }
     throw new ClientError('HTTP', `The server answered ${res.status} to the passcode.`, res.status);
   }
+}
+
+/** `1 second`, `5 seconds`. */
+function seconds(n: number): string {
+  return `${n} second${n === 1 ? '' : 's'}`;
 }
