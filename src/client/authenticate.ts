@@ -15,6 +15,11 @@ export interface SignInOptions {
   /** The task sequence named at start (full OS), sent with a passcode login. */
   taskSequence: string | null;
   deviceId: string | null;
+  /**
+   * Signing in again during a run: no prompt and no device code (nobody may be there). A method that
+   * needs a person throws ClientError `EXPIRED` instead.
+   */
+  unattended?: boolean;
   /** How long to wait at most when throttled before asking again (tests shorten it). */
   maxThrottleWaitSeconds?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -60,6 +65,7 @@ export async function signIn(api: ApiClient, options: SignInOptions, io: SignInI
       }
       case 'entra': {
         if (options.context === 'fullos' && options.passcodeVariable) continue;
+        if (options.unattended) throw needsPerson('Entra ID (a device code)');
         return { ...(await entraSignIn(api, m, options, io)), method: 'entra' };
       }
       case 'passcode': {
@@ -113,6 +119,7 @@ async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo
     if (res.status === 429) throw new ClientError('HTTP', `Too many failed attempts from this machine; wait ${res.headers['retry-after'] ?? 'a while'} seconds before trying again.`, 429);
     throw new ClientError('HTTP', configured ? 'The Passcode variable was not accepted by the server.' : 'The server has no authentication method configured; the Passcode variable cannot be used.', res.status);
   }
+  if (options.unattended) throw needsPerson('a passcode typed at the prompt');
   let retry: string | null = null;
   for (;;) {
     const passcode: string | null = retry ?? await io.prompter.secret('Passcode:');
@@ -144,6 +151,11 @@ async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo
     }
     throw new ClientError('HTTP', `The server answered ${res.status} to the passcode.`, res.status);
   }
+}
+
+/** The session cannot be renewed without a person. */
+function needsPerson(how: string): ClientError {
+  return new ClientError('EXPIRED', `The session expired during the run, and signing in again needs ${how}; the run stops here with its state kept (start the client again to sign in and resume; the token lifetime is the server's DEPLOYR_TOKEN_TTL).`);
 }
 
 /** `1 second`, `5 seconds`. */

@@ -31,6 +31,9 @@ export const REBOOT_EXIT_CODE = 194;
 /** Exit codes of `deployr client` when it was interrupted by SIGINT (Ctrl-C) or SIGTERM (state kept; start again to resume). */
 export const INTERRUPTED_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
+/** Exit code of `deployr client` when the session expired during a run and signing in again needs a person (state kept; start again to resume). */
+export const SESSION_LOST_EXIT_CODE = 75;
+
 /** Exit code of `deployr client` when the task sequence ran and failed. */
 export const RUN_FAILED_EXIT_CODE = 2;
 
