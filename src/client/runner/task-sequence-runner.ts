@@ -210,6 +210,7 @@ export class TaskSequenceRunner {
       const nl = pending.lastIndexOf('\n');
       if (nl >= 0) {
         this.o.log.write('OUT', pending.slice(0, nl), step.name);
+        this.o.ui.stepOutput(vars.redact(pending.slice(0, nl)).split('\n'));
         pending = pending.slice(nl + 1);
       }
     };
@@ -276,6 +277,8 @@ export class TaskSequenceRunner {
     const durationMs = Date.now() - t0;
     const message = outcome.message === undefined ? null : vars.redact(outcome.message);
     if (status === 'failed') this.failure ??= `"${step.name}" failed: ${message ?? `exit code ${outcome.exitCode ?? 'none'}`}`;
+    // A failed step's output is shown whole (as much as is kept), not only in the log.
+    if (status === 'failed' && raw) this.o.ui.failedOutput(step.name, vars.redact(raw), raw.length >= OUTPUT_KEEP);
     else this.failure = failureBefore;
     await this.record(step, key, status, {
       exitCode: outcome.exitCode, durationMs, message, outputTail: raw ? outputTail(vars.redact(raw)) : null, report: true,
