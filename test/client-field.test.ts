@@ -275,7 +275,7 @@ describe('the client in the field', () => {
       const wrongCa = await runDeployr(['client', '--server', svc.url, '--ca', otherSvc.caFile, '--state-dir', join(work, 'state-wrongca')], { input: `${PASSCODE}\n` });
       assert.equal(wrongCa.code, 3);
       const presented = svc.fingerprint;
-      assert.match(wrongCa.stderr, new RegExp(`presented the certificate ".*" \\(SHA-256 ${presented}\\), which does not match the --ca file: it holds ".*" \\(SHA-256 ${otherSvc.fingerprint}\\)`));
+      assert.match(wrongCa.stderr, new RegExp(`is not trusted: it presented ".*" \\(SHA-256 ${presented}\\), which does not match the --ca file: it holds ".*" \\(SHA-256 ${otherSvc.fingerprint}\\)`));
     } finally {
       cleanupOther();
     }

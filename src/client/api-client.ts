@@ -114,7 +114,7 @@ export class ApiClient {
       const ca = new X509Certificate(this.caGiven);
       inFile = `"${oneLine(ca.subject)}" (SHA-256 ${ca.fingerprint256})`;
     } catch { /* described generically */ }
-    return new ClientError('UNTRUSTED', `The server at ${this.baseUrl.host} presented the certificate "${oneLine(presented.subject)}" (SHA-256 ${presented.fingerprint256}), which does not match the --ca file: it holds ${inFile}, which neither is nor issued the server's certificate. Pass the service's own tls/server.crt (or its CA), or --fingerprint with the fingerprint printed when the service starts.`);
+    return new ClientError('UNTRUSTED', `The server's certificate at ${this.baseUrl.host} is not trusted: it presented "${oneLine(presented.subject)}" (SHA-256 ${presented.fingerprint256}), which does not match the --ca file: it holds ${inFile}, which neither is nor issued the server's certificate. Pass the service's own tls/server.crt (or its CA), or --fingerprint with the fingerprint printed when the service starts.`);
   }
 
   /**

@@ -70,25 +70,25 @@ export function createPrompter(input: NodeJS.ReadableStream & { isTTY?: boolean 
       if (!interactive || typeof tty.setRawMode !== 'function') return { release: () => false };
       const wasRaw = tty.isRaw === true;
       let typed = false;
+      let released = false;
+      const release = (): boolean => {
+        if (released) return typed;
+        released = true;
+        tty.removeListener('data', onData);
+        tty.pause();
+        tty.setRawMode?.(wasRaw);
+        return typed;
+      };
       const onData = (d: Buffer | string): void => {
         const text = typeof d === 'string' ? d : d.toString('latin1');
-        if (text.includes('\x03')) { process.kill(process.pid, 'SIGINT'); return; }
+        // Ctrl-C: the terminal gets its mode back first, then the process its SIGINT.
+        if (text.includes('\x03')) { release(); process.kill(process.pid, 'SIGINT'); return; }
         typed = true;
       };
       tty.setRawMode(true);
       tty.on('data', onData);
       tty.resume();
-      let released = false;
-      return {
-        release() {
-          if (released) return typed;
-          released = true;
-          tty.removeListener('data', onData);
-          tty.pause();
-          tty.setRawMode?.(wasRaw);
-          return typed;
-        },
-      };
+      return { release };
     },
     close() {
       rl?.close();

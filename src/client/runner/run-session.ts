@@ -268,6 +268,8 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
     const at = result.step ? ` during "${result.step}"` : '';
     state.status = 'running';
     await saveState(o.paths, state);
+    // Whoever stopped the run is not kept waiting for an unreachable server.
+    o.api.setPatience(null);
     log.write('WARN', `Run ${why.why === 'session' ? 'stopped' : 'interrupted'}${at}: ${withoutFullStop(why.message)}. The state is kept; the next start resumes.`);
     await upload();
     if (why.why !== 'session') await reporter.finish(state.runId, { status: 'interrupted', message: `${why.message}${at}` });

@@ -277,9 +277,9 @@ export class TaskSequenceRunner {
     const durationMs = Date.now() - t0;
     const message = outcome.message === undefined ? null : vars.redact(outcome.message);
     if (status === 'failed') this.failure ??= `"${step.name}" failed: ${message ?? `exit code ${outcome.exitCode ?? 'none'}`}`;
+    else this.failure = failureBefore;
     // A failed step's output is shown whole (as much as is kept), not only in the log.
     if (status === 'failed' && raw) this.o.ui.failedOutput(step.name, vars.redact(raw), raw.length >= OUTPUT_KEEP);
-    else this.failure = failureBefore;
     await this.record(step, key, status, {
       exitCode: outcome.exitCode, durationMs, message, outputTail: raw ? outputTail(vars.redact(raw)) : null, report: true,
     });
