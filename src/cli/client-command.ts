@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ClientError } from '../client/api-client.js';
 import { createPrompter } from '../client/prompt.js';
-import { runClient, variable } from '../client/run-client.js';
+import { DEFAULT_PATIENCE_MS, runClient, variable } from '../client/run-client.js';
 import { isSecretVariableName } from '../domain/variables.js';
-import { commandExit } from './output.js';
+import { commandExit, parseDuration } from './output.js';
 
 /**
  * Turns the `--var NAME=VALUE` options into variables. Runs inside the command, so that a bad one
@@ -57,6 +57,15 @@ function readVarsFile(file: string): Record<string, string> {
   return vars;
 }
 
+/** `--patience` / DEPLOYR_CLIENT_PATIENCE as milliseconds (default 10 min); a bad value is a one-line INPUT error. */
+function patienceMs(flag: string | undefined, env: string | undefined): number {
+  const text = flag ?? env;
+  if (text === undefined || text.trim() === '') return DEFAULT_PATIENCE_MS;
+  try { return parseDuration(text) * 1000; } catch {
+    throw new ClientError('INPUT', `${flag !== undefined ? '--patience' : 'DEPLOYR_CLIENT_PATIENCE'} takes a duration such as 90s, 10m or 1h (0 = do not wait), not "${text}".`);
+  }
+}
+
 /** Adds `client` to `program`: sign in, choose a task sequence (or take --ts), run it. */
 export function registerClientCommand(program: Command): void {
   program.command('client')
@@ -76,10 +85,12 @@ export function registerClientCommand(program: Command): void {
     .option('--new-run', 'discard a saved (unfinished) run instead of resuming it')
     .option('--secret <name>', 'treat this variable as secret: never printed, logged, uploaded or saved (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
-    .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
+    .option('--patience <duration>', 'how long to keep retrying an unreachable server during a run (default 10m; 0 = not at all; env DEPLOYR_CLIENT_PATIENCE)')
+    .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean; patience?: string }) => {
       await commandExit(async () => {
         // Two trust anchors would mean one is silently ignored (the fingerprint would win): refused.
         if (flags.ca && flags.fingerprint) throw new ClientError('INPUT', 'Give --ca FILE or --fingerprint SHA256, not both: each alone says which server certificate to trust.');
+        const patience = patienceMs(flags.patience, process.env.DEPLOYR_CLIENT_PATIENCE);
         const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
         const fromOptions = parseVarOptions(flags.var);
         const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...fromOptions };
@@ -96,6 +107,7 @@ export function registerClientCommand(program: Command): void {
             ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),
             ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
             ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions),
+            patienceMs: patience,
           }, {
             prompter, out: (line) => process.stdout.write(line + '\n'),
             terminal: { isTTY: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), get columns() { return process.stdout.columns; }, get rows() { return process.stdout.rows; } },

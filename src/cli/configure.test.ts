@@ -28,7 +28,7 @@ test('menu answers become changes: rotation, reminder, Entra ID and certificate 
     const ca = join(dir, 'ca.pem');
     writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     const choices = ['security', 'overlap', 'security', 'remind-after', 'security', 'entra', 'security', 'cert', 'review', 'quit'];
-    const lines = ['2h', '90d', 'tenant-1', 'app-1', 'Deployers', '', ca, 'CN=pc-*', '', ''];
+    const lines = ['2h', '90d', '3f2a7c1e-9b4d-4e8a-a1c2-5d6e7f8a9b0c', '8b1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e', 'Deployers', '', ca, 'CN=pc-*', '', ''];
     const out: string[] = [];
     let saved: SecurityChange[] = [];
     const prompter: Prompter = {
@@ -38,6 +38,7 @@ test('menu answers become changes: rotation, reminder, Entra ID and certificate 
       choose: (async () => choices.shift() ?? null) as Prompter['choose'],
       confirm: async (label: string) => !/clientAuth/.test(label) || false,
       close: () => {},
+      quiet: () => ({ release: () => false }),
     } as Prompter;
     const deps = {
       prompter, io: { out: (l: string) => out.push(l), err: (l: string) => out.push(l) }, localPort: 1,
@@ -48,7 +49,7 @@ test('menu answers become changes: rotation, reminder, Entra ID and certificate 
     assert.deepEqual(saved.map((c) => c.kind), ['rotation', 'rotation', 'entra', 'certificate']);
     assert.deepEqual(saved[0], { kind: 'rotation', overlapSeconds: 7200 });
     assert.deepEqual(saved[1], { kind: 'rotation', remindAfterSeconds: 90 * 86400 });
-    assert.deepEqual(saved[2], { kind: 'entra', entra: { tenantId: 'tenant-1', clientId: 'app-1', role: 'Deployers' } });
+    assert.deepEqual(saved[2], { kind: 'entra', entra: { tenantId: '3f2a7c1e-9b4d-4e8a-a1c2-5d6e7f8a9b0c', clientId: '8b1c2d3e-4f5a-4b6c-9d7e-0f1a2b3c4d5e', role: 'Deployers' } });
     assert.equal((saved[3] as { certificate: { subjectPattern?: string; requireClientAuthEku: boolean } }).certificate.subjectPattern, 'CN=pc-*');
     assert.ok(out.includes('  - Rotation overlap 2 hours'), out.join('\n'));
     assert.ok(out.includes('  - Passcode reminder after 90 days'), out.join('\n'));

@@ -73,10 +73,18 @@ export function renderSteps(steps: readonly UiStep[], maxLines: number, tty: boo
   return lines.slice(start, start + maxLines);
 }
 
-/** The run's terminal view. On a terminal it redraws the step list and bar in place; otherwise it prints one line per event. */
+/** Lines of the running step's output shown under the step list on a terminal. */
+export const OUTPUT_LINES_SHOWN = 6;
+
+/**
+ * The run's terminal view. On a terminal it redraws the step list, the last lines of the running
+ * step's output and the bar in place; otherwise it prints one line per event.
+ */
 export class TerminalUi {
   private steps: UiStep[] = [];
   private bar: UiProgress | null = null;
+  /** The last lines of the running step's output (terminal only). */
+  private tail: string[] = [];
   private drawn = 0;
   private lastPlainProgress = 0;
 
@@ -107,6 +115,7 @@ export class TerminalUi {
     step.status = status;
     if (note !== undefined) step.note = note;
     if (status !== 'running') this.bar = null;
+    if (!step.isGroup) this.tail = [];
     if (this.out.isTTY) { this.redraw(); return; }
     if (step.isGroup && status === 'running') { this.line(`${'  '.repeat(step.depth)}[${step.name}]`); return; }
     if (step.isGroup && status === 'succeeded') return;
@@ -138,6 +147,21 @@ export class TerminalUi {
     }
   }
 
+  /** Whole lines of the running step's output (secrets already masked): the last few show under the step list on a terminal. */
+  stepOutput(lines: readonly string[]): void {
+    if (!this.out.isTTY || lines.length === 0) return;
+    this.tail = [...this.tail, ...lines.map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]/g, ''))].slice(-OUTPUT_LINES_SHOWN);
+    this.redraw();
+  }
+
+  /** A failed step's output, all of it (as kept), printed above the step list. */
+  failedOutput(stepName: string, output: string, cut: boolean): void {
+    const lines = output.replace(/\s+$/, '').split('\n');
+    if (lines.length === 1 && lines[0] === '') return;
+    this.line(`    output of "${stepName}"${cut ? ' (its end)' : ''}:`);
+    for (const l of lines) this.line(`    | ${l}`);
+  }
+
   /** A message for the technician, printed above the step list. */
   say(line: string): void {
     this.line(line);
@@ -146,6 +170,7 @@ export class TerminalUi {
   /** Leaves the final view on the screen. */
   close(): void {
     this.bar = null;
+    this.tail = [];
     if (this.out.isTTY) this.redraw();
     this.drawn = 0;
   }
@@ -173,6 +198,7 @@ export class TerminalUi {
     const width = Math.max(40, this.out.columns || 80);
     const maxLines = Math.max(5, (this.out.rows || 24) - 6);
     const lines = [`── ${this.title}`, ...renderSteps(this.steps, maxLines, true)];
+    if (this.tail.length > 0 && this.steps.some((s) => s.status === 'running' && !s.isGroup)) lines.push(...this.tail.map((l) => `   │ ${l}`));
     if (this.bar) lines.push(`   ${formatProgress(this.bar, Math.min(30, Math.max(10, width - 70)))}`);
     const clipped = lines.map((l) => (l.length > width - 1 ? l.slice(0, width - 2) + '…' : l));
     this.out.write(clipped.join('\n') + '\n');

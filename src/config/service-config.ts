@@ -18,6 +18,8 @@ export interface ServiceConfig {
   tlsKeyFile: string | null;
   /** Lifetime of issued tokens, in seconds. */
   tokenTtlSeconds: number;
+  /** A running run whose client has not reported for this long, in seconds, is shown as stale. */
+  runStaleAfterSeconds: number;
   /** How often a running service looks for changed settings, in milliseconds. */
   settingsPollMs: number;
   /** pino log level. */
@@ -102,6 +104,15 @@ export function parseWorkers(value: string | undefined): number {
   return n;
 }
 
+/** `DEPLOYR_RUN_STALE_AFTER`: seconds, or a duration such as 90s, 10m, 2h (default 5 minutes). */
+export function parseStaleAfter(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 300;
+  const m = /^(\d+)\s*([smh]?)$/.exec(value.trim());
+  const seconds = m ? Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600 }[m[2] as '' | 's' | 'm' | 'h'] : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 1) throw new Error(`DEPLOYR_RUN_STALE_AFTER must be a number of seconds or a duration such as 90s, 10m or 2h, not "${value}"`);
+  return seconds;
+}
+
 /** Builds the config from command-line flags and environment variables (flags win). */
 export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   return {
@@ -112,6 +123,7 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     tlsCertFile: flags.tlsCert ?? env.DEPLOYR_TLS_CERT ?? null,
     tlsKeyFile: flags.tlsKey ?? env.DEPLOYR_TLS_KEY ?? null,
     tokenTtlSeconds: parsePositive(env.DEPLOYR_TOKEN_TTL, 3600, 'DEPLOYR_TOKEN_TTL'),
+    runStaleAfterSeconds: parseStaleAfter(env.DEPLOYR_RUN_STALE_AFTER),
     settingsPollMs: parsePositive(env.DEPLOYR_SETTINGS_POLL_MS, 1000, 'DEPLOYR_SETTINGS_POLL_MS'),
     logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
     logFormat: parseLogFormat(flags.logFormat ?? env.DEPLOYR_LOG_FORMAT),

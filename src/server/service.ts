@@ -101,7 +101,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   });
   const app: FastifyInstance = buildApp({
     login, taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store), reach: new TokenReach(store), version: deps.version, logger: fastifyLogger,
-    runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts') }),
+    runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts'), staleAfterSeconds: config.runStaleAfterSeconds }),
     bootstrap: { fingerprint: tls.fingerprint, publicKeyPin: publicKeyPin(tls.cert), clientBundle },
     ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs) } : {}),
     certificateLogin: createCertificateLogin({ login, security }),

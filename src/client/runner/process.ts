@@ -25,6 +25,9 @@ export interface ProcessOptions {
   onOutput(chunk: string): void;
 }
 
+/** How long a stopped step's processes have to end after SIGTERM before they get SIGKILL, in milliseconds. */
+export const ABORT_GRACE_MS = 5000;
+
 /**
  * The script file and the shell that runs a command line: `/bin/sh FILE`, or on Windows
  * `cmd.exe /d /s /c ""FILE""` for a `.cmd` file that starts with `@echo off`.
@@ -69,14 +72,21 @@ function run(command: string, args: readonly string[], options: ProcessOptions &
     let timedOut = false;
     let aborted = false;
     let settled = false;
-    const kill = (): void => {
+    const kill = (signal: NodeJS.Signals = 'SIGKILL'): void => {
       try {
-        if (detached && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
+        if (detached && child.pid !== undefined) process.kill(-child.pid, signal);
+        else child.kill(signal);
       } catch { /* already gone */ }
     };
     const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; kill(); }, options.timeoutMs) : null;
-    const onAbort = (): void => { aborted = true; kill(); };
+    // Stopped from outside (Ctrl-C, SIGTERM): the step's whole process group gets SIGTERM, to end
+    // cleanly, and SIGKILL when it has not ended ABORT_GRACE_MS later.
+    let graceTimer: NodeJS.Timeout | null = null;
+    const onAbort = (): void => {
+      aborted = true;
+      kill('SIGTERM');
+      graceTimer = setTimeout(() => kill('SIGKILL'), ABORT_GRACE_MS);
+    };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
@@ -86,6 +96,7 @@ function run(command: string, args: readonly string[], options: ProcessOptions &
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      if (graceTimer) clearTimeout(graceTimer);
       options.signal?.removeEventListener('abort', onAbort);
       resolve({ exitCode: timedOut || aborted ? null : exitCode, timedOut, aborted });
     };

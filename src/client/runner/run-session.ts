@@ -4,7 +4,7 @@ import { arch, release } from 'node:os';
 import { join } from 'node:path';
 import { PATHS } from '../../api/contract.js';
 import { DeployrError } from '../../domain/errors.js';
-import { RUN_FAILED_EXIT_CODE, REBOOT_EXIT_CODE } from '../../domain/run.js';
+import { INTERRUPTED_EXIT_CODES, RUN_FAILED_EXIT_CODE, REBOOT_EXIT_CODE, SESSION_LOST_EXIT_CODE, type DeviceInfo } from '../../domain/run.js';
 import { activeVersion, isActiveVersion, type TaskSequence } from '../../domain/task-sequence.js';
 import { describeStepCounts, planText, stepCounts, stepPlan, type DefinitionFacts } from '../../domain/step-support.js';
 import { isDeployrBuiltInId, stepTypeInfo } from '../../domain/step-types.js';
@@ -46,6 +46,23 @@ export interface SessionOptions {
   out(line: string): void;
   /** Where the step list and progress bar go (default: plain lines through `out`). */
   terminal?: UiOutput;
+  /** What this machine is (hostname, MACs, serial number, make, model), sent when the run is registered. */
+  deviceInfo?: DeviceInfo;
+  /** How to start the client again to resume (printed after an interruption). */
+  resumeHint?: string;
+  /** How long to keep trying an unreachable server during the run (default: fail at once). */
+  patience?: { totalMs: number; sleep?: (ms: number) => Promise<void> };
+}
+
+/** `text` without its closing full stops, so that it can be followed by one (no "running.."). */
+export function withoutFullStop(text: string): string {
+  return text.replace(/[.\s]+$/, '');
+}
+
+/** How often to tell the server the client is still there: a third of the time it waits before calling the run stale, 1 s to 60 s. */
+function heartbeatMs(run: { reportBy?: string | null; updatedAt: string }): number {
+  const window = run.reportBy ? Date.parse(run.reportBy) - Date.parse(run.updatedAt) : NaN;
+  return Number.isFinite(window) && window > 0 ? Math.min(60_000, Math.max(1000, Math.floor(window / 3))) : 60_000;
 }
 
 /** Environment variables the client never passes to step processes. */
@@ -131,7 +148,7 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   const reporter = new RunReporter(o.api, o.tokens, o.out);
   const counts = stepCounts(ts.steps);
   const plan = await describePlan(o.api, o.tokens, ts);
-  const run = await reporter.register({ taskSequenceId: ts.id, versionNo: ts.versionNo, deviceId: device, stepsTotal: counts.steps });
+  const run = await reporter.register({ taskSequenceId: ts.id, versionNo: ts.versionNo, deviceId: device, stepsTotal: counts.steps, ...(o.deviceInfo ? { deviceInfo: o.deviceInfo } : {}) });
   const variables = new VariableStore(undefined, { extraSecretNames: o.secretNames });
   const fixed = builtIns(o, ts, run.id, device);
   for (const [name, value] of Object.entries(fixed)) variables.set(name, value);
@@ -149,15 +166,16 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${describeStepCounts(counts)}:`);
   for (const line of plan) o.out(line);
   o.out(`Run ${run.id}: registered; follow it on the server with: deployr runs watch ${run.id}`);
-  return execute(o, { ts, state, variables, log, reporter });
+  return execute(o, { ts, state, variables, log, reporter, heartbeatMs: heartbeatMs(run) });
 }
 
 /** Continues the saved run after a restart. Returns the exit code. */
 export async function resumeRun(o: SessionOptions, state: RunState): Promise<number> {
   await ensureStateDirs(o.paths);
   const reporter = new RunReporter(o.api, o.tokens, o.out);
+  let resumed;
   try {
-    await reporter.resume(state.runId);
+    resumed = await reporter.resume(state.runId);
   } catch (err) {
     if (err instanceof ClientError && (err.status === 409 || err.status === 404)) {
       await clearState(o.paths);
@@ -183,16 +201,37 @@ export async function resumeRun(o: SessionOptions, state: RunState): Promise<num
   log.write('INFO', `Existing task sequence found: resuming run ${state.runId} of "${ts.name}" after a restart`);
   const done = Object.keys(state.done).length;
   o.out(`Resuming run ${state.runId}: "${ts.name}" (${ts.id}:${ts.versionNo}); ${done} steps and groups already done.`);
-  return execute(o, { ts, state, variables, log, reporter });
+  return execute(o, { ts, state, variables, log, reporter, heartbeatMs: heartbeatMs(resumed) });
 }
 
 /** Runs the steps, then reports the result, uploads the log and honours FinishAction. */
-async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: RunState; variables: VariableStore; log: RunLog; reporter: RunReporter }): Promise<number> {
+async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: RunState; variables: VariableStore; log: RunLog; reporter: RunReporter; heartbeatMs: number }): Promise<number> {
   const { ts, state, variables, log, reporter } = r;
   const ui = new TerminalUi(o.terminal ?? { isTTY: false, write: (text) => { for (const line of text.replace(/\n$/, '').split('\n')) o.out(line); } }, `${ts.name} (${ts.id}:${ts.versionNo})`);
   const abort = new AbortController();
-  const onSigint = (): void => { ui.say('Stopping the run (interrupted)…'); abort.abort(); };
-  process.once('SIGINT', onSigint);
+  // Ctrl-C or SIGTERM stops the current step (its process group gets SIGTERM), keeps the state and
+  // tells the server the run is interrupted; a second one ends the client at once (the state is
+  // saved after every step, so the next start still resumes).
+  let stop = null as { why: 'SIGINT' | 'SIGTERM' | 'session'; message: string } | null;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (stop) { process.exit(INTERRUPTED_EXIT_CODES[signal]); }
+    stop = { why: signal, message: `interrupted by ${signal}` };
+    ui.say(`Interrupted (${signal}): stopping the current step; the run's state is kept. Press Ctrl-C again to quit at once.`);
+    abort.abort();
+  };
+  const onSigint = (): void => onSignal('SIGINT');
+  const onSigterm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  o.tokens.onLost((err) => {
+    if (stop) return;
+    stop = { why: 'session', message: err.message };
+    ui.say(err.message);
+    abort.abort();
+  });
+  o.api.setPatience(o.patience ? { ...o.patience, notice: (line) => ui.say(line) } : null);
+  const heartbeat = setInterval(() => { void reporter.heartbeat(state.runId); }, r.heartbeatMs);
+  heartbeat.unref();
   reporter.setWarn((line) => ui.say(line));
   const cacheDir = o.paths.cache;
   const runner = new TaskSequenceRunner({
@@ -212,9 +251,12 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
   try {
     result = await runner.run(ts);
   } finally {
+    clearInterval(heartbeat);
     process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigterm);
     ui.close();
     reporter.setWarn(o.out);
+    o.api.setPatience(o.patience ? { ...o.patience, notice: o.out } : null);
   }
 
   const upload = async (): Promise<void> => {
@@ -240,8 +282,23 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
     return REBOOT_EXIT_CODE;
   }
 
+  if (result.status === 'interrupted') {
+    const why = stop ?? { why: 'SIGINT' as const, message: 'interrupted' };
+    const at = result.step ? ` during "${result.step}"` : '';
+    state.status = 'running';
+    await saveState(o.paths, state);
+    // Whoever stopped the run is not kept waiting for an unreachable server.
+    o.api.setPatience(null);
+    log.write('WARN', `Run ${why.why === 'session' ? 'stopped' : 'interrupted'}${at}: ${withoutFullStop(why.message)}. The state is kept; the next start resumes.`);
+    await upload();
+    if (why.why !== 'session') await reporter.finish(state.runId, { status: 'interrupted', message: `${why.message}${at}` });
+    o.out(`Run ${state.runId} ${why.why === 'session' ? 'stopped' : 'interrupted'}${at}; its state is kept in ${o.paths.root}.`);
+    o.out(`To resume, start the client again with the same state folder${o.resumeHint ? `: ${o.resumeHint}` : ''} (--new-run discards the run instead).`);
+    return why.why === 'session' ? SESSION_LOST_EXIT_CODE : INTERRUPTED_EXIT_CODES[why.why];
+  }
+
   const succeeded = result.status === 'succeeded';
-  const message = result.status === 'failed' ? variables.redact(result.message) : null;
+  const message = result.status === 'failed' ? withoutFullStop(variables.redact(result.message)) : null;
   log.write(succeeded ? 'INFO' : 'ERROR', succeeded ? `Run succeeded.` : `Run failed: ${message}`);
   await upload();
   await reporter.finish(state.runId, { status: result.status, message });

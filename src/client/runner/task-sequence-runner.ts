@@ -40,8 +40,11 @@ export interface RunnerPorts {
   findExecutable(name: string): Promise<string | null>;
 }
 
-/** How the run ended. */
-export type RunResult = { status: 'succeeded' } | { status: 'failed'; message: string } | { status: 'rebooting' };
+/**
+ * How the run ended. `interrupted`: the run's signal was aborted (Ctrl-C, SIGTERM, a lost session);
+ * the step that was running is not marked done, so the next start runs it again.
+ */
+export type RunResult = { status: 'succeeded' } | { status: 'failed'; message: string } | { status: 'rebooting' } | { status: 'interrupted'; step: string | null };
 
 /** What the runner is built with. */
 export interface RunnerOptions {
@@ -64,7 +67,7 @@ const MAX_NESTING = 8;
 /** Raw output kept per step for its tail, in characters. */
 const OUTPUT_KEEP = 64 * 1024;
 
-type Flow = 'continue' | 'failed' | 'reboot';
+type Flow = 'continue' | 'failed' | 'reboot' | 'interrupted';
 
 /** The UI lines for a list of steps (done ones shown as such; disabled ones, and the steps of a disabled group, as skipped and not counted). */
 export function planSteps(steps: readonly Step[], prefix: string, depth: number, done: Readonly<Record<string, DoneStep>>, enabled = true): UiStep[] {
@@ -87,6 +90,8 @@ export class TaskSequenceRunner {
   private started = 0;
   private total = 0;
   private rootName = '';
+  /** The step that was running when the run was interrupted. */
+  private interruptedAt: string | null = null;
   private readonly executorFor: (step: Step) => StepExecutor;
   /** Custom step definitions read during this run, by lower-case id (each is fetched once). */
   private readonly definitions = new Map<string, StepDefinition>();
@@ -104,6 +109,7 @@ export class TaskSequenceRunner {
     this.o.ui.setSteps(plan);
     const flow = await this.runList(ts.steps, '', 0, [ts.id]);
     if (flow === 'reboot') return { status: 'rebooting' };
+    if (flow === 'interrupted') return { status: 'interrupted', step: this.interruptedAt };
     if (flow === 'failed') return { status: 'failed', message: this.failure ?? (this.o.signal.aborted ? 'the run was stopped' : 'a step failed') };
     return { status: 'succeeded' };
   }
@@ -119,10 +125,7 @@ export class TaskSequenceRunner {
   private async runOne(step: Step, key: string, prefix: string, depth: number, stack: readonly string[]): Promise<Flow> {
     const state = this.o.state;
     if (state.done[key]) return 'continue';
-    if (this.o.signal.aborted) {
-      this.failure ??= 'the run was stopped';
-      return 'failed';
-    }
+    if (this.o.signal.aborted) return 'interrupted';
     if (!step.enabled) {
       await this.record(step, key, 'skipped', { message: 'disabled', report: true });
       return 'continue';
@@ -132,6 +135,7 @@ export class TaskSequenceRunner {
         findExecutable: (name) => this.o.ports.findExecutable(name),
         runProgram: (file, args, onOutput) => runProgram(file, args, { env: this.o.env, signal: this.o.signal, onOutput }),
       });
+      if (this.o.signal.aborted) return 'interrupted';
       if ('error' in verdict) {
         const status = step.continueOnError ? 'continued' : 'failed';
         if (status === 'failed') this.failure ??= `"${step.name}": ${verdict.error}`;
@@ -151,7 +155,7 @@ export class TaskSequenceRunner {
     this.o.log.write('INFO', `Group start: ${step.name}`, step.name);
     const failureBefore = this.failure;
     const flow = await this.runList(step.groupMembers, prefix, depth + 1, stack);
-    if (flow === 'reboot') return 'reboot';
+    if (flow === 'reboot' || flow === 'interrupted') return flow;
     if (flow === 'failed' && !this.o.signal.aborted && step.continueOnError) {
       this.failure = failureBefore;
       await this.record(step, key, 'continued', { message: 'a step in the group failed; continuing (continueOnError)', report: true });
@@ -209,6 +213,7 @@ export class TaskSequenceRunner {
       const nl = pending.lastIndexOf('\n');
       if (nl >= 0) {
         this.o.log.write('OUT', pending.slice(0, nl), step.name);
+        this.o.ui.stepOutput(vars.redact(pending.slice(0, nl)).split('\n'));
         pending = pending.slice(nl + 1);
       }
     };
@@ -236,7 +241,7 @@ export class TaskSequenceRunner {
         this.total += plan.filter((s) => !s.isGroup && s.counted !== false).length;
         this.o.ui.insertAfter(key, plan);
         const flow = await this.runList(child.steps, childPrefix, depth + 1, [...stack, child.id]);
-        return flow === 'continue' ? 'completed' : flow;
+        return flow === 'continue' ? 'completed' : flow === 'interrupted' ? 'failed' : flow;
       },
       serverScript: (script, args, timeoutSeconds) => this.o.ports.serverScript(script, args, timeoutSeconds),
       fetchStepDefinition: (id) => this.stepDefinition(id),
@@ -253,7 +258,14 @@ export class TaskSequenceRunner {
       outcome = failed((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? 'error');
     }
     if (pending) this.o.log.write('OUT', pending, step.name);
-    if (this.o.signal.aborted && outcome.status === 'succeeded' && outcome.reboot === undefined) outcome = failed('stopped');
+    if (this.o.signal.aborted) {
+      // Not marked done: the next start runs this step again (its condition is not evaluated again).
+      this.interruptedAt ??= step.name;
+      this.o.log.write('WARN', 'Step interrupted; it runs again when the run resumes.', step.name);
+      this.o.ui.update(key, 'pending', 'interrupted');
+      await rm(workDir, { recursive: true, force: true });
+      return 'interrupted';
+    }
     const applied = await applyVariablesFile(varsFile, written, vars);
     if (applied.problem) this.o.log.write('WARN', applied.problem, step.name);
     else if (applied.changed.length > 0) this.o.log.write('INFO', `Variables set by the step: ${applied.changed.join(', ')}`, step.name);
@@ -269,6 +281,8 @@ export class TaskSequenceRunner {
     const message = outcome.message === undefined ? null : vars.redact(outcome.message);
     if (status === 'failed') this.failure ??= `"${step.name}" failed: ${message ?? `exit code ${outcome.exitCode ?? 'none'}`}`;
     else this.failure = failureBefore;
+    // A failed step's output is shown whole (as much as is kept), not only in the log.
+    if (status === 'failed' && raw) this.o.ui.failedOutput(step.name, vars.redact(raw), raw.length >= OUTPUT_KEEP);
     await this.record(step, key, status, {
       exitCode: outcome.exitCode, durationMs, message, outputTail: raw ? outputTail(vars.redact(raw)) : null, report: true,
     });

@@ -1,13 +1,18 @@
 // Runs in SQLite: the run rows, their step results (in the order first reported) and their logs.
 
-import type { RunRecord, RunStatus, RunStepRecord, RunStepStatus } from '../../domain/run.js';
+import type { DeviceInfo, RunRecord, RunStatus, RunStepRecord, RunStepStatus } from '../../domain/run.js';
 import type { RunFilter } from '../../engine/ports.js';
 import type { SqliteDatabase } from './connection.js';
 
 interface RunRow {
   id: string; task_sequence_id: string; version_no: number; name: string; device: string | null; subject: string; method: string;
   context: string; status: string; started_at: string; finished_at: string | null; current_step: string | null;
-  steps_total: number | null; message: string | null; updated_at: string;
+  steps_total: number | null; message: string | null; updated_at: string; device_info: string | null; report_by: string | null;
+}
+
+function parseDeviceInfo(text: string | null): DeviceInfo | null {
+  if (!text) return null;
+  try { return JSON.parse(text) as DeviceInfo; } catch { return null; }
 }
 
 interface StepRow {
@@ -20,6 +25,7 @@ function toRun(r: RunRow): RunRecord {
     id: r.id, taskSequenceId: r.task_sequence_id, versionNo: r.version_no, name: r.name, device: r.device, subject: r.subject,
     method: r.method, context: r.context, status: r.status as RunStatus, startedAt: r.started_at, finishedAt: r.finished_at,
     currentStep: r.current_step, stepsTotal: r.steps_total, message: r.message, updatedAt: r.updated_at,
+    deviceInfo: parseDeviceInfo(r.device_info), reportBy: r.report_by,
   };
 }
 
@@ -33,13 +39,14 @@ function toStep(r: StepRow): RunStepRecord {
 const COLUMNS: Record<keyof Omit<RunRecord, 'id'>, string> = {
   taskSequenceId: 'task_sequence_id', versionNo: 'version_no', name: 'name', device: 'device', subject: 'subject', method: 'method',
   context: 'context', status: 'status', startedAt: 'started_at', finishedAt: 'finished_at', currentStep: 'current_step',
-  stepsTotal: 'steps_total', message: 'message', updatedAt: 'updated_at',
+  stepsTotal: 'steps_total', message: 'message', updatedAt: 'updated_at', deviceInfo: 'device_info', reportBy: 'report_by',
 };
 
 /** Inserts a run, with the id of the token that registered it. */
 export function createRun(db: SqliteDatabase, run: RunRecord, ownerTokenId: string | null = null): void {
-  db.prepare(`INSERT INTO runs (id, task_sequence_id, version_no, name, device, subject, method, context, status, started_at, finished_at, current_step, steps_total, message, updated_at, owner_token_id)
-    VALUES (@id, @taskSequenceId, @versionNo, @name, @device, @subject, @method, @context, @status, @startedAt, @finishedAt, @currentStep, @stepsTotal, @message, @updatedAt, @ownerTokenId)`).run({ ...run, ownerTokenId });
+  db.prepare(`INSERT INTO runs (id, task_sequence_id, version_no, name, device, subject, method, context, status, started_at, finished_at, current_step, steps_total, message, updated_at, device_info, report_by, owner_token_id)
+    VALUES (@id, @taskSequenceId, @versionNo, @name, @device, @subject, @method, @context, @status, @startedAt, @finishedAt, @currentStep, @stepsTotal, @message, @updatedAt, @deviceInfo, @reportBy, @ownerTokenId)`)
+    .run({ ...run, deviceInfo: run.deviceInfo ? JSON.stringify(run.deviceInfo) : null, ownerTokenId });
 }
 
 /** The id of the token that registered (or last resumed) a run, or null. */
@@ -78,7 +85,7 @@ export function updateRun(db: SqliteDatabase, id: string, patch: Partial<Omit<Ru
       const column = COLUMNS[key as keyof typeof COLUMNS];
       if (column === undefined) continue;
       sets.push(`${column} = @${key}`);
-      params[key] = value ?? null;
+      params[key] = key === 'deviceInfo' && value ? JSON.stringify(value) : value ?? null;
     }
     const changed = db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run(params).changes;
     return changed === 0 ? null : getRun(db, id);
