@@ -34,14 +34,10 @@ async function place(cached: string, target: string, file: ContentFileInfo): Pro
 }
 
 /**
- * Fetches content version `reference` (`<guid>:<version>`, or `<guid>` for the highest active
- * version): every file is taken from the cache by hash or downloaded (resuming a partial download,
- * verifying its SHA-256), then the version's folder `<workDir>/<id>/<versionNo>` is made afresh with
- * the files at their relative paths. Inactive versions are refused. Failures are one-line ClientErrors
- * (a full disk: "Not enough disk space to download FILE (N bytes needed)"); a cancelled `signal` rejects
- * with its reason, leaving the partial download to resume next time.
+ * Reads content version `reference`'s metadata (`<guid>:<version>`, or `<guid>` for the highest
+ * active version) and checks it: well-formed, Active, and the version asked for. No file is fetched.
  */
-export async function fetchContentVersion(api: ApiClient, token: string, reference: string, options: FetchOptions): Promise<DownloadedContent> {
+export async function fetchVersionInfo(api: ApiClient, token: string, reference: string): Promise<ContentVersionResponse> {
   const { id, versionNo } = parseReference(reference);
   const meta = await api.call<ContentVersionResponse>('GET', CONTENT_PATHS.version(id, versionNo), undefined, token);
   checkMetadata(meta);
@@ -51,6 +47,20 @@ export async function fetchContentVersion(api: ApiClient, token: string, referen
   if (meta.contentItemId?.toLowerCase() !== id || (versionNo !== 'active' && meta.versionNo !== versionNo) || !Number.isSafeInteger(meta.versionNo) || meta.versionNo < 1) {
     throw new ClientError('PROTOCOL', `The server answered for another content version than ${reference}.`);
   }
+  return meta;
+}
+
+/**
+ * Fetches content version `reference` (`<guid>:<version>`, or `<guid>` for the highest active
+ * version): every file is taken from the cache by hash or downloaded (resuming a partial download,
+ * verifying its SHA-256), then the version's folder `<workDir>/<id>/<versionNo>` is made afresh with
+ * the files at their relative paths. Inactive versions are refused. Failures are one-line ClientErrors
+ * (a full disk: "Not enough disk space to download FILE (N bytes needed)"); a cancelled `signal` rejects
+ * with its reason, leaving the partial download to resume next time.
+ */
+export async function fetchContentVersion(api: ApiClient, token: string, reference: string, options: FetchOptions): Promise<DownloadedContent> {
+  const meta = await fetchVersionInfo(api, token, reference);
+  const id = meta.contentItemId.toLowerCase();
   const dir = resolve(options.workDir, id, String(meta.versionNo));
   const targets = meta.files.map((f) => ({ file: f, target: placeUnder(dir, f.path) }));
   await mkdir(options.cacheDir, { recursive: true });
@@ -75,6 +85,6 @@ export async function fetchContentVersion(api: ApiClient, token: string, referen
   }
   return {
     id, versionNo: meta.versionNo, name: meta.name, purpose: meta.contentItemPurpose, type: meta.type,
-    installationCommandLine: meta.installationCommandLine, dir, files,
+    installationCommandLine: meta.installationCommandLine, format: meta.format ?? null, dir, files,
   };
 }

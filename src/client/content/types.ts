@@ -18,6 +18,8 @@ export interface DownloadedContent {
   purpose: string;
   type: string;
   installationCommandLine: string | null;
+  /** For disk images: `raw`, `raw+gzip` or `raw+zst` as the server states it; null or absent when not stated. */
+  format?: string | null;
   /** `<workDir>/<id>/<versionNo>`: the files at their relative paths (hard links to the cache, or copies). */
   dir: string;
   files: DownloadedFile[];

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { refuseTarget } from './apply-image.js';
+import { refuseTarget } from './image-target.js';
 
 test('a directory is refused and a file that does not exist yet is accepted', async () => {
   assert.match((await refuseTarget(tmpdir(), 1)) ?? '', /is a directory/);

@@ -1,0 +1,148 @@
+// Streaming a content file straight from the server, without the cache: a resumable byte source (HTTP Range after a break), and whether the cache could hold the file instead.
+
+import { stat, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CONTENT_PATHS, type ContentFileInfo, type ContentVersionResponse } from '../../api/contract.js';
+import { ClientError, type ApiClient, type DownloadResponse } from '../api-client.js';
+import { fetchVersionInfo } from '../content-download.js';
+import { abortError, aborted, delay, errorMessage } from './download-errors.js';
+
+/** Consecutive failed attempts (no byte received in between) before a stream gives up. */
+const ATTEMPTS = 6;
+/** Waits before the 2nd, 3rd, … attempt: about 45 s of patience in all, enough for a service restart or a short network outage. */
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 15000];
+
+/** Runs `fn` with a valid token (refreshed when needed). */
+export type WithToken = <T>(fn: (token: string) => Promise<T>) => Promise<T>;
+
+/** Whether the cache holds a file already, and how much room its file system has. */
+export interface CacheRoom {
+  /** `<cacheDir>/<sha256>` exists with the file's size (it is verified when used). */
+  cached: boolean;
+  /** Bytes free for an unprivileged writer where the cache is, or null when unknown. */
+  free: number | null;
+  /** Bytes of an earlier, partial download of the file in the cache. */
+  partial: number;
+}
+
+/** What the streaming path of *Apply image* needs from the server and the cache. */
+export interface ContentStreamPort {
+  /** The version's metadata (Active, well-formed), without fetching any file. */
+  version(reference: string): Promise<ContentVersionResponse>;
+  /** The file's bytes from the server, in order, resuming with `Range` after a broken connection; `onRetry` is told each resume. */
+  stream(file: ContentFileInfo, options: { signal: AbortSignal; onRetry: (line: string) => void }): AsyncGenerator<Buffer>;
+  /** Whether the cache holds the file, and the room left for it. */
+  cacheRoom(file: ContentFileInfo): Promise<CacheRoom>;
+}
+
+/** A ContentStreamPort on `api`, with tokens from `withToken` and the cache in `cacheDir`. */
+export function contentStreamPort(api: ApiClient, withToken: WithToken, cacheDir: string): ContentStreamPort {
+  return {
+    version: (reference) => withToken((t) => fetchVersionInfo(api, t, reference)),
+    stream: (file, options) => streamContentFile(api, withToken, file, options),
+    cacheRoom: (file) => cacheRoom(cacheDir, file),
+  };
+}
+
+async function cacheRoom(cacheDir: string, file: ContentFileInfo): Promise<CacheRoom> {
+  const cached = await stat(join(cacheDir, file.sha256)).then((s) => s.isFile() && s.size === file.size, () => false);
+  const partial = await stat(join(cacheDir, `${file.sha256}.partial`)).then((s) => s.size, () => 0);
+  // The cache folder may not exist yet: ask about the nearest folder that does.
+  let dir = cacheDir;
+  for (let i = 0; i < 64; i++) {
+    try {
+      const fs = await statfs(dir);
+      return { cached, free: fs.bavail * fs.bsize, partial };
+    } catch {
+      const up = dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  return { cached, free: null, partial };
+}
+
+function retryable(err: unknown): boolean {
+  if (err instanceof ClientError) return err.code === 'UNREACHABLE' || (err.code === 'HTTP' && (err.status ?? 0) >= 500);
+  const code = (err as NodeJS.ErrnoException | null)?.code ?? '';
+  const message = (err as Error | null)?.message ?? '';
+  return ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code) || /aborted|socket hang up/i.test(message);
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return (e?.code ?? e?.message ?? String(err)).split('\n')[0] ?? '';
+}
+
+/** GET the file from `offset` (with If-Range, so that the answer is the same file); only the exact continuation is accepted. */
+async function request(api: ApiClient, token: string, file: ContentFileInfo, offset: number, signal: AbortSignal): Promise<DownloadResponse> {
+  const etag = `"${file.sha256}"`;
+  let res: DownloadResponse;
+  try {
+    res = await api.download(CONTENT_PATHS.blob(file.sha256), token, { ...(offset > 0 ? { range: `bytes=${offset}-`, ifRange: etag } : {}), signal });
+  } catch (err) {
+    if (aborted(signal)) throw abortError(signal);
+    throw err;
+  }
+  if (res.status !== 200 && res.status !== 206) {
+    const message = await errorMessage(res);
+    throw new ClientError('HTTP', `Cannot download ${file.path}: ${message}`, res.status);
+  }
+  const tag = res.headers.etag;
+  if (tag !== undefined && tag !== etag) {
+    res.body.destroy();
+    throw new ClientError('PROTOCOL', `The server sent ${file.path} with ETag ${tag}, not ${etag}.`);
+  }
+  if (offset > 0) {
+    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
+    if (res.status !== 206 || !range || Number(range[1]) !== offset || Number(range[3]) !== file.size) {
+      res.body.destroy();
+      // What was written and hashed cannot be taken back: only the exact continuation will do.
+      throw new ClientError('PROTOCOL', `The server cannot continue ${file.path} at byte ${offset} (it answered ${res.status}${range ? ` with ${range[0]}` : ''}); the stream cannot resume.`);
+    }
+  }
+  const length = Number(res.headers['content-length'] ?? NaN);
+  if (Number.isFinite(length) && length !== file.size - offset) {
+    res.body.destroy();
+    throw new ClientError('PROTOCOL', `The server is sending ${length} bytes of ${file.path} from byte ${offset}, but ${file.size - offset} were expected.`);
+  }
+  return res;
+}
+
+/**
+ * Yields the bytes of `file` from the server in order, exactly `file.size` of them. A broken
+ * connection (or a 5xx answer) is resumed at the exact byte reached, with `Range: bytes=N-` and
+ * `If-Range: "<sha256>"`, after 1, 2, 4, 8, 15, 15 s; six attempts in a row without a byte received
+ * end it with a one-line UNREACHABLE error. The caller hashes what it gets, so nothing is re-read.
+ */
+export async function* streamContentFile(api: ApiClient, withToken: WithToken, file: ContentFileInfo, options: { signal: AbortSignal; onRetry: (line: string) => void }): AsyncGenerator<Buffer> {
+  const { signal } = options;
+  let offset = 0;
+  let failures = 0;
+  if (file.size === 0) return;
+  while (offset < file.size) {
+    let res: DownloadResponse | null = null;
+    try {
+      res = await withToken((t) => request(api, t, file, offset, signal));
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        if (offset + chunk.length > file.size) throw new ClientError('PROTOCOL', `The server sent more bytes than ${file.path} has (${file.size}).`);
+        offset += chunk.length;
+        failures = 0;
+        yield chunk;
+      }
+      if (offset < file.size) throw Object.assign(new Error('the connection ended early'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    } catch (err) {
+      if (aborted(signal)) throw abortError(signal);
+      failures++;
+      if (!retryable(err)) throw err;
+      if (failures >= ATTEMPTS) {
+        throw new ClientError('UNREACHABLE', `The download of ${file.path} was interrupted after ${offset} of ${file.size} bytes (${describe(err)}), and ${ATTEMPTS} attempts to resume failed.`);
+      }
+      const wait = RETRY_DELAYS_MS[failures - 1] ?? 15000;
+      options.onRetry(`The connection broke after ${offset} of ${file.size} bytes (${describe(err)}); resuming at byte ${offset} in ${wait / 1000} s (attempt ${failures + 1} of ${ATTEMPTS}).`);
+      await delay(wait, signal);
+    } finally {
+      if (res && !res.body.destroyed) res.body.destroy();
+    }
+  }
+}
