@@ -75,7 +75,11 @@ export async function fetchContentVersion(api: ApiClient, token: string, referen
       cachedPaths.set(file.path, await fetcher.ensureCached(file));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, meta.files.length) }, lane));
+  try {
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, meta.files.length) }, lane));
+  } finally {
+    await fetcher.finish();
+  }
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const files: DownloadedFile[] = [];

@@ -59,9 +59,11 @@ const HASH_WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
-const state = new BigInt64Array(workerData.state); // [written, final size or -1, cancelled]
+const state = new BigInt64Array(workerData.state); // [written, final size or -1, cancelled, wake me when written reaches this (0: awake)]
 const hash = createHash('sha256');
 const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+// Reads of at least 1 MiB (except at the end): fewer wake-ups, system calls and hash calls.
+const MIN_READ = 1024 * 1024;
 let fd = -1;
 let pos = 0;
 try {
@@ -69,16 +71,20 @@ try {
   for (;;) {
     if (Atomics.load(state, 2) !== 0n) break;
     const written = Number(Atomics.load(state, 0));
-    if (pos < written) {
+    const size = Atomics.load(state, 1);
+    if (written - pos >= MIN_READ || (size >= 0n && pos < written)) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, written - pos), pos);
       if (n === 0) throw new Error('the file is shorter than was written');
       hash.update(buf.subarray(0, n));
       pos += n;
       continue;
     }
-    const size = Atomics.load(state, 1);
     if (size >= 0n && pos >= Number(size)) { parentPort.postMessage({ digest: hash.digest('hex') }); break; }
-    Atomics.wait(state, 0, BigInt(written), 200);
+    // Ask to be woken once a whole read is there; the writer then notifies (and only then).
+    Atomics.store(state, 3, BigInt(pos + MIN_READ));
+    const now = Atomics.load(state, 0);
+    if (Number(now) - pos < MIN_READ && Atomics.load(state, 1) < 0n) Atomics.wait(state, 0, now, 200);
+    Atomics.store(state, 3, 0n);
   }
 } catch (err) {
   parentPort.postMessage({ error: String((err && err.message) || err) });
@@ -89,7 +95,7 @@ try {
 
 /** Hashes `path` in a worker thread that follows the writer (it starts with the first `existing` bytes). */
 export function workerHash(path: string, existing: number): RunningHash {
-  const state = new BigInt64Array(new SharedArrayBuffer(3 * 8));
+  const state = new BigInt64Array(new SharedArrayBuffer(4 * 8));
   state[0] = BigInt(existing);
   state[1] = -1n;
   const worker = new Worker(HASH_WORKER_SOURCE, { eval: true, workerData: { path, state: state.buffer } });
@@ -100,7 +106,12 @@ export function workerHash(path: string, existing: number): RunningHash {
   });
   result.catch(() => undefined);
   return {
-    wrote: (_buffers, upTo) => { Atomics.store(state, 0, BigInt(upTo)); Atomics.notify(state, 0); },
+    wrote: (_buffers, upTo) => {
+      Atomics.store(state, 0, BigInt(upTo));
+      // A futex wake per write cost more than the hash itself; the worker says when it wants one.
+      const want = Atomics.load(state, 3);
+      if (want > 0n && BigInt(upTo) >= want) Atomics.notify(state, 0);
+    },
     digest: async (size) => {
       Atomics.store(state, 1, BigInt(size));
       Atomics.notify(state, 0);

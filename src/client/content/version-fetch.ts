@@ -33,6 +33,8 @@ async function syncDir(dir: string): Promise<void> {
 /** Fetches one version's files into the cache (one per `fetchContentVersion` call). */
 export class VersionFetch {
   private received = 0;
+  /** A file was renamed into the cache folder since the folder was last synced. */
+  private renamed = false;
   private downloaded = 0;
   private readonly startedAt = Date.now();
   private lastReport = 0;
@@ -52,6 +54,13 @@ export class VersionFetch {
     this.lastReport = now;
     const seconds = Math.max((now - this.startedAt) / 1000, 0.001);
     cb({ file, received: this.received, total: this.total, bytesPerSecond: Math.round(this.downloaded / seconds) });
+  }
+
+  /** Makes the renames of this fetch durable: one sync of the cache folder. */
+  async finish(): Promise<void> {
+    if (!this.renamed) return;
+    this.renamed = false;
+    await syncDir(this.options.cacheDir);
   }
 
   /** Makes `<cacheDir>/<sha256>` hold the file, downloading what is missing. */
@@ -126,7 +135,9 @@ export class VersionFetch {
     // Read-only (and runnable, like files on installation media): the version folders hard-link to it.
     await chmod(partial, 0o555).catch(() => undefined);
     await rename(partial, final);
-    await syncDir(this.options.cacheDir);
+    // The folder is synced once per fetch (finish), not per file: a rename lost in a crash leaves a complete
+    // `.partial` file, which the next fetch verifies and renames without downloading it again.
+    this.renamed = true;
     verifiedCache.set(final, identity(await stat(final)));
   }
 
