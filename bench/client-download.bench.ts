@@ -1,12 +1,15 @@
-// Benchmark: the client's content download (receive + SHA-256 + fsync) against `curl -o FILE && sha256sum FILE && sync FILE` and against `curl -o FILE` alone, for one 1 GiB file and for 100 small files, like with like, in one run.
+// Benchmark: the client's content download (receive + SHA-256 + fsync) against `curl -o FILE && sha256sum FILE && sync FILE` and against `curl -o FILE` alone, for one 1 GiB file and for 100 small files, like with like, in one run; and Apply image's stream against curl | dd.
 
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../src/client/api-client.js';
 import { fetchContentVersion } from '../src/client/content-download.js';
+import { streamContentFile } from '../src/client/content/image-source.js';
+import { writeImage } from '../src/client/content/image-writer.js';
 import { runDeployr, startService, tempHome, type ServiceProcess } from '../test/helpers/deployr-process.js';
 import { httpsJson } from '../test/helpers/https-json.js';
 
@@ -39,6 +42,23 @@ function writeRandom(file: string, size: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** CPU seconds (user + system) of this process's children that have ended and been waited for (Linux /proc; 0 elsewhere). */
+function reapedChildrenCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system, all threads) of this process so far. */
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** Runs `sh -c script` and resolves with its wall time in seconds; rejects on failure. */
@@ -90,9 +110,10 @@ export async function run(): Promise<void> {
 
     const scratch = join(home, 'scratch');
     const cases = [
-      { name: `1 file of ${SIZE / MiB} MiB`, id: bigId, hashes: await hashesOf(bigId), bytes: SIZE },
-      { name: `${SMALL_FILES} files, ${(smallTotal / MiB).toFixed(1)} MiB`, id: smallId, hashes: await hashesOf(smallId), bytes: smallTotal },
+      { name: `1 file of ${SIZE / MiB} MiB`, id: bigId, hashes: await hashesOf(bigId), bytes: SIZE, apply: true },
+      { name: `${SMALL_FILES} files, ${(smallTotal / MiB).toFixed(1)} MiB`, id: smallId, hashes: await hashesOf(smallId), bytes: smallTotal, apply: false },
     ];
+    let applyRow = '';
     const rows: string[][] = [['', 'client (receive + SHA-256 + fsync)', 'curl -o && sha256sum && sync FILE', 'curl -o alone', 'client / curl+sha256sum+sync', 'client / curl -o']];
     const env = { TOKEN: token, CA: service.caFile };
     for (const c of cases) {
@@ -108,28 +129,51 @@ export async function run(): Promise<void> {
         pipeline: () => timedShell(`${curlCmd(scratch)} && sha256sum ${files(scratch)} > /dev/null && sync ${files(scratch)}`, env),
         curl: () => timedShell(curlCmd(scratch), env),
       };
+      if (c.apply) {
+        // Apply image's streaming path onto a file standing in for a disk, against curl | dd with the same 4 MiB blocks and an fsync at the end.
+        const file = { path: 'big.bin', size: c.bytes, sha256: c.hashes[0] as string };
+        contenders.apply = async () => {
+          const started = performance.now();
+          const fh = await open(join(scratch, 'disk.img'), 'w');
+          try {
+            const source = streamContentFile(api, (fn) => fn(token), file, { signal: new AbortController().signal, onRetry: () => undefined });
+            const result = await writeImage(source, fh, { compression: 'none' });
+            if (result.sha256 !== file.sha256) throw new Error('the streamed image does not match its hash');
+          } finally {
+            await fh.close();
+          }
+          return (performance.now() - started) / 1000;
+        };
+        contenders.curlDd = () => timedShell(`curl --silent --show-error --fail --cacert "$CA" -H "Authorization: Bearer $TOKEN" "${base}${file.sha256}" | dd of="${scratch}/disk.img" bs=4M iflag=fullblock conv=fsync status=none`, env);
+      }
       const names = Object.keys(contenders);
-      const times: Record<string, number[]> = { client: [], pipeline: [], curl: [] };
+      const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      // CPU seconds per GiB of the contender itself (this process's threads, or the shell's processes), not the service's.
+      const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
       // A warm-up of each (the service's page cache, TLS session code paths), not counted.
       for (let round = -1; round < RUNS; round++) {
         for (let k = 0; k < names.length; k++) {
           const name = names[(k + Math.max(round, 0)) % names.length] as string;
           rmSync(scratch, { recursive: true, force: true });
           mkdirSync(scratch, { recursive: true });
+          const cpuBefore = ownCpuSeconds() + reapedChildrenCpuSeconds();
           const seconds = await (contenders[name] as () => Promise<number>)();
-          if (round >= 0) times[name]?.push(seconds);
+          const cpuUsed = ownCpuSeconds() + reapedChildrenCpuSeconds() - cpuBefore;
+          if (round >= 0) { times[name]?.push(seconds); cpu[name]?.push(cpuUsed / (c.bytes / (1024 * MiB))); }
         }
       }
       rmSync(scratch, { recursive: true, force: true });
       const rate = (name: string): number => c.bytes / median(times[name] as number[]);
-      const fmt = (name: string): string => `${(rate(name) / MiB).toFixed(0)} MiB/s (${median(times[name] as number[]).toFixed(2)} s; ${(times[name] as number[]).map((t) => t.toFixed(2)).join(' ')})`;
+      const fmt = (name: string): string => `${(rate(name) / MiB).toFixed(0)} MiB/s (${median(times[name] as number[]).toFixed(2)} s; ${(times[name] as number[]).map((t) => t.toFixed(2)).join(' ')}; CPU ${median(cpu[name] as number[]).toFixed(2)} s/GiB)`;
       rows.push([c.name, fmt('client'), fmt('pipeline'), fmt('curl'), `${(rate('client') / rate('pipeline')).toFixed(2)}×`, `${(rate('client') / rate('curl')).toFixed(2)}×`]);
+      if (c.apply) applyRow = `Apply image streamed to a file (receive + SHA-256 + 4 MiB writes + fsync): ${fmt('apply')}; curl | dd bs=4M conv=fsync: ${fmt('curlDd')}; ratio ${(rate('apply') / rate('curlDd')).toFixed(2)}×`;
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
     for (const [i, r] of rows.entries()) {
       console.log(r.map((cell, j) => cell.padEnd(widths[j]!)).join(' | '));
       if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
     }
+    if (applyRow) console.log(applyRow);
   } finally {
     await service?.stop();
     cleanup();
