@@ -2,6 +2,7 @@
 
 import { stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { CONTENT_PATHS, type ContentFileInfo, type ContentVersionResponse } from '../../api/contract.js';
 import { ClientError, type ApiClient, type DownloadResponse } from '../api-client.js';
 import { fetchVersionInfo } from '../content-download.js';
@@ -30,7 +31,7 @@ export interface ContentStreamPort {
   /** The version's metadata (Active, well-formed), without fetching any file. */
   version(reference: string): Promise<ContentVersionResponse>;
   /** The file's bytes from the server, in order, resuming with `Range` after a broken connection; `onRetry` is told each resume. */
-  stream(file: ContentFileInfo, options: { signal: AbortSignal; onRetry: (line: string) => void }): AsyncGenerator<Buffer>;
+  stream(file: ContentFileInfo, options: { signal: AbortSignal; onRetry: (line: string) => void }): Readable;
   /** Whether the cache holds the file, and the room left for it. */
   cacheRoom(file: ContentFileInfo): Promise<CacheRoom>;
 }
@@ -110,39 +111,93 @@ async function request(api: ApiClient, token: string, file: ContentFileInfo, off
 }
 
 /**
- * Yields the bytes of `file` from the server in order, exactly `file.size` of them. A broken
- * connection (or a 5xx answer) is resumed at the exact byte reached, with `Range: bytes=N-` and
+ * The bytes of `file` from the server in order, exactly `file.size` of them, as a Readable (each
+ * received buffer is passed on as it is, without a promise per buffer). A broken connection (or a
+ * 5xx answer) is resumed at the exact byte reached, with `Range: bytes=N-` and
  * `If-Range: "<sha256>"`, after 1, 2, 4, 8, 15, 15 s; six attempts in a row without a byte received
  * end it with a one-line UNREACHABLE error. The caller hashes what it gets, so nothing is re-read.
  */
-export async function* streamContentFile(api: ApiClient, withToken: WithToken, file: ContentFileInfo, options: { signal: AbortSignal; onRetry: (line: string) => void }): AsyncGenerator<Buffer> {
-  const { signal } = options;
-  let offset = 0;
-  let failures = 0;
-  if (file.size === 0) return;
-  while (offset < file.size) {
-    let res: DownloadResponse | null = null;
-    try {
-      res = await withToken((t) => request(api, t, file, offset, signal));
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        if (offset + chunk.length > file.size) throw new ClientError('PROTOCOL', `The server sent more bytes than ${file.path} has (${file.size}).`);
-        offset += chunk.length;
-        failures = 0;
-        yield chunk;
-      }
-      if (offset < file.size) throw Object.assign(new Error('the connection ended early'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-    } catch (err) {
-      if (aborted(signal)) throw abortError(signal);
-      failures++;
-      if (!retryable(err)) throw err;
-      if (failures >= ATTEMPTS) {
-        throw new ClientError('UNREACHABLE', `The download of ${file.path} was interrupted after ${offset} of ${file.size} bytes (${describe(err)}), and ${ATTEMPTS} attempts to resume failed.`);
-      }
-      const wait = RETRY_DELAYS_MS[failures - 1] ?? 15000;
-      options.onRetry(`The connection broke after ${offset} of ${file.size} bytes (${describe(err)}); resuming at byte ${offset} in ${wait / 1000} s (attempt ${failures + 1} of ${ATTEMPTS}).`);
-      await delay(wait, signal);
-    } finally {
-      if (res && !res.body.destroyed) res.body.destroy();
-    }
+export class ContentFileStream extends Readable {
+  private offset = 0;
+  private failures = 0;
+  private body: DownloadResponse['body'] | null = null;
+  private connecting = false;
+
+  constructor(private readonly api: ApiClient, private readonly withToken: WithToken, private readonly file: ContentFileInfo, private readonly options: { signal: AbortSignal; onRetry: (line: string) => void }) {
+    super({ highWaterMark: 4 * 1024 * 1024 });
   }
+
+  override _read(): void {
+    if (this.body) { this.body.resume(); return; }
+    if (this.connecting) return;
+    if (this.file.size === 0 || this.offset >= this.file.size) { this.push(null); return; }
+    this.connect();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    const body = this.body;
+    this.body = null;
+    body?.destroy();
+    callback(err);
+  }
+
+  private connect(): void {
+    this.connecting = true;
+    const { file, options: { signal } } = this;
+    this.withToken((t) => request(this.api, t, file, this.offset, signal)).then((res) => {
+      this.connecting = false;
+      if (this.destroyed) { res.body.destroy(); return; }
+      const body = res.body;
+      this.body = body;
+      let over = false;
+      const fail = (err: unknown): void => {
+        if (over) return;
+        over = true;
+        if (this.body === body) this.body = null;
+        body.destroy();
+        this.broken(err);
+      };
+      body.on('data', (chunk: Buffer) => {
+        if (over) return;
+        if (this.offset + chunk.length > file.size) { fail(new ClientError('PROTOCOL', `The server sent more bytes than ${file.path} has (${file.size}).`)); return; }
+        this.offset += chunk.length;
+        this.failures = 0;
+        if (!this.push(chunk)) body.pause();
+      });
+      body.once('end', () => {
+        if (over) return;
+        if (this.offset < file.size) { fail(Object.assign(new Error('the connection ended early'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })); return; }
+        over = true;
+        this.body = null;
+        this.push(null);
+      });
+      body.once('error', (err) => fail(err));
+      body.once('close', () => { if (!body.complete) fail(Object.assign(new Error('the connection closed'), { code: 'ECONNRESET' })); });
+    }, (err: unknown) => {
+      this.connecting = false;
+      this.broken(err);
+    });
+  }
+
+  /** After a failed request or a broken body: wait and resume, or give up with one line. */
+  private broken(err: unknown): void {
+    if (this.destroyed) return;
+    const { file, options: { signal } } = this;
+    if (aborted(signal)) { this.destroy(abortError(signal)); return; }
+    this.failures++;
+    if (!retryable(err)) { this.destroy(err instanceof Error ? err : new Error(String(err))); return; }
+    if (this.failures >= ATTEMPTS) {
+      this.destroy(new ClientError('UNREACHABLE', `The download of ${file.path} was interrupted after ${this.offset} of ${file.size} bytes (${describe(err)}), and ${ATTEMPTS} attempts to resume failed.`));
+      return;
+    }
+    const wait = RETRY_DELAYS_MS[this.failures - 1] ?? 15000;
+    this.options.onRetry(`The connection broke after ${this.offset} of ${file.size} bytes (${describe(err)}); resuming at byte ${this.offset} in ${wait / 1000} s (attempt ${this.failures + 1} of ${ATTEMPTS}).`);
+    this.connecting = true;
+    delay(wait, signal).then(() => { this.connecting = false; if (!this.destroyed) this.connect(); }, (e: unknown) => { this.connecting = false; this.destroy(e instanceof Error ? e : abortError(signal)); });
+  }
+}
+
+/** Streams `file` from the server (see ContentFileStream). */
+export function streamContentFile(api: ApiClient, withToken: WithToken, file: ContentFileInfo, options: { signal: AbortSignal; onRetry: (line: string) => void }): Readable {
+  return new ContentFileStream(api, withToken, file, options);
 }

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { Duplex, Writable } from 'node:stream';
+import { Duplex, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { writeAll } from './file-sink.js';
@@ -122,23 +122,21 @@ function firstLine(text: string): string {
  * the target or of the compressed data are ImageWriteErrors; failures of the source (the network)
  * pass through as they are.
  */
-export async function writeImage(source: AsyncIterable<Buffer>, fh: FileHandle, o: { compression: ImageCompression; onRead?: (read: number, written: number) => void }): Promise<ImageWriteResult> {
+export async function writeImage(source: Readable, fh: FileHandle, o: { compression: ImageCompression; onRead?: (read: number, written: number) => void }): Promise<ImageWriteResult> {
   const hash = createHash('sha256');
   let read = 0;
   const writer = new AlignedWriter(fh);
-  const tap = async function* (data: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of data) {
-      hash.update(chunk);
-      read += chunk.length;
-      o.onRead?.(read, writer.position);
-      yield chunk;
-    }
-  };
+  // A second 'data' listener beside the pipe: every buffer is hashed as it passes, with no extra stage (and no promise) per buffer.
+  source.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    read += chunk.length;
+    o.onRead?.(read, writer.position);
+  });
   const zstd = o.compression === 'zstd' ? zstdDecoder() : null;
   try {
-    if (o.compression === 'none') await pipeline(source, tap, writer);
-    else if (o.compression === 'gzip') await pipeline(source, tap, createGunzip({ chunkSize: 1024 * 1024 }), writer);
-    else if (zstd) await pipeline(source, tap, zstd.duplex, writer);
+    if (o.compression === 'none') await pipeline(source, writer);
+    else if (o.compression === 'gzip') await pipeline(source, createGunzip({ chunkSize: 1024 * 1024 }), writer);
+    else if (zstd) await pipeline(source, zstd.duplex, writer);
     if (zstd) {
       const end = await zstd.exited;
       if (end.code !== 0) throw new ImageWriteError('damaged', `the compressed image is damaged (zstd: ${firstLine(end.stderr) || `exit code ${end.code}`}) after ${writer.position} bytes were written`, writer.position);

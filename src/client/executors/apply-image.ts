@@ -1,6 +1,7 @@
 // Apply image: writes a raw disk image content item (as stored, or compressed with gzip or zstd) onto `TargetDevice` (a block device or a file), streamed from the server or read from the cache, hashed while written, then fsync.
 
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { open, stat } from 'node:fs/promises';
 import type { ContentFileInfo } from '../../api/contract.js';
 import { ClientError } from '../api-client.js';
@@ -100,7 +101,7 @@ export const applyImage: StepExecutor = async (ctx) => {
 
   const how = compression === 'none' ? '' : `, ${compression}-compressed: decompressed while writing`;
   ctx.say(`Writing ${file.path} of "${name}" (${file.size} bytes${how}) to ${target}, ${streamReason ? `streamed from the server (${streamReason})` : 'from the cache'}`);
-  const source: AsyncIterable<Buffer> = streamReason && port
+  const source: Readable = streamReason && port
     ? port.stream(file, { signal: ctx.signal, onRetry: (line) => ctx.say(line) })
     : createReadStream(file.localPath as string, { highWaterMark: WRITE_BLOCK, signal: ctx.signal });
   // A device, or an existing file standing in for one, is written in place (a longer one keeps its tail); a new file is created.
