@@ -9,7 +9,7 @@ import { DEPLOYR_BIN, type CommandResult } from './helpers/deployr-process.js';
 import { MiB, PASSCODE, useStreamFixture } from './helpers/image-stream-fixture.js';
 
 describe('Apply image streamed from the server: breaks and failures', () => {
-  const f = useStreamFixture();
+  const f = useStreamFixture(['bad']);
 
   test('a connection cut twice mid-stream resumes with Range at the exact byte and ends with the right bytes', async () => {
     const target = f.disk('resumed.disk');

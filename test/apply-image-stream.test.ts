@@ -7,7 +7,7 @@ import { runDeployr } from './helpers/deployr-process.js';
 import { PASSCODE, useStreamFixture } from './helpers/image-stream-fixture.js';
 
 describe('Apply image streamed from the server', () => {
-  const f = useStreamFixture();
+  const f = useStreamFixture(['zstd']);
 
   test('content add-version --format is checked and shown; a Folder item takes no format', async () => {
     const shown = await f.cli(['content', 'show', f.ids.gzip as string]);

@@ -52,8 +52,8 @@ export async function cuttingProxy(port: number): Promise<{ port: number; cut(af
 /** What the tests use: the service, the proxy, the content ids and helpers to run the client and check a disk. */
 export type StreamFixture = ReturnType<typeof useStreamFixture>;
 
-/** Sets up (before) and removes (after) the service, the content and the proxy for the tests of one describe block. */
-export function useStreamFixture() {
+/** Sets up (before) and removes (after) the service, the content items named in `kinds` and the proxy for the tests of one describe block. */
+export function useStreamFixture(kinds: readonly ('zstd' | 'bad')[] = []) {
   const { home, cleanup } = tempHome('deployr-stream-');
   const work = mkdtempSync(join(tmpdir(), 'deployr-stream-work-'));
   // A disk-like image: random data, a long run of zeros, then more random data (so that it compresses, but not to nothing).
@@ -125,15 +125,17 @@ export function useStreamFixture() {
     const gz = await createContent('Gzip image', join(work, 'src', 'disk.img.gz'));
     ids.gzip = gz.id;
     assert.match(gz.added, /format raw\+gzip\./, 'a .gz file is a gzip-compressed raw image');
-    if (zstdThere) {
+    if (zstdThere && kinds.includes('zstd')) {
       // Named .bin, so only --format says what it is.
       execFileSync('zstd', ['-q', '-3', join(work, 'src', 'disk.img'), '-o', join(work, 'src', 'disk.bin')]);
       const zst = await createContent('Zstd image', join(work, 'src', 'disk.bin'), ['--format', 'raw+zst']);
       ids.zstd = zst.id;
       assert.match(zst.added, /format raw\+zst\./);
     }
-    writeFileSync(join(work, 'src', 'bad.img'), image);
-    ids.bad = (await createContent('Damaged image', join(work, 'src', 'bad.img'))).id;
+    if (kinds.includes('bad')) {
+      writeFileSync(join(work, 'src', 'bad.img'), image);
+      ids.bad = (await createContent('Damaged image', join(work, 'src', 'bad.img'))).id;
+    }
     svc = await startService({ home });
     proxy = await cuttingProxy(svc.port);
   });
