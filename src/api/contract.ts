@@ -242,6 +242,8 @@ export interface ContentVersionResponse {
   installationCommandLine: string | null;
   driverManufacturer: string | null;
   driverModel: string | null;
+  /** For disk images: `raw`, `raw+gzip` or `raw+zst`; null when not stated (see docs/content.md). */
+  format: string | null;
   files: ContentFileInfo[];
 }
 

@@ -271,8 +271,9 @@ content.command('show').argument('<id>').addOption(homeOption()).option('--json'
 content.command('add-version').argument('<id>').argument('<path>', 'a file (SingleFile) or a folder (Folder)').addOption(homeOption())
   .option('--description <text>').option('--install-command <cmd>', 'for applications: the command line that installs it')
   .option('--driver-manufacturer <make>', 'for driver packs').option('--driver-model <model>', 'for driver packs')
+  .option('--format <format>', 'for disk images (SingleFile): raw, raw+gzip or raw+zst (default: from the file name: .gz, .zst, .img/.raw)')
   .description('add a version from a file or folder (copied into the content library; inactive until activated)')
-  .action(async (id: string, path: string, flags: { home?: string; description?: string; installCommand?: string; driverManufacturer?: string; driverModel?: string }) =>
+  .action(async (id: string, path: string, flags: { home?: string; description?: string; installCommand?: string; driverManufacturer?: string; driverModel?: string; format?: string }) =>
     exit(() => withStore(flags.home, ({ store, paths }) => contentAddVersion(id, path, flags, new ContentLibrary(store, createFsBlobStore(paths.content)), processIo))));
 content.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version active (deployable)')
   .action(async (id: string, version: string, flags: { home?: string }) =>

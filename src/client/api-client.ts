@@ -244,6 +244,23 @@ export class ApiClient {
     return new Promise((resolve, reject) => {
       const req = httpsRequest(url, { ...this.tlsOptions, method: 'GET', headers, ...(options.signal ? { signal: options.signal } : {}) }, (res) => {
         res.on('error', () => undefined); // the consumer sees failures through its own pipeline
+        // While the body streams, the socket's idle timeout would be re-armed for every 16 KiB TLS record
+        // (two timer-list updates each, about a tenth of the client's CPU for a large file); a watchdog
+        // that looks at the bytes read every second does the same job.
+        const idleMs = Number(this.tlsOptions.timeout ?? 0);
+        const socket = res.socket;
+        if (idleMs > 0 && socket) {
+          req.setTimeout(0);
+          socket.setTimeout(0);
+          let seen = socket.bytesRead;
+          let quietSince = Date.now();
+          const watchdog = setInterval(() => {
+            if (socket.bytesRead !== seen) { seen = socket.bytesRead; quietSince = Date.now(); return; }
+            if (Date.now() - quietSince >= idleMs) req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+          }, Math.min(1000, idleMs));
+          watchdog.unref();
+          res.once('close', () => clearInterval(watchdog));
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
       });
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));

@@ -16,6 +16,7 @@ import { parseStepDefinitionExport, type StepDefinition } from '../../domain/ste
 import { VariableStore } from '../../domain/variables.js';
 import { ClientError, type ApiClient } from '../api-client.js';
 import { fetchContentVersion } from '../content-download.js';
+import { contentStreamPort } from '../content/image-source.js';
 import type { Prompter } from '../prompt.js';
 import { TerminalUi, type UiOutput } from '../terminal-ui.js';
 import { findExecutable } from './process.js';
@@ -240,6 +241,7 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
     ports: {
       fetchTaskSequence: (reference) => loadTaskSequence(o.api, o.tokens, reference),
       fetchContent: (reference, onProgress, signal) => o.tokens.use((t) => fetchContentVersion(o.api, t, reference, { cacheDir, workDir: o.paths.content, onProgress, signal })),
+      streamContent: contentStreamPort(o.api, (fn) => o.tokens.use(fn), cacheDir),
       serverScript: (script, args, timeoutSeconds) => reporter.serverScript(state.runId, script, args, timeoutSeconds),
       fetchStepDefinition: (id) => loadStepDefinition(o.api, o.tokens, id),
       reportStep: (report) => reporter.step(state.runId, report),

@@ -9,6 +9,7 @@ import { stepKind, stepTypeInfo } from '../../domain/step-types.js';
 import type { Step } from '../../domain/task-sequence.js';
 import type { VariableStore } from '../../domain/variables.js';
 import type { DownloadedContent, DownloadProgress } from '../content-download.js';
+import type { ContentStreamPort } from '../content/image-source.js';
 import { executorFor as defaultExecutorFor } from '../executors/index.js';
 import { failed, type ExecutorServices, type StepContext, type StepExecutor, type StepOutcome } from '../executors/types.js';
 import type { TerminalUi, UiStatus, UiStep } from '../terminal-ui.js';
@@ -30,6 +31,8 @@ export interface LoadedTaskSequence {
 export interface RunnerPorts {
   fetchTaskSequence(reference: string): Promise<LoadedTaskSequence>;
   fetchContent(reference: string, onProgress: (p: DownloadProgress) => void, signal: AbortSignal): Promise<DownloadedContent>;
+  /** Streams content files without the cache (Apply image); optional. */
+  streamContent?: ContentStreamPort;
   serverScript(script: string, args: string[], timeoutSeconds?: number): Promise<ServerScriptResponse>;
   /** A custom step definition from the server, or null when the server has none with that id. */
   fetchStepDefinition(id: string): Promise<StepDefinition | null>;
@@ -232,6 +235,7 @@ export class TaskSequenceRunner {
         this.o.log.write('INFO', `Content "${content.name}" (${content.id}:${content.versionNo}) is at ${content.dir}`, step.name);
         return content;
       },
+      ...(this.o.ports.streamContent ? { streamContent: this.o.ports.streamContent } : {}),
       fetchTaskSequence: (reference) => this.o.ports.fetchTaskSequence(reference),
       runNested: async (child) => {
         if (stack.includes(child.id)) throw new Error(`task sequence "${child.name}" would run itself (${[...stack, child.id].join(' > ')})`);

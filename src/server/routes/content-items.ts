@@ -62,6 +62,7 @@ export function registerContentDeliveryRoutes(app: FastifyInstance, library: Con
       contentItemId: item.id, name: item.name, contentItemPurpose: item.contentItemPurpose, type: item.type,
       versionNo: version.versionNo, status: version.status, description: version.description,
       installationCommandLine: version.installationCommandLine, driverManufacturer: version.driverManufacturer, driverModel: version.driverModel,
+      format: version.format ?? null,
       files: version.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
     };
   });
