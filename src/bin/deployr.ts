@@ -17,10 +17,11 @@ import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
 import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
 import { runsList, runsPrune, runsShow, runsWatch } from '../cli/run-commands.js';
+import { mediaBuild, mediaDnsmasq, mediaStatus, type MediaBuildFlags } from '../cli/media-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
-import { DEFAULT_LOCAL_PORT, loadServiceConfig, resolveHome } from '../config/service-config.js';
+import { DEFAULT_LOCAL_PORT, homePaths, loadServiceConfig, resolveHome } from '../config/service-config.js';
 import { DeployrError } from '../domain/errors.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
 import { ContentLibrary } from '../engine/content-library.js';
@@ -286,6 +287,35 @@ audit.command('verify').addOption(homeOption()).description('check the HMAC chai
   .action(async (flags: { home?: string; anchor?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditVerify(store, processIo, flags))));
 audit.command('export').addOption(homeOption()).description('every entry as JSON lines')
   .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
+
+const media = program.command('media').description('boot media: a small Linux boot environment (kernel, initrd, iPXE script, hybrid ISO) that runs the client');
+media.command('build').addOption(homeOption())
+  .option('--out <dir>', 'where to write (default: the home\'s media folder, which the service publishes under /Content/Boot/)')
+  .option('--server <url>', 'the server the boot environment connects to (default https://THIS-HOST:7281)')
+  .option('--fingerprint <sha256>', 'the server certificate fingerprint to pin (default: from the service\'s certificate)')
+  .option('--cert <file>', 'the service\'s certificate, to pin its fingerprint (default: the home\'s tls/server.crt or $DEPLOYR_TLS_CERT)')
+  .option('--kernel <file>', 'the kernel (default: the newest /boot/vmlinuz-*)').option('--modules <dir>', 'its modules folder (/lib/modules/VERSION)')
+  .option('--node <file>', 'the Node.js binary to put in the initrd (default: this one)')
+  .option('--noprompt', 'an ISO without a menu: boots the environment at once')
+  .option('--console <list>', 'kernel consoles, the last one runs the client (default "ttyS0,115200 tty0")')
+  .option('--zstd-level <n>', 'initrd compression level 1-19 (default 10)')
+  .description('build vmlinuz, initrd, boot.ipxe, deployr.iso and media.json (no secret goes on them)')
+  .action(async (flags: MediaBuildFlags & { home?: string }) => exit(() => {
+    const home = resolveHome(flags.home);
+    return mediaBuild(home, homePaths(home).media, flags, { clientBundle: CLIENT_BUNDLE_PATH, version: VERSION }, processIo);
+  }));
+media.command('status').addOption(homeOption()).addOption(localPortOption()).option('--cert <file>', 'the service\'s certificate (when the service is not running)').option('--json', 'JSON output')
+  .description('what is published under /Content/Boot/, whether it is intact and pins the service\'s current certificate (exit 0 when both)')
+  .action(async (flags: { home?: string; localPort: string; cert?: string; json?: boolean }) => exit(async () => {
+    const home = resolveHome(flags.home);
+    const running = await localStatus(Number(flags.localPort));
+    return mediaStatus(home, homePaths(home).media, flags, running?.tlsFingerprint ?? null, processIo);
+  }));
+media.command('dnsmasq').requiredOption('--subnet <address>', 'the LAN\'s network address, e.g. 192.168.1.0')
+  .requiredOption('--boot-url <url>', 'the boot script, e.g. http://deployr.lan:8080/Content/Boot/boot.ipxe (serve --boot-http-port)')
+  .option('--tftp-root <dir>', 'where undionly.kpxe and ipxe.efi are (default /usr/lib/ipxe, from the ipxe package)').option('--interface <name>', 'serve only on this interface')
+  .description('print a proxyDHCP + TFTP configuration for dnsmasq beside an existing DHCP server')
+  .action(async (flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string }) => exit(async () => mediaDnsmasq(flags, processIo)));
 
 registerClientCommand(program);
 

@@ -39,6 +39,8 @@ export interface ClientOptions {
   allowPowerActions?: boolean;
   /** Carries out power actions (tests replace it). */
   power?: PowerActuator;
+  /** Boot environment: while the server cannot be reached (network not up yet, service not started), say so and try again. */
+  waitForServer?: boolean;
 }
 
 /** Where the client writes. */
@@ -107,9 +109,34 @@ async function chooseTaskSequence(list: TaskSequenceSummary[], named: string | n
   }
 }
 
+/** Seconds between two tries while the server cannot be reached (`waitForServer`). */
+export const SERVER_RETRY_SECONDS = 5;
+
+/**
+ * Connects and checks the server answers; in the boot environment an unreachable server (no
+ * network yet, service not started) is reported and tried again. An untrusted certificate is not
+ * retried: waiting does not make a wrong server the right one.
+ */
+async function connect(o: ClientOptions, io: ClientIo): Promise<ApiClient> {
+  if (!o.waitForServer) return ApiClient.connect(o.server, trustFromOptions(o));
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const api = await ApiClient.connect(o.server, trustFromOptions(o));
+      await api.call('GET', PATHS.health);
+      if (attempt > 1) io.out(`The server ${o.server} answers.`);
+      return api;
+    } catch (err) {
+      if (!(err instanceof ClientError) || err.code !== 'UNREACHABLE') throw err;
+      io.out(`Waiting for the server: ${err.message} Trying again in ${SERVER_RETRY_SECONDS} s (attempt ${attempt}).`);
+      await sleep(SERVER_RETRY_SECONDS * 1000);
+    }
+  }
+}
+
 /** Runs the client; returns the exit code. */
 export async function runClient(o: ClientOptions, io: ClientIo): Promise<number> {
-  const api = await ApiClient.connect(o.server, trustFromOptions(o));
+  const api = await connect(o, io);
   const paths = statePaths(resolveStateDir(o.stateDir));
   let saved = o.newRun ? await loadState(paths).catch(() => null) : await loadState(paths);
   const abandoned = o.newRun ? saved : null;

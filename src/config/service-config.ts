@@ -44,6 +44,8 @@ export interface HomePaths {
   tlsKey: string;
   content: string;
   logs: string;
+  /** Boot media published under /Content/Boot/ (`deployr media build` writes here by default). */
+  media: string;
 }
 
 /** The home folder: `--home`, else `$DEPLOYR_HOME`, else `~/.deployr`. */
@@ -61,6 +63,7 @@ export function homePaths(home: string): HomePaths {
     tlsKey: join(home, 'tls', 'server.key'),
     content: join(home, 'content'),
     logs: join(home, 'logs'),
+    media: join(home, 'media'),
   };
 }
 

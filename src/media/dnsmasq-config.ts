@@ -1,0 +1,38 @@
+// A proxyDHCP + TFTP configuration for dnsmasq beside an existing DHCP server: BIOS → undionly.kpxe, UEFI → ipxe.efi, iPXE → boot.ipxe.
+
+/** What the configuration needs. */
+export interface DnsmasqOptions {
+  /** The LAN, e.g. 192.168.1.0 (proxyDHCP answers only there). */
+  subnet: string;
+  /** Where undionly.kpxe and ipxe.efi are (Debian: /usr/lib/ipxe). */
+  tftpRoot: string;
+  /** The boot script's URL, e.g. http://deployr.lan:8080/Content/Boot/boot.ipxe. */
+  bootUrl: string;
+  /** Network interface to serve on (optional). */
+  iface?: string;
+}
+
+/** The configuration text (checked in the tests with `dnsmasq --test`). */
+export function dnsmasqConfig(o: DnsmasqOptions): string {
+  return [
+    '# deployr network boot: proxyDHCP beside the existing DHCP server (which keeps handing out addresses),',
+    '# plus TFTP for the iPXE loaders. Written by `deployr media dnsmasq`.',
+    'port=0',
+    ...(o.iface ? [`interface=${o.iface}`, 'bind-interfaces'] : []),
+    `dhcp-range=${o.subnet},proxy`,
+    'enable-tftp',
+    `tftp-root=${o.tftpRoot}`,
+    '# iPXE identifies itself (option 175, user class "iPXE"): it gets the deployr boot script;',
+    '# the firmware\'s own PXE gets iPXE first (undionly.kpxe on BIOS, ipxe.efi on UEFI).',
+    'dhcp-match=set:ipxe,175',
+    'dhcp-userclass=set:ipxe,iPXE',
+    'pxe-service=tag:!ipxe,x86PC,"deployr (BIOS)",undionly.kpxe',
+    'pxe-service=tag:!ipxe,X86-64_EFI,"deployr (UEFI)",ipxe.efi',
+    'pxe-service=tag:!ipxe,BC_EFI,"deployr (UEFI)",ipxe.efi',
+    'pxe-service=tag:ipxe,x86PC,"deployr (iPXE)",' + o.bootUrl,
+    'pxe-service=tag:ipxe,X86-64_EFI,"deployr (iPXE)",' + o.bootUrl,
+    'pxe-service=tag:ipxe,BC_EFI,"deployr (iPXE)",' + o.bootUrl,
+    'log-dhcp',
+    '',
+  ].join('\n');
+}
