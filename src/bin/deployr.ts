@@ -75,7 +75,8 @@ program.command('serve')
   .option('--tls-cert <file>', 'a configured TLS certificate (PEM, with its chain) instead of the self-signed one')
   .option('--tls-key <file>', 'its private key (PEM)')
   .option('--workers <n>', 'worker processes sharing the ports (default 1, or $DEPLOYR_WORKERS; "auto" = one per CPU)')
-  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string }) => {
+  .option('--boot-http-port <n>', 'also serve the boot media (/Content/Boot/* only) over plain HTTP on this port, for stock iPXE (off by default)')
+  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; bootHttpPort?: string }) => {
     await exit(async () => {
       const config = loadServiceConfig(flags);
       const say = (line: string): void => { process.stderr.write(line + '\n'); };
@@ -83,7 +84,7 @@ program.command('serve')
       const { store, paths, digestKey } = openHomeStore(config.home);
       const logger = createLogger(config.logLevel);
       const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
-      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1 });
+      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1, bootHttpPort: service.bootHttpPort });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           say(`${signal}: stopping…`);

@@ -20,6 +20,8 @@ export interface BannerFacts {
   fingerprint: string;
   created: boolean;
   workers: number;
+  /** The plain-HTTP boot media port (`--boot-http-port`), when on. */
+  bootHttpPort?: number | null;
 }
 
 /** The start banner (tests and tools parse the `HTTPS API:`, `Local admin:` and fingerprint lines: keep them). */
@@ -27,6 +29,7 @@ export function printBanner(say: (line: string) => void, b: BannerFacts): void {
   say(`deployr ${b.version} is running${b.workers > 1 ? ` (${b.workers} worker processes)` : ''}.`);
   say(`  HTTPS API:     https://localhost:${b.port}/v1  (home ${b.home})`);
   say(`  Local admin:   http://127.0.0.1:${b.localPort}`);
+  if (b.bootHttpPort !== undefined && b.bootHttpPort !== null) say(`  Boot media:    http://HOST:${b.bootHttpPort}/Content/Boot/boot.ipxe  (plain HTTP, boot files only; also over HTTPS)`);
   say(`  TLS certificate${b.created ? ' (self-signed, made now)' : ''}: ${b.certFile}`);
   say(`  SHA-256 fingerprint: ${b.fingerprint}`);
   say('Next: set a passcode (deployr configure security --passcode), import a task sequence (deployr ts import FILE.json),');
@@ -209,7 +212,7 @@ async function runPrimary(config: ServiceConfig, version: string, say: (line: st
   }
   phase = 'running';
   const p = ports as unknown as { port: number; localPort: number };
-  printBanner(say, { version, home: config.home, certFile, port: p.port, localPort: p.localPort, fingerprint: tls.fingerprint, created: tls.created, workers: slots.length });
+  printBanner(say, { version, home: config.home, certFile, port: p.port, localPort: p.localPort, fingerprint: tls.fingerprint, created: tls.created, workers: slots.length, bootHttpPort: config.bootHttpPort });
   const signal = await signalledPromise;
   say(`${signal}: stopping ${live().length} worker(s)…`);
   await stopAll();

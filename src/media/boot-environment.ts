@@ -29,7 +29,6 @@ for arg in $(cat /proc/cmdline); do
     deployr.noclient) NOCLIENT=1 ;;
   esac
 done
-[ "$(stty size 2>/dev/null)" = "0 0" ] && stty rows 24 cols 80 2>/dev/null
 say "boot environment $DEPLOYR_MEDIA_VERSION, kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU, $(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) MiB"
 
 # A troubleshooting shell on the second screen (Alt+F2) and on any terminal named with deployr.shell=.
@@ -43,7 +42,7 @@ shell_on() {
 [ -c /dev/tty2 ] && { echo "deployr boot environment: troubleshooting shell" > /dev/tty2 2>/dev/null && shell_on tty2; }
 for t in $SHELL_TTYS; do shell_on "$t"; say "a shell is open on $t"; done
 
-say "loading drivers…"
+say "loading drivers..."
 n=0; ok=0
 while read -r m; do
   n=$((n + 1))
@@ -70,7 +69,7 @@ done
 addresses() { ip -4 -o addr show scope global 2>/dev/null | awk '{print $2 " " $4}'; }
 i=0
 while [ -n "$links" ] && [ -z "$(addresses)" ]; do
-  [ $((i % 5)) = 0 ] && say "waiting for an address by DHCP on$links…"
+  [ $((i % 5)) = 0 ] && say "waiting for an address by DHCP on$links..."
   i=$((i + 1)); sleep 1
 done
 addresses | while read -r l a; do say "network $l: $a"; done
@@ -82,8 +81,11 @@ fi
 [ -z "$DEPLOYR_SERVER" ] && say "no server is set: boot with deployr.server=https://HOST:7281 deployr.fingerprint=SHA256"
 while :; do
   say "starting the client: server $DEPLOYR_SERVER, certificate SHA-256 $DEPLOYR_FINGERPRINT"
-  setsid cttyhack node /opt/deployr/deployr-client.mjs client --boot --server "$DEPLOYR_SERVER" \\
-    \${DEPLOYR_FINGERPRINT:+--fingerprint "$DEPLOYR_FINGERPRINT"} --state-dir /run/deployr-client
+  # On a serial console the terminal has no size (0 0): give it one, or prompts wrap after every character.
+  DEPLOYR_SERVER="$DEPLOYR_SERVER" DEPLOYR_FINGERPRINT="$DEPLOYR_FINGERPRINT" setsid cttyhack sh -c '
+    case "$(stty size 2>/dev/null)" in "0 "*|*" 0") stty rows 24 cols 80 ;; esac
+    exec node /opt/deployr/deployr-client.mjs client --boot --server "$DEPLOYR_SERVER" \\
+      \${DEPLOYR_FINGERPRINT:+--fingerprint "$DEPLOYR_FINGERPRINT"} --state-dir /run/deployr-client'
   rc=$?
   say "the client ended (exit code $rc)"
   printf 'deployr: Enter = start the client again, s = shell, r = restart, p = power off: '

@@ -216,6 +216,7 @@ async function runToFile(command: string, args: string[], cwd: string, input: st
     child.stdout.pipe(out);
     child.on('error', reject);
     child.on('close', (code) => out.close(() => (code === 0 ? resolve() : reject(new DeployrError('INTERNAL', `${command} failed (exit ${code}): ${err.trim().split('\n').pop() ?? ''}`)))));
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }

@@ -61,16 +61,17 @@ function missing(what: string): DeployrError {
 /** Runs a command; resolves with its standard output, rejects with a one-line error (its last stderr line). */
 export function run(command: string, args: string[], options: { cwd?: string; input?: Buffer | string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.on('error', (e: NodeJS.ErrnoException) => reject(new DeployrError('INTERNAL', `cannot run ${command}: ${e.code ?? e.message}`)));
     child.on('close', (code) => {
       if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
       else reject(new DeployrError('INTERNAL', `${command} ${args.slice(0, 3).join(' ')}… failed (exit ${code}): ${err.trim().split('\n').pop() ?? ''}`));
     });
-    child.stdin.end(options.input ?? '');
+    // A command that exits before reading all of its input is judged by its exit code, not by EPIPE.
+    if (child.stdin) { child.stdin.on('error', () => undefined); child.stdin.end(options.input); }
   });
 }
