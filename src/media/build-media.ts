@@ -33,6 +33,8 @@ export function checkServerUrl(server: string): string {
   try { url = new URL(server); } catch { throw new DeployrError('INVALID_INPUT', `--server "${server}" is not a URL; use https://HOST:7281`); }
   if (url.protocol !== 'https:') throw new DeployrError('INVALID_INPUT', '--server must start with https:// (the boot environment only talks HTTPS to the server).');
   if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) throw new DeployrError('INVALID_INPUT', '--server takes only https://HOST[:PORT] (no path, query or user name).');
+  // The URL goes into a shell-sourced file and onto kernel and iPXE command lines: a plain host name or address only.
+  if (!/^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/.test(url.hostname)) throw new DeployrError('INVALID_INPUT', '--server: the host must be a DNS name or an IP address.');
   return url.origin;
 }
 

@@ -2,7 +2,7 @@
 // restrict=on: the guest reaches this machine only through the explicit guestfwd forwards to loopback, never any other address.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A guest address:port forwarded to 127.0.0.1:hostPort (one socat per guest connection). */
@@ -58,7 +58,9 @@ export class Vm {
     if (o.disk) args.push('-drive', `file=${o.disk},if=virtio,format=raw`);
     if (o.pxe) args.push('-boot', 'n');
     this.child = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (d: Buffer) => { this.raw += d.toString('latin1'); });
+    // DEPLOYR_BOOT_SERIAL_LOG=FILE: a copy of the console as it arrives (to follow a slow boot).
+    const log = process.env.DEPLOYR_BOOT_SERIAL_LOG;
+    this.child.stdout!.on('data', (d: Buffer) => { this.raw += d.toString('latin1'); if (log) appendFileSync(log, d); });
     this.child.stderr!.on('data', (d: Buffer) => { this.raw += `\n[qemu] ${d.toString('utf8')}`; });
     this.child.stdin!.on('error', () => undefined);
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
