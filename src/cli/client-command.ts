@@ -82,6 +82,8 @@ export function registerClientCommand(program: Command): void {
         for (const name of Object.keys(fromOptions).filter((n) => isSecretVariableName(n, flags.secret))) {
           process.stderr.write(`warning: the secret variable ${name} was given with --var, where other users of this machine can see it (ps); pass it with DEPLOYR_VAR_${name} or --vars FILE instead.\n`);
         }
+        // A serial console reports no size (0 columns): prompts would wrap after every character.
+        if (flags.boot && process.stdout.isTTY && !process.stdout.columns) Object.assign(process.stdout, { columns: 80, rows: 24 });
         const prompter = createPrompter();
         try {
           return await runClient({

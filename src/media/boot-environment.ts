@@ -83,7 +83,7 @@ while :; do
   say "starting the client: server $DEPLOYR_SERVER, certificate SHA-256 $DEPLOYR_FINGERPRINT"
   # On a serial console the terminal has no size (0 0): give it one, or prompts wrap after every character.
   DEPLOYR_SERVER="$DEPLOYR_SERVER" DEPLOYR_FINGERPRINT="$DEPLOYR_FINGERPRINT" setsid cttyhack sh -c '
-    case "$(stty size 2>/dev/null)" in "0 "*|*" 0") stty rows 24 cols 80 ;; esac
+    case "$(tty 2>/dev/null)" in /dev/ttyS*|/dev/ttyAMA*|/dev/hvc*) stty rows 24 cols 80 2>/dev/null ;; esac
     exec node /opt/deployr/deployr-client.mjs client --boot --server "$DEPLOYR_SERVER" \\
       \${DEPLOYR_FINGERPRINT:+--fingerprint "$DEPLOYR_FINGERPRINT"} --state-dir /run/deployr-client'
   rc=$?

@@ -19,7 +19,7 @@ const SET_VARIABLE = '00000001-0000-0000-0000-000000000001';
 const RUN_COMMAND_LINE = '00000002-0000-0000-0000-000000000001';
 const APPLY_IMAGE = '00000002-0000-0000-0000-000000000002';
 /** Boot and prompt timeouts: TCG on a shared machine (no timing is asserted). */
-const BOOT_MS = 6 * 60_000;
+const BOOT_MS = 10 * 60_000;
 
 /** A port nothing listens on right now. */
 function freePort(): Promise<number> {

@@ -44,7 +44,7 @@ export class Vm {
   private readonly started = Date.now();
 
   constructor(o: VmOptions) {
-    const forwards = o.forwards.map((f) => `,guestfwd=tcp:${HOST_ALIAS}:${f.guestPort}-cmd:socat - TCP:127.0.0.1:${f.hostPort}`).join('');
+    const forwards = o.forwards.map((f) => `,guestfwd=tcp:${HOST_ALIAS}:${f.guestPort}-cmd:socat -lf /dev/null - TCP:127.0.0.1:${f.hostPort}`).join('');
     const tftp = o.pxe ? `,tftp=${o.pxe.tftpDir},bootfile=${o.pxe.bootfile}` : '';
     // restrict=on: no route to anything but the forwards above (and slirp's own DHCP/TFTP).
     const netdev = `user,id=n0,restrict=on${tftp}${forwards}`;
