@@ -118,8 +118,8 @@ exit 0
  */
 export const SYSTEMCTL_SHIM = `#!/bin/sh
 case "$1" in
-  reboot) echo "deployr: restarting"; sync; reboot -f ;;
-  poweroff|halt) echo "deployr: powering off"; sync; poweroff -f ;;
+  reboot) echo "deployr: restarting" > /dev/console; sync; reboot -f ;;
+  poweroff|halt) echo "deployr: powering off" > /dev/console; sync; poweroff -f ;;
   *) echo "systemctl: only reboot and poweroff exist in the deployr boot environment" >&2; exit 1 ;;
 esac
 `;

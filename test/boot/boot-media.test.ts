@@ -184,7 +184,8 @@ describe('boot media in QEMU', { concurrency: false }, () => {
       const code = await vm.waitForExit(12 * 60_000);
       timings.push(`BIOS ISO full deploy (24 MiB image) until power-off ${vm.elapsed().toFixed(1)} s`);
       assert.equal(code, 0, `QEMU ended by the guest's power-off; console tail:\n${vm.transcript().slice(-3000)}`);
-      assert.match(vm.transcript(), /deployr: powering off/);
+      assert.match(vm.transcript(), /Task sequence "Deploy from boot media" succeeded\./);
+      assert.match(vm.transcript(), /FinishAction Shutdown: shutting down the machine\./);
       assert.equal(sha256(head(disk, image.length)), sha256(image), 'the disk starts with the image');
       const list = JSON.parse((await runDeployr(['runs', 'list', '--json'], { home })).stdout) as { runs?: { id: string; status: string; taskSequenceId: string }[] } | { id: string; status: string; taskSequenceId: string }[];
       const runs = Array.isArray(list) ? list : list.runs ?? [];
