@@ -298,6 +298,7 @@ media.command('build').addOption(homeOption())
   .option('--kernel <file>', 'the kernel (default: the newest /boot/vmlinuz-*)').option('--modules <dir>', 'its modules folder (/lib/modules/VERSION)')
   .option('--node <file>', 'the Node.js binary to put in the initrd (default: this one)')
   .option('--noprompt', 'an ISO without a menu: boots the environment at once')
+  .option('--no-secure-boot', 'UEFI path without Debian\'s signed shim and GRUB (boots only with Secure Boot off); default: Secure Boot media')
   .option('--console <list>', 'kernel consoles, the last one runs the client (default "ttyS0,115200 tty0")')
   .option('--zstd-level <n>', 'initrd compression level 1-19 (default 10)')
   .description('build vmlinuz, initrd, boot.ipxe, deployr.iso and media.json (no secret goes on them)')
@@ -314,9 +315,11 @@ media.command('status').addOption(homeOption()).addOption(localPortOption()).opt
   }));
 media.command('dnsmasq').requiredOption('--subnet <address>', 'the LAN\'s network address, e.g. 192.168.1.0')
   .requiredOption('--boot-url <url>', 'the boot script, e.g. http://deployr.lan:8080/Content/Boot/boot.ipxe (serve --boot-http-port)')
-  .option('--tftp-root <dir>', 'where undionly.kpxe and ipxe.efi are (default /usr/lib/ipxe, from the ipxe package)').option('--interface <name>', 'serve only on this interface')
+  .option('--tftp-root <dir>', 'where undionly.kpxe and ipxe.efi are (default /usr/lib/ipxe, from the ipxe package; with --secure-boot the home\'s media folder)').option('--interface <name>', 'serve only on this interface')
+  .option('--secure-boot', 'UEFI machines get Debian\'s signed shim → signed network GRUB (kernel and initrd by TFTP from the media folder) instead of ipxe.efi')
+  .addOption(homeOption())
   .description('print a proxyDHCP + TFTP configuration for dnsmasq beside an existing DHCP server')
-  .action(async (flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string }) => exit(async () => mediaDnsmasq(flags, processIo)));
+  .action(async (flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string; secureBoot?: boolean; home?: string }) => exit(async () => mediaDnsmasq(flags, processIo, homePaths(resolveHome(flags.home)).media)));
 
 registerClientCommand(program);
 

@@ -94,6 +94,8 @@ export function registerClientCommand(program: Command): void {
             ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
             ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions || flags.boot),
             waitForServer: Boolean(flags.boot),
+            // Boot environment: /init read the firmware's SecureBoot variable (on | off | not-uefi).
+            ...(flags.boot && process.env.DEPLOYR_SECURE_BOOT ? { secureBoot: process.env.DEPLOYR_SECURE_BOOT } : {}),
           }, {
             prompter, out: (line) => process.stdout.write(line + '\n'),
             terminal: { isTTY: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), get columns() { return process.stdout.columns; }, get rows() { return process.stdout.rows; } },

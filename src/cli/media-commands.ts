@@ -21,6 +21,8 @@ export interface MediaBuildFlags {
   modules?: string;
   node?: string;
   noprompt?: boolean;
+  /** false with `--no-secure-boot`. */
+  secureBoot?: boolean;
   console?: string;
   zstdLevel?: string;
 }
@@ -55,7 +57,7 @@ export async function mediaBuild(home: string, mediaDir: string, flags: MediaBui
   const started = Date.now();
   const manifest = await buildMedia({
     out, server, fingerprint, ...(flags.kernel ? { kernel: flags.kernel } : {}), ...(flags.modules ? { modules: flags.modules } : {}),
-    node, clientBundle: deps.clientBundle, consoles, noprompt: Boolean(flags.noprompt), zstdLevel: level, deployrVersion: deps.version,
+    node, clientBundle: deps.clientBundle, consoles, noprompt: Boolean(flags.noprompt), secureBoot: flags.secureBoot !== false, zstdLevel: level, deployrVersion: deps.version,
     say: (line) => io.err(`  ${line}`),
   });
   const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
@@ -63,6 +65,9 @@ export async function mediaBuild(home: string, mediaDir: string, flags: MediaBui
   for (const name of MEDIA_FILES) io.out(`  ${name.padEnd(12)} ${mib(manifest.files[name].size).padStart(10)}  sha256 ${manifest.files[name].sha256}`);
   io.out(`  kernel ${manifest.kernelVersion}, Node.js ${manifest.nodeVersion}, ${manifest.initrd.modules} drivers, ${manifest.initrd.firmware} firmware files`);
   io.out(`  server ${manifest.server}, certificate SHA-256 ${manifest.fingerprint}${manifest.noprompt ? ', no menu (--noprompt)' : ''}`);
+  io.out(manifest.secureBoot?.capable
+    ? `  Secure Boot: yes (UEFI: shim → signed GRUB → kernel ${manifest.secureBoot.kernel.package}); network boot under Secure Boot: shimx64.efi, grubx64.efi, grub/grub.cfg in ${out}`
+    : '  Secure Boot: no (--no-secure-boot: the UEFI path is an unsigned GRUB; turn Secure Boot off to boot it)');
   io.out('  No secret is on the media; a passcode change needs no rebuild (a new server certificate does).');
   if (out !== mediaDir) io.out(`  (not published: the service publishes ${mediaDir})`);
   return 0;
@@ -103,15 +108,20 @@ export async function mediaStatus(home: string, mediaDir: string, flags: { cert?
 }
 
 /** `deployr media dnsmasq`: a proxyDHCP + TFTP configuration to start from. */
-export function mediaDnsmasq(flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string }, io: CommandIo): number {
+export function mediaDnsmasq(flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string; secureBoot?: boolean }, io: CommandIo, mediaDir?: string): number {
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(flags.subnet)) throw new DeployrError('INVALID_INPUT', '--subnet takes the LAN\'s network address, e.g. 192.168.1.0.');
   let url: URL;
   try { url = new URL(flags.bootUrl); } catch { throw new DeployrError('INVALID_INPUT', '--boot-url must be a URL such as http://deployr.lan:8080/Content/Boot/boot.ipxe.'); }
   if (!/^https?:$/.test(url.protocol) || /[\s,"]/.test(flags.bootUrl)) throw new DeployrError('INVALID_INPUT', '--boot-url must be an http:// or https:// URL without spaces, commas or quotes.');
   if (flags.interface !== undefined && !/^[A-Za-z0-9._-]+$/.test(flags.interface)) throw new DeployrError('INVALID_INPUT', '--interface takes an interface name such as eth0.');
-  const tftpRoot = flags.tftpRoot ?? '/usr/lib/ipxe';
-  io.out(dnsmasqConfig({ subnet: flags.subnet, tftpRoot, bootUrl: flags.bootUrl, ...(flags.interface ? { iface: flags.interface } : {}) }).trimEnd());
-  if (!existsSync(join(tftpRoot, 'undionly.kpxe')) || !existsSync(join(tftpRoot, 'ipxe.efi'))) io.err(`note: ${tftpRoot} has no undionly.kpxe / ipxe.efi: install them with  apt-get install ipxe`);
+  const secureBoot = Boolean(flags.secureBoot);
+  const tftpRoot = flags.tftpRoot ?? (secureBoot && mediaDir ? mediaDir : '/usr/lib/ipxe');
+  io.out(dnsmasqConfig({ subnet: flags.subnet, tftpRoot, bootUrl: flags.bootUrl, secureBoot, ...(flags.interface ? { iface: flags.interface } : {}) }).trimEnd());
+  if (secureBoot) {
+    const missing = ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', 'vmlinuz', 'initrd'].filter((f) => !existsSync(join(tftpRoot, f)));
+    if (missing.length) io.err(`note: ${tftpRoot} has no ${missing.join(', ')}: build Secure Boot media there with  deployr media build${flags.tftpRoot ? ` --out ${tftpRoot}` : ''}`);
+    if (!existsSync(join(tftpRoot, 'undionly.kpxe'))) io.err(`note: BIOS machines load undionly.kpxe from the same TFTP root: cp /usr/lib/ipxe/undionly.kpxe ${tftpRoot}/  (package ipxe)`);
+  } else if (!existsSync(join(tftpRoot, 'undionly.kpxe')) || !existsSync(join(tftpRoot, 'ipxe.efi'))) io.err(`note: ${tftpRoot} has no undionly.kpxe / ipxe.efi: install them with  apt-get install ipxe`);
   if (!findTool('dnsmasq')) io.err('note: dnsmasq is not installed here: apt-get install dnsmasq');
   return 0;
 }

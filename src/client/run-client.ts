@@ -41,6 +41,8 @@ export interface ClientOptions {
   power?: PowerActuator;
   /** Boot environment: while the server cannot be reached (network not up yet, service not started), say so and try again. */
   waitForServer?: boolean;
+  /** Boot environment: whether the firmware had Secure Boot on (`on`, `off`, `not-uefi`), recorded in the run's log. */
+  secureBoot?: string;
 }
 
 /** Where the client writes. */
@@ -167,6 +169,7 @@ export async function runClient(o: ClientOptions, io: ClientIo): Promise<number>
     api, tokens, server: o.server, context: fullos ? 'fullos' as const : 'boot' as const, paths, variables: o.variables,
     secretNames: o.secretNames ?? [], allowPowerActions: o.allowPowerActions === true, prompter: io.prompter, out: io.out,
     ...(o.deviceId ? { deviceId: o.deviceId } : {}), ...(o.power ? { power: o.power } : {}), ...(io.terminal ? { terminal: io.terminal } : {}),
+    ...(o.secureBoot ? { secureBoot: o.secureBoot } : {}),
   };
   if (abandoned && new URL(abandoned.server).origin === new URL(o.server).origin) {
     await new RunReporter(api, tokens, io.out).finish(abandoned.runId, { status: 'failed', message: 'abandoned: the client was started again with --new-run' });

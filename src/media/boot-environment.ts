@@ -49,6 +49,20 @@ while read -r m; do
   insmod "/lib/modules/$m" 2>/dev/null && ok=$((ok + 1))
 done < /etc/modules.order
 say "loaded $ok of $n drivers (the others are for hardware this machine does not have)"
+# Secure Boot: the 5th byte of the SecureBoot EFI variable (4 bytes of attributes, then 1 = on).
+SECURE_BOOT=not-uefi
+if [ -d /sys/firmware/efi ]; then
+  grep -q " efivarfs " /proc/mounts || mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  sbvar=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+  SECURE_BOOT=off
+  [ -r "$sbvar" ] && [ "$(od -An -tu1 -j4 -N1 "$sbvar" | tr -d ' ')" = 1 ] && SECURE_BOOT=on
+fi
+case "$SECURE_BOOT" in
+  on) say "Secure Boot: on (the firmware checked shim, GRUB and the kernel; the kernel is locked down)" ;;
+  off) say "Secure Boot: off" ;;
+  *) say "Secure Boot: not a UEFI boot" ;;
+esac
+export DEPLOYR_SECURE_BOOT="$SECURE_BOOT"
 for d in /sys/block/*; do
   b=\${d##*/}
   case "$b" in loop*|ram*) continue ;; esac

@@ -8,6 +8,8 @@ import { ipxeScript } from './ipxe-script.js';
 import { buildIso } from './iso-builder.js';
 import { chooseKernel } from './kernel.js';
 import { hashFile, MEDIA_FILES, type MediaManifest } from './media-manifest.js';
+import { netbootGrubConfig, NETBOOT_FILES } from './netboot-grub.js';
+import { checkSignedKernel, SIGNED_PARTS, signedBinaries, type SecureBootManifest } from './secure-boot.js';
 
 /** What to build. */
 export interface BuildMediaOptions {
@@ -22,6 +24,8 @@ export interface BuildMediaOptions {
   /** `console=` values; the last is where the client runs. */
   consoles: string[];
   noprompt: boolean;
+  /** Debian's signed UEFI chain (default when installed); false = `--no-secure-boot`. */
+  secureBoot: boolean;
   zstdLevel: number;
   deployrVersion: string;
   say: (line: string) => void;
@@ -42,6 +46,12 @@ export function checkServerUrl(server: string): string {
 export async function buildMedia(o: BuildMediaOptions): Promise<MediaManifest> {
   const server = checkServerUrl(o.server);
   const kernel = chooseKernel({ ...(o.kernel ? { kernel: o.kernel } : {}), ...(o.modules ? { modules: o.modules } : {}) });
+  let secureBoot: SecureBootManifest = { capable: false, reason: '--no-secure-boot' };
+  if (o.secureBoot) {
+    const binaries = await signedBinaries();
+    secureBoot = { capable: true, binaries, kernel: await checkSignedKernel(kernel) };
+    o.say(`Secure Boot: ${binaries.map((b) => `${b.name} ${b.package} ${b.version}`).join(', ')}; kernel ${secureBoot.kernel.package}${secureBoot.kernel.signer ? ` signed by ${secureBoot.kernel.signer}` : ''}`);
+  }
   await mkdir(o.out, { recursive: true });
   const work = await mkdtemp(join(o.out, '.build-'));
   try {
@@ -55,18 +65,32 @@ export async function buildMedia(o: BuildMediaOptions): Promise<MediaManifest> {
     const line = { server, fingerprint: o.fingerprint, consoles: o.consoles };
     await writeFile(join(work, 'boot.ipxe'), ipxeScript(line));
     o.say('boot.ipxe written');
-    await buildIso({ ...line, vmlinuz: join(work, 'vmlinuz'), initrd: join(work, 'initrd'), noprompt: o.noprompt, out: join(work, 'deployr.iso'), say: o.say });
+    await buildIso({ ...line, vmlinuz: join(work, 'vmlinuz'), initrd: join(work, 'initrd'), noprompt: o.noprompt, secureBoot: o.secureBoot, out: join(work, 'deployr.iso'), say: o.say });
+    if (o.secureBoot) {
+      // Network boot under Secure Boot (TFTP root = this folder): shim → Debian's signed network GRUB → /grub/grub.cfg.
+      await mkdir(join(work, 'grub'), { recursive: true });
+      await copyFile(SIGNED_PARTS.shim.path, join(work, 'shimx64.efi'));
+      await copyFile(SIGNED_PARTS.grubNet.path, join(work, 'grubx64.efi'));
+      await copyFile(SIGNED_PARTS.mokManager.path, join(work, 'mmx64.efi'));
+      await writeFile(join(work, 'grub/grub.cfg'), netbootGrubConfig(line));
+      o.say('network boot under Secure Boot: shimx64.efi, grubx64.efi (grubnetx64), mmx64.efi, grub/grub.cfg written');
+    }
     o.say('hashing');
     const files = {} as MediaManifest['files'];
     for (const name of MEDIA_FILES) files[name] = await hashFile(join(work, name));
     const manifest: MediaManifest = {
       format: 1, kind: 'linux', builtAt: new Date().toISOString(), deployrVersion: o.deployrVersion, kernelVersion: kernel.version, nodeVersion: initrd.nodeVersion,
-      server, fingerprint: o.fingerprint, consoles: o.consoles, noprompt: o.noprompt,
+      server, fingerprint: o.fingerprint, consoles: o.consoles, noprompt: o.noprompt, secureBoot,
       initrd: { compression: 'zstd', uncompressedBytes: initrd.uncompressedBytes, modules: initrd.modules, firmware: initrd.firmware },
       files,
     };
     await rm(join(o.out, 'media.json'), { force: true });
     for (const name of MEDIA_FILES) await rename(join(work, name), join(o.out, name));
+    for (const name of NETBOOT_FILES) await rm(join(o.out, name), { force: true });
+    if (o.secureBoot) {
+      await mkdir(join(o.out, 'grub'), { recursive: true });
+      for (const name of NETBOOT_FILES) await rename(join(work, name), join(o.out, name));
+    }
     await writeFile(join(work, 'media.json'), JSON.stringify(manifest, null, 2) + '\n');
     await rename(join(work, 'media.json'), join(o.out, 'media.json'));
     return manifest;

@@ -1,4 +1,4 @@
-// A proxyDHCP + TFTP configuration for dnsmasq beside an existing DHCP server: BIOS → undionly.kpxe, UEFI → ipxe.efi, iPXE → boot.ipxe.
+// A proxyDHCP + TFTP configuration for dnsmasq beside an existing DHCP server: BIOS → undionly.kpxe, UEFI → ipxe.efi (or, --secure-boot, signed shim → signed network GRUB), iPXE → boot.ipxe.
 
 /** What the configuration needs. */
 export interface DnsmasqOptions {
@@ -10,6 +10,11 @@ export interface DnsmasqOptions {
   bootUrl: string;
   /** Network interface to serve on (optional). */
   iface?: string;
+  /**
+   * UEFI firmware gets Debian's signed chain (shimx64.efi → grubx64.efi = grubnetx64 → grub/grub.cfg,
+   * kernel and initrd by TFTP) instead of ipxe.efi; `tftpRoot` is then the media folder.
+   */
+  secureBoot?: boolean;
 }
 
 /** The configuration text (checked in the tests with `dnsmasq --test`). */
@@ -27,8 +32,13 @@ export function dnsmasqConfig(o: DnsmasqOptions): string {
     'dhcp-match=set:ipxe,175',
     'dhcp-userclass=set:ipxe,iPXE',
     'pxe-service=tag:!ipxe,x86PC,"deployr (BIOS)",undionly.kpxe',
-    'pxe-service=tag:!ipxe,X86-64_EFI,"deployr (UEFI)",ipxe.efi',
-    'pxe-service=tag:!ipxe,BC_EFI,"deployr (UEFI)",ipxe.efi',
+    ...(o.secureBoot
+      ? ['# UEFI (Secure Boot on or off): Debian\'s signed shim → signed network GRUB, which reads grub/grub.cfg',
+        '# and loads vmlinuz and initrd from this TFTP root (that GRUB has no HTTP client).',
+        'pxe-service=tag:!ipxe,X86-64_EFI,"deployr (UEFI, Secure Boot)",shimx64.efi',
+        'pxe-service=tag:!ipxe,BC_EFI,"deployr (UEFI, Secure Boot)",shimx64.efi']
+      : ['pxe-service=tag:!ipxe,X86-64_EFI,"deployr (UEFI)",ipxe.efi',
+        'pxe-service=tag:!ipxe,BC_EFI,"deployr (UEFI)",ipxe.efi']),
     'pxe-service=tag:ipxe,x86PC,"deployr (iPXE)",' + o.bootUrl,
     'pxe-service=tag:ipxe,X86-64_EFI,"deployr (iPXE)",' + o.bootUrl,
     'pxe-service=tag:ipxe,BC_EFI,"deployr (iPXE)",' + o.bootUrl,

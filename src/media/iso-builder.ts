@@ -1,4 +1,4 @@
-// Builds the hybrid ISO (BIOS and UEFI, CD and USB stick) whose UEFI path is Debian's signed shim → signed GRUB → the kernel as shipped.
+// Builds the hybrid ISO (BIOS and UEFI, CD and USB stick) whose UEFI path is Debian's signed shim → signed GRUB → the kernel as shipped (or, with --no-secure-boot, an unsigned GRUB).
 
 import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,9 @@ const MOK_MANAGER = '/usr/lib/shim/mmx64.efi.signed';
 const SIGNED_GRUB_CD = '/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed';
 const GRUB_PC = '/usr/lib/grub/i386-pc';
 const HYBRID_MBR = '/usr/lib/grub/i386-pc/boot_hybrid.img';
+const GRUB_EFI = '/usr/lib/grub/x86_64-efi';
+/** GRUB modules built into the unsigned UEFI GRUB of `--no-secure-boot` media. */
+const EFI_GRUB_MODULES = ['iso9660', 'part_msdos', 'part_gpt', 'fat', 'normal', 'linux', 'configfile', 'search', 'search_fs_file', 'serial', 'terminal', 'echo', 'test', 'efi_gop', 'all_video'];
 /** GRUB modules built into the BIOS El Torito image (nothing is loaded from the ISO at boot). */
 const BIOS_GRUB_MODULES = ['biosdisk', 'iso9660', 'part_msdos', 'part_gpt', 'normal', 'linux', 'configfile', 'search', 'serial', 'terminal', 'echo', 'test'];
 
@@ -19,6 +22,8 @@ export interface IsoInput extends CommandLineOptions {
   initrd: string;
   /** No menu: boots the environment at once. */
   noprompt: boolean;
+  /** UEFI path: signed shim → signed GRUB (true), or an unsigned GRUB that Secure Boot firmware refuses (false). */
+  secureBoot: boolean;
   out: string;
   say: (line: string) => void;
 }
@@ -46,7 +51,7 @@ export async function buildIso(input: IsoInput): Promise<void> {
   const mkfsVfat = requireTool('mkfs.vfat');
   const mmd = requireTool('mmd');
   const mcopy = requireTool('mcopy');
-  for (const f of [SHIM, MOK_MANAGER, SIGNED_GRUB_CD, GRUB_PC, HYBRID_MBR]) requireFile(f);
+  for (const f of [GRUB_PC, HYBRID_MBR, ...(input.secureBoot ? [SHIM, MOK_MANAGER, SIGNED_GRUB_CD] : [GRUB_EFI])]) requireFile(f);
 
   const work = await mkdtemp(join(dirname(input.out), '.iso-'));
   try {
@@ -60,14 +65,27 @@ export async function buildIso(input: IsoInput): Promise<void> {
     await writeFile(join(tree, '.disk/info'), 'deployr boot environment\n');
     await writeFile(join(tree, 'boot/grub/grub.cfg'), grubConfig(input));
 
-    input.say('iso: UEFI boot image (shim, signed GRUB)');
     const efiImg = join(tree, 'boot/grub/efi.img');
-    const kib = Math.ceil(((await stat(SHIM)).size + (await stat(MOK_MANAGER)).size + (await stat(SIGNED_GRUB_CD)).size) / 1024) + 512;
-    await run(mkfsVfat, ['-C', '-n', 'DEPLOYR_ESP', efiImg, String(kib)]);
-    await run(mmd, ['-i', efiImg, '::/EFI', '::/EFI/BOOT']);
-    await run(mcopy, ['-i', efiImg, SHIM, '::/EFI/BOOT/BOOTX64.EFI']);
-    await run(mcopy, ['-i', efiImg, SIGNED_GRUB_CD, '::/EFI/BOOT/grubx64.efi']);
-    await run(mcopy, ['-i', efiImg, MOK_MANAGER, '::/EFI/BOOT/mmx64.efi']);
+    if (input.secureBoot) {
+      input.say('iso: UEFI boot image (shim, signed GRUB)');
+      const kib = Math.ceil(((await stat(SHIM)).size + (await stat(MOK_MANAGER)).size + (await stat(SIGNED_GRUB_CD)).size) / 1024) + 512;
+      await run(mkfsVfat, ['-C', '-n', 'DEPLOYR_ESP', efiImg, String(kib)]);
+      await run(mmd, ['-i', efiImg, '::/EFI', '::/EFI/BOOT']);
+      await run(mcopy, ['-i', efiImg, SHIM, '::/EFI/BOOT/BOOTX64.EFI']);
+      await run(mcopy, ['-i', efiImg, SIGNED_GRUB_CD, '::/EFI/BOOT/grubx64.efi']);
+      await run(mcopy, ['-i', efiImg, MOK_MANAGER, '::/EFI/BOOT/mmx64.efi']);
+    } else {
+      // --no-secure-boot: GRUB built here, unsigned; it finds the ISO9660 tree by /.disk/info like the signed one.
+      input.say('iso: UEFI boot image (unsigned GRUB: needs Secure Boot off)');
+      const early = join(work, 'early.cfg');
+      await writeFile(early, 'search --file --set=root /.disk/info\nset prefix=($root)/boot/grub\n');
+      const grubEfi = join(work, 'BOOTX64.EFI');
+      await run(grubMkimage, ['-O', 'x86_64-efi', '-d', GRUB_EFI, '-p', '/boot/grub', '-c', early, '-o', grubEfi, ...EFI_GRUB_MODULES]);
+      const kib = Math.ceil((await stat(grubEfi)).size / 1024) + 512;
+      await run(mkfsVfat, ['-C', '-n', 'DEPLOYR_ESP', efiImg, String(kib)]);
+      await run(mmd, ['-i', efiImg, '::/EFI', '::/EFI/BOOT']);
+      await run(mcopy, ['-i', efiImg, grubEfi, '::/EFI/BOOT/BOOTX64.EFI']);
+    }
 
     input.say('iso: BIOS boot image (GRUB)');
     await run(grubMkimage, ['-O', 'i386-pc-eltorito', '-d', GRUB_PC, '-p', '/boot/grub', '-o', join(tree, 'boot/grub/bios.img'), ...BIOS_GRUB_MODULES]);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SecureBootManifest } from './secure-boot.js';
 
 /** The files a build publishes, by name under /Content/Boot/. */
 export const MEDIA_FILES = ['vmlinuz', 'initrd', 'boot.ipxe', 'deployr.iso'] as const;
@@ -30,6 +31,8 @@ export interface MediaManifest {
   fingerprint: string;
   consoles: string[];
   noprompt: boolean;
+  /** Whether the UEFI path is Debian's signed chain, with each signed binary's package, version and SHA-256 (absent in media built before it). */
+  secureBoot?: SecureBootManifest;
   initrd: { compression: 'zstd'; uncompressedBytes: number; modules: number; firmware: number };
   files: Record<MediaFileName, MediaFileEntry>;
 }

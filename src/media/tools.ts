@@ -25,6 +25,10 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   '/usr/lib/shim/mmx64.efi.signed': 'shim-signed',
   '/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed': 'grub-efi-amd64-signed',
   dnsmasq: 'dnsmasq',
+  '/usr/lib/grub/x86_64-efi': 'grub-efi-amd64-bin',
+  '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed': 'grub-efi-amd64-signed',
+  sbverify: 'sbsigntool',
+  'dpkg-query': 'dpkg',
 };
 
 const EXTRA_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];

@@ -41,6 +41,8 @@ export interface SessionOptions {
   out(line: string): void;
   /** Where the step list and progress bar go (default: plain lines through `out`). */
   terminal?: UiOutput;
+  /** Boot environment: the firmware's Secure Boot state (`on`, `off`, `not-uefi`), recorded in the run's log. */
+  secureBoot?: string;
 }
 
 /** Environment variables the client never passes to step processes. */
@@ -126,6 +128,7 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   await saveState(o.paths, state);
   const log = new RunLog(state.logFile, (t) => variables.redact(t));
   log.write('INFO', `Run ${run.id} of "${ts.name}" (${ts.id}:${ts.versionNo}) on device ${device}, ${o.context}, server ${new URL(o.server).origin}`);
+  if (o.secureBoot) log.write('INFO', `Device: Secure Boot ${/^(on|off|not-uefi)$/.test(o.secureBoot) ? o.secureBoot : 'unknown'} (the firmware's SecureBoot variable, read by the boot environment)`);
   o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${countSteps(ts.steps, { enabledOnly: true })} steps.`);
   o.out(`Run ${run.id}: registered; follow it on the server with: deployr runs watch ${run.id}`);
   return execute(o, { ts, state, variables, log, reporter });
