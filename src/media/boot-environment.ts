@@ -55,7 +55,8 @@ if [ -d /sys/firmware/efi ]; then
   grep -q " efivarfs " /proc/mounts || mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
   sbvar=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
   SECURE_BOOT=off
-  [ -r "$sbvar" ] && [ "$(od -An -tu1 -j4 -N1 "$sbvar" | tr -d ' ')" = 1 ] && SECURE_BOOT=on
+  # Through a pipe: efivarfs files cannot seek, so od -j on the file itself reads nothing.
+  [ -r "$sbvar" ] && [ "$(cat "$sbvar" | od -An -tu1 -j4 -N1 | tr -d ' ')" = 1 ] && SECURE_BOOT=on
 fi
 case "$SECURE_BOOT" in
   on) say "Secure Boot: on (the firmware checked shim, GRUB and the kernel; the kernel is locked down)" ;;

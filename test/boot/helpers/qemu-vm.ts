@@ -15,6 +15,11 @@ export interface Forward {
 export interface VmOptions {
   /** Firmware: SeaBIOS (default) or OVMF (UEFI, q35). */
   uefi?: boolean;
+  /**
+   * With `uefi`: OVMF's Secure Boot build with Microsoft's keys enrolled, Secure Boot enforced (q35, SMM).
+   * The NIC then has no option ROM (QEMU's iPXE ROM is not signed): OVMF's own virtio-net driver and PXE are used.
+   */
+  secureBoot?: boolean;
   /** Boot this ISO as a CD. */
   iso?: string;
   /** Network boot (the NIC's iPXE ROM) with slirp's TFTP folder and boot file. */
@@ -48,11 +53,18 @@ export class Vm {
     const tftp = o.pxe ? `,tftp=${o.pxe.tftpDir},bootfile=${o.pxe.bootfile}` : '';
     // restrict=on: no route to anything but the forwards above (and slirp's own DHCP/TFTP).
     const netdev = `user,id=n0,restrict=on${tftp}${forwards}`;
-    const args = ['-m', String(o.memoryMiB ?? 1024), '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-netdev', netdev, '-device', 'virtio-net-pci,netdev=n0'];
+    const args = ['-m', String(o.memoryMiB ?? 1024), '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-netdev', netdev, '-device', `virtio-net-pci,netdev=n0${o.secureBoot ? ',romfile=' : ''}`];
     if (o.uefi) {
+      // A fresh copy of the variables for every VM (the firmware writes boot entries into it).
       const vars = join(o.workDir, 'OVMF_VARS.fd');
-      copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
-      args.push('-machine', 'q35', '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,unit=1,file=${vars}`);
+      if (o.secureBoot) {
+        copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.ms.fd', vars);
+        args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on',
+          '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', '-drive', `if=pflash,format=raw,unit=1,file=${vars}`);
+      } else {
+        copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+        args.push('-machine', 'q35', '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,unit=1,file=${vars}`);
+      }
     }
     if (o.iso) args.push('-cdrom', o.iso);
     if (o.disk) args.push('-drive', `file=${o.disk},if=virtio,format=raw`);
