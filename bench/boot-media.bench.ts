@@ -1,4 +1,4 @@
-// Boot media: build time, initrd and ISO sizes, and boot-to-passcode-prompt times in QEMU (BIOS ISO, UEFI ISO, iPXE), measured side by side in one run.
+// Boot media: build time, initrd and ISO sizes, and boot-to-passcode-prompt times in QEMU (BIOS ISO, UEFI ISO with Secure Boot off and enforced, iPXE), measured side by side in one run.
 
 import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -41,10 +41,13 @@ export async function run(): Promise<void> {
     const kinds: [string, Omit<VmOptions, 'workDir'>][] = [
       ['BIOS ISO (SeaBIOS, -cdrom)', { iso: join(media, 'deployr.iso'), forwards: [{ guestPort: port, hostPort: port }] }],
       ['UEFI ISO (OVMF, q35)', { uefi: true, iso: join(media, 'deployr.iso'), forwards: [{ guestPort: port, hostPort: port }] }],
+      ['UEFI ISO, Secure Boot enforced (OVMF secboot, Microsoft keys; shim → signed GRUB → signed kernel)', { uefi: true, secureBoot: true, iso: join(media, 'deployr.iso'), forwards: [{ guestPort: port, hostPort: port }] }],
       ['iPXE (BIOS): TFTP → HTTP boot port', { pxe: { tftpDir: tftp, bootfile: 'chain.ipxe' }, forwards: [{ guestPort: 80, hostPort: bootPort }, { guestPort: port, hostPort: port }] }],
     ];
     const rows: string[] = [];
-    for (const [name, options] of kinds) {
+    // BENCH_BOOT_ONLY=TEXT: only the kinds whose name contains TEXT (e.g. "UEFI ISO" for the Secure Boot comparison).
+    const only = process.env.BENCH_BOOT_ONLY;
+    for (const [name, options] of kinds.filter(([n]) => !only || n.includes(only))) {
       const times: string[] = [];
       for (let i = 0; i < runs; i++) {
         const vm = new Vm({ ...options, workDir: work });

@@ -28,7 +28,7 @@ export function dnsmasqConfig(o: DnsmasqOptions): string {
     'enable-tftp',
     `tftp-root=${o.tftpRoot}`,
     '# iPXE identifies itself (option 175, user class "iPXE"): it gets the deployr boot script;',
-    '# the firmware\'s own PXE gets iPXE first (undionly.kpxe on BIOS, ipxe.efi on UEFI).',
+    o.secureBoot ? '# the firmware\'s own PXE gets iPXE first on BIOS (undionly.kpxe).' : '# the firmware\'s own PXE gets iPXE first (undionly.kpxe on BIOS, ipxe.efi on UEFI).',
     'dhcp-match=set:ipxe,175',
     'dhcp-userclass=set:ipxe,iPXE',
     'pxe-service=tag:!ipxe,x86PC,"deployr (BIOS)",undionly.kpxe',

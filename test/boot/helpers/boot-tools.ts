@@ -7,6 +7,7 @@ import { findTool } from '../../../src/media/tools.js';
 /** A tool or file the boot tests need, with its Debian package. */
 const NEEDED: [string, string][] = [
   ['qemu-system-x86_64', 'qemu-system-x86'], ['socat', 'socat'], ['/usr/share/OVMF/OVMF_CODE_4M.fd', 'ovmf'],
+  ['/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', 'ovmf'], ['/usr/share/OVMF/OVMF_VARS_4M.ms.fd', 'ovmf'],
   ['/usr/lib/ipxe/qemu/pxe-virtio.rom', 'ipxe-qemu'], ['busybox', 'busybox-static'], ['cpio', 'cpio'], ['zstd', 'zstd'], ['modprobe', 'kmod'],
   ['xorriso', 'xorriso'], ['grub-mkimage', 'grub-common'], ['/usr/lib/grub/i386-pc/boot_hybrid.img', 'grub-pc-bin'], ['mkfs.vfat', 'dosfstools'],
   ['mcopy', 'mtools'], ['/usr/lib/shim/shimx64.efi.signed', 'shim-signed'], ['/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed', 'grub-efi-amd64-signed'],

@@ -27,6 +27,8 @@ export interface VmOptions {
   /** A raw disk image attached as a virtio disk (/dev/vda). */
   disk?: string;
   forwards: Forward[];
+  /** No network card at all (`-nic none`), e.g. so the firmware does not fall back to PXE. */
+  noNetwork?: boolean;
   /** Where to keep a copy of the OVMF variables and the serial log. */
   workDir: string;
   memoryMiB?: number;
@@ -53,7 +55,8 @@ export class Vm {
     const tftp = o.pxe ? `,tftp=${o.pxe.tftpDir},bootfile=${o.pxe.bootfile}` : '';
     // restrict=on: no route to anything but the forwards above (and slirp's own DHCP/TFTP).
     const netdev = `user,id=n0,restrict=on${tftp}${forwards}`;
-    const args = ['-m', String(o.memoryMiB ?? 1024), '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-netdev', netdev, '-device', `virtio-net-pci,netdev=n0${o.secureBoot ? ',romfile=' : ''}`];
+    const args = ['-m', String(o.memoryMiB ?? 1024), '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
+      ...(o.noNetwork ? ['-nic', 'none'] : ['-netdev', netdev, '-device', `virtio-net-pci,netdev=n0${o.secureBoot ? ',romfile=' : ''}`])];
     if (o.uefi) {
       // A fresh copy of the variables for every VM (the firmware writes boot entries into it).
       const vars = join(o.workDir, 'OVMF_VARS.fd');
