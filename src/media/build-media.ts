@@ -9,6 +9,7 @@ import { buildIso } from './iso-builder.js';
 import { chooseKernel } from './kernel.js';
 import { hashFile, MEDIA_FILES, type MediaManifest } from './media-manifest.js';
 import { netbootGrubConfig, NETBOOT_FILES } from './netboot-grub.js';
+import { requireTool } from './tools.js';
 import { checkSignedKernel, SIGNED_PARTS, signedBinaries, type SecureBootManifest } from './secure-boot.js';
 
 /** What to build. */
@@ -48,6 +49,8 @@ export async function buildMedia(o: BuildMediaOptions): Promise<MediaManifest> {
   const kernel = chooseKernel({ ...(o.kernel ? { kernel: o.kernel } : {}), ...(o.modules ? { modules: o.modules } : {}) });
   let secureBoot: SecureBootManifest = { capable: false, reason: '--no-secure-boot' };
   if (o.secureBoot) {
+    // A missing build tool is named first (the Secure Boot checks below ask dpkg, which needs a usable PATH).
+    for (const tool of ['busybox', 'cpio', 'zstd', 'modprobe', 'dpkg-query']) requireTool(tool);
     const binaries = await signedBinaries();
     secureBoot = { capable: true, binaries, kernel: await checkSignedKernel(kernel) };
     o.say(`Secure Boot: ${binaries.map((b) => `${b.name} ${b.package} ${b.version}`).join(', ')}; kernel ${secureBoot.kernel.package}${secureBoot.kernel.signer ? ` signed by ${secureBoot.kernel.signer}` : ''}`);
