@@ -46,16 +46,18 @@ const noImportCycle = {
 
 /** Folders each layer must not import from, relative to src/. */
 const forbidden = {
-  domain: ['api', 'engine', 'auth', 'store', 'server', 'client', 'cli', 'config', 'bin'],
-  api: ['engine', 'auth', 'store', 'server', 'client', 'cli', 'config', 'bin'],
-  engine: ['api', 'auth', 'store', 'server', 'client', 'cli', 'bin'],
-  auth: ['store', 'server', 'client', 'cli', 'bin'],
-  store: ['api', 'auth', 'server', 'client', 'cli', 'bin'],
-  server: ['store', 'client', 'cli', 'bin'],
+  domain: ['api', 'engine', 'auth', 'store', 'server', 'client', 'cli', 'config', 'bin', 'media'],
+  api: ['engine', 'auth', 'store', 'server', 'client', 'cli', 'config', 'bin', 'media'],
+  engine: ['api', 'auth', 'store', 'server', 'client', 'cli', 'bin', 'media'],
+  auth: ['store', 'server', 'client', 'cli', 'bin', 'media'],
+  store: ['api', 'auth', 'server', 'client', 'cli', 'bin', 'media'],
+  server: ['store', 'client', 'cli', 'bin', 'media'],
   // The client may use the pure domain rules (task sequence format, conditions, variables); never server internals.
-  client: ['engine', 'auth', 'store', 'server', 'cli', 'config', 'bin'],
+  client: ['engine', 'auth', 'store', 'server', 'cli', 'config', 'bin', 'media'],
   cli: ['store', 'server', 'bin'],
-  config: ['api', 'engine', 'auth', 'store', 'server', 'client', 'cli', 'bin'],
+  config: ['api', 'engine', 'auth', 'store', 'server', 'client', 'cli', 'bin', 'media'],
+  // Boot media builders: the domain rules, the wire contract and the service's settings only.
+  media: ['engine', 'auth', 'store', 'server', 'client', 'cli', 'bin'],
 };
 
 const layerRules = Object.entries(forbidden).map(([layer, others]) => ({

@@ -18,10 +18,11 @@ import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
 import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
 import { runsList, runsPrune, runsShow, runsWatch } from '../cli/run-commands.js';
+import { mediaBuild, mediaDnsmasq, mediaStatus, type MediaBuildFlags } from '../cli/media-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
-import { DEFAULT_LOCAL_PORT, loadServiceConfig, resolveHome } from '../config/service-config.js';
+import { DEFAULT_LOCAL_PORT, homePaths, loadServiceConfig, resolveHome } from '../config/service-config.js';
 import { DeployrError } from '../domain/errors.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
 import { ContentLibrary } from '../engine/content-library.js';
@@ -78,7 +79,8 @@ program.command('serve')
   .option('--tls-key <file>', 'its private key (PEM)')
   .option('--workers <n>', 'worker processes sharing the ports (default 1, or $DEPLOYR_WORKERS; "auto" = one per CPU)')
   .option('--log-format <format>', 'json, pretty or auto (default auto, or $DEPLOYR_LOG_FORMAT: readable lines on a terminal, JSON lines otherwise)')
-  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string }) => {
+  .option('--boot-http-port <n>', 'also serve the boot media (/Content/Boot/* only) over plain HTTP on this port, for stock iPXE (off by default)')
+  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string; bootHttpPort?: string }) => {
     await exit(async () => {
       const config = loadServiceConfig(flags);
       const say = (line: string): void => { process.stderr.write(line + '\n'); };
@@ -92,7 +94,7 @@ program.command('serve')
       const methods = configuredMethods((await store.getSecurity()).settings);
       const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
       writeServicePorts(config.home, { port: service.port, localPort: service.localPort, pid: process.pid, startedAt: new Date().toISOString() });
-      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1, methods });
+      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1, methods, bootHttpPort: service.bootHttpPort });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           say(`${signal}: stopping…`);
@@ -334,6 +336,38 @@ audit.command('verify').addOption(homeOption()).description('check the HMAC chai
   .action(async (flags: { home?: string; anchor?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditVerify(store, processIo, flags))));
 audit.command('export').addOption(homeOption()).description('every entry as JSON lines')
   .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
+
+const media = program.command('media').description('boot media: a small Linux boot environment (kernel, initrd, iPXE script, hybrid ISO) that runs the client');
+media.command('build').addOption(homeOption())
+  .option('--out <dir>', 'where to write (default: the home\'s media folder, which the service publishes under /Content/Boot/)')
+  .option('--server <url>', 'the server the boot environment connects to (default https://THIS-HOST:7281)')
+  .option('--fingerprint <sha256>', 'the server certificate fingerprint to pin (default: from the service\'s certificate)')
+  .option('--cert <file>', 'the service\'s certificate, to pin its fingerprint (default: the home\'s tls/server.crt or $DEPLOYR_TLS_CERT)')
+  .option('--kernel <file>', 'the kernel (default: the newest /boot/vmlinuz-*)').option('--modules <dir>', 'its modules folder (/lib/modules/VERSION)')
+  .option('--node <file>', 'the Node.js binary to put in the initrd (default: this one)')
+  .option('--noprompt', 'an ISO without a menu: boots the environment at once')
+  .option('--no-secure-boot', 'UEFI path without Debian\'s signed shim and GRUB (boots only with Secure Boot off); default: Secure Boot media')
+  .option('--console <list>', 'kernel consoles, the last one runs the client (default "ttyS0,115200 tty0")')
+  .option('--zstd-level <n>', 'initrd compression level 1-19 (default 10)')
+  .description('build vmlinuz, initrd, boot.ipxe, deployr.iso and media.json (no secret goes on them)')
+  .action(async (flags: MediaBuildFlags & { home?: string }) => exit(() => {
+    const home = resolveHome(flags.home);
+    return mediaBuild(home, homePaths(home).media, flags, { clientBundle: CLIENT_BUNDLE_PATH, version: VERSION }, processIo);
+  }));
+media.command('status').addOption(homeOption()).addOption(localPortOption()).option('--cert <file>', 'the service\'s certificate (when the service is not running)').option('--json', 'JSON output')
+  .description('what is published under /Content/Boot/, whether it is intact and pins the service\'s current certificate (exit 0 when both)')
+  .action(async (flags: { home?: string; localPort: string; cert?: string; json?: boolean }) => exit(async () => {
+    const home = resolveHome(flags.home);
+    const running = await localStatus(Number(flags.localPort));
+    return mediaStatus(home, homePaths(home).media, flags, running?.tlsFingerprint ?? null, processIo);
+  }));
+media.command('dnsmasq').requiredOption('--subnet <address>', 'the LAN\'s network address, e.g. 192.168.1.0')
+  .requiredOption('--boot-url <url>', 'the boot script, e.g. http://deployr.lan:8080/Content/Boot/boot.ipxe (serve --boot-http-port)')
+  .option('--tftp-root <dir>', 'where undionly.kpxe and ipxe.efi are (default /usr/lib/ipxe, from the ipxe package; with --secure-boot the home\'s media folder)').option('--interface <name>', 'serve only on this interface')
+  .option('--secure-boot', 'UEFI machines get Debian\'s signed shim → signed network GRUB (kernel and initrd by TFTP from the media folder) instead of ipxe.efi')
+  .addOption(homeOption())
+  .description('print a proxyDHCP + TFTP configuration for dnsmasq beside an existing DHCP server')
+  .action(async (flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string; secureBoot?: boolean; home?: string }) => exit(async () => mediaDnsmasq(flags, processIo, homePaths(resolveHome(flags.home)).media)));
 
 registerClientCommand(program);
 

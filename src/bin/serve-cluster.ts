@@ -25,6 +25,8 @@ export interface BannerFacts {
   workers: number;
   /** The sign-in methods configured now (an empty list: "set a passcode" is the next thing to do). */
   methods: readonly string[];
+  /** The plain-HTTP boot media port (`--boot-http-port`), when on. */
+  bootHttpPort?: number | null;
 }
 
 /**
@@ -39,6 +41,7 @@ export function printBanner(say: (line: string) => void, b: BannerFacts): void {
     `deployr ${b.version} is running${b.workers > 1 ? ` (${b.workers} worker processes)` : ''}.`,
     `  HTTPS API:     https://localhost:${b.port}/v1  (home ${b.home})`,
     `  Local admin:   http://127.0.0.1:${b.localPort}`,
+    ...(b.bootHttpPort !== undefined && b.bootHttpPort !== null ? [`  Boot media:    http://HOST:${b.bootHttpPort}/Content/Boot/boot.ipxe  (plain HTTP, boot files only; also over HTTPS)`] : []),
     `  TLS certificate${b.created ? ' (self-signed, made now)' : ''}: ${b.certFile}`,
     `  SHA-256 fingerprint: ${b.fingerprint}`,
     `  Sign-in methods: ${b.methods.length ? b.methods.join(', ') : 'none yet'}`,
@@ -233,7 +236,7 @@ async function runPrimary(config: ServiceConfig, version: string, say: (line: st
   phase = 'running';
   const p = ports as unknown as { port: number; localPort: number };
   writeServicePorts(config.home, { port: p.port, localPort: p.localPort, pid: process.pid, startedAt: new Date().toISOString() });
-  printBanner(say, { version, home: config.home, certFile, port: p.port, localPort: p.localPort, fingerprint: tls.fingerprint, created: tls.created, workers: slots.length, methods });
+  printBanner(say, { version, home: config.home, certFile, port: p.port, localPort: p.localPort, fingerprint: tls.fingerprint, created: tls.created, workers: slots.length, methods, bootHttpPort: config.bootHttpPort });
   const signal = await signalledPromise;
   say(`${signal}: stopping ${live().length} worker(s)…`);
   await stopAll();

@@ -86,7 +86,8 @@ export function registerClientCommand(program: Command): void {
     .option('--secret <name>', 'treat this variable as secret: never printed, logged, uploaded or saved (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
     .option('--patience <duration>', 'how long to keep retrying an unreachable server during a run (default 10m; 0 = not at all; env DEPLOYR_CLIENT_PATIENCE)')
-    .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean; patience?: string }) => {
+    .option('--boot', 'boot environment: wait for the server while it cannot be reached, and honour FinishAction and Reboot steps without asking')
+    .action(async (flags: { boot?: boolean; server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean; patience?: string }) => {
       await commandExit(async () => {
         // Two trust anchors would mean one is silently ignored (the fingerprint would win): refused.
         if (flags.ca && flags.fingerprint) throw new ClientError('INPUT', 'Give --ca FILE or --fingerprint SHA256, not both: each alone says which server certificate to trust.');
@@ -98,6 +99,8 @@ export function registerClientCommand(program: Command): void {
         for (const name of Object.keys(fromOptions).filter((n) => isSecretVariableName(n, flags.secret))) {
           process.stderr.write(`warning: the secret variable ${name} was given with --var, where other users of this machine can see it (ps); pass it with DEPLOYR_VAR_${name} or --vars FILE instead.\n`);
         }
+        // A serial console reports no size (0 columns): prompts would wrap after every character.
+        if (flags.boot && process.stdout.isTTY && !process.stdout.columns) Object.assign(process.stdout, { columns: 80, rows: 24 });
         const prompter = createPrompter();
         try {
           return await runClient({
@@ -106,8 +109,11 @@ export function registerClientCommand(program: Command): void {
             ...(flags.ts ?? variable(variables, 'TSID') ? { ts: (flags.ts ?? variable(variables, 'TSID')) as string } : {}),
             ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),
             ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
-            ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions),
+            ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions || flags.boot),
             patienceMs: patience,
+            waitForServer: Boolean(flags.boot),
+            // Boot environment: /init read the firmware's SecureBoot variable (on | off | not-uefi).
+            ...(flags.boot && process.env.DEPLOYR_SECURE_BOOT ? { secureBoot: process.env.DEPLOYR_SECURE_BOOT } : {}),
           }, {
             prompter, out: (line) => process.stdout.write(line + '\n'),
             terminal: { isTTY: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), get columns() { return process.stdout.columns; }, get rows() { return process.stdout.rows; } },

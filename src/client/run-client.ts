@@ -42,6 +42,10 @@ export interface ClientOptions {
   power?: PowerActuator;
   /** How long to keep trying an unreachable server during a run, in milliseconds (`--patience`, DEPLOYR_CLIENT_PATIENCE; default 10 min). */
   patienceMs?: number;
+  /** Boot environment: while the server cannot be reached (network not up yet, service not started), say so and try again. */
+  waitForServer?: boolean;
+  /** Boot environment: whether the firmware had Secure Boot on (`on`, `off`, `not-uefi`), recorded in the run's log. */
+  secureBoot?: string;
 }
 
 /** Default of `--patience`: 10 minutes. */
@@ -126,6 +130,31 @@ function resumeCommand(o: ClientOptions, stateDir: string): string {
   return parts.join(' ');
 }
 
+/** Seconds between two tries while the server cannot be reached (`waitForServer`). */
+export const SERVER_RETRY_SECONDS = 5;
+
+/**
+ * Connects and checks the server answers; in the boot environment an unreachable server (no
+ * network yet, service not started) is reported and tried again. An untrusted certificate is not
+ * retried: waiting does not make a wrong server the right one.
+ */
+async function connect(o: ClientOptions, io: ClientIo): Promise<ApiClient> {
+  if (!o.waitForServer) return ApiClient.connect(o.server, trustFromOptions(o));
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const api = await ApiClient.connect(o.server, trustFromOptions(o));
+      await api.call('GET', PATHS.health);
+      if (attempt > 1) io.out(`The server ${o.server} answers.`);
+      return api;
+    } catch (err) {
+      if (!(err instanceof ClientError) || err.code !== 'UNREACHABLE') throw err;
+      io.out(`Waiting for the server: ${err.message} Trying again in ${SERVER_RETRY_SECONDS} s (attempt ${attempt}).`);
+      await sleep(SERVER_RETRY_SECONDS * 1000);
+    }
+  }
+}
+
 /** Runs the client; returns the exit code. */
 export async function runClient(o: ClientOptions, io: ClientIo): Promise<number> {
   // The task sequence's form is checked before anyone is asked for a passcode.
@@ -136,7 +165,7 @@ export async function runClient(o: ClientOptions, io: ClientIo): Promise<number>
   if (!o.fullos && variable(o.variables, 'Passcode') !== null) {
     io.out('Note: the Passcode variable is used only with --fullos (a task sequence started in an installed OS); at boot it is ignored and the passcode is asked for at the prompt.');
   }
-  const api = await ApiClient.connect(o.server, trustFromOptions(o));
+  const api = await connect(o, io);
   o = { ...o, server: api.baseUrl.origin };
   const paths = statePaths(resolveStateDir(o.stateDir));
   let saved = o.newRun ? await loadState(paths).catch(() => null) : await loadState(paths);
@@ -174,6 +203,7 @@ export async function runClient(o: ClientOptions, io: ClientIo): Promise<number>
     deviceId: device, ...(o.power ? { power: o.power } : {}), ...(io.terminal ? { terminal: io.terminal } : {}),
     deviceInfo: await readDeviceInfo(), resumeHint: resumeCommand(o, paths.root),
     patience: { totalMs: o.patienceMs ?? DEFAULT_PATIENCE_MS, ...(o.sleep ? { sleep: o.sleep } : {}) },
+    ...(o.secureBoot ? { secureBoot: o.secureBoot } : {}),
   };
   if (abandoned && new URL(abandoned.server).origin === new URL(o.server).origin) {
     await new RunReporter(api, tokens, io.out).finish(abandoned.runId, { status: 'failed', message: 'abandoned: the client was started again with --new-run' });

@@ -32,6 +32,8 @@ export interface ServiceConfig {
   idleTimeoutMs: number;
   /** A request whose headers and body have not all arrived this long after it began, in milliseconds, is answered 408 and its connection closed. */
   requestTimeoutMs: number;
+  /** A plain-HTTP port serving only the boot media (/Content/Boot/*) for stock iPXE; null = off (the default). */
+  bootHttpPort: number | null;
 }
 
 /** How the service writes its log: JSON lines, readable lines, or readable on a terminal and JSON otherwise. */
@@ -60,6 +62,8 @@ export interface HomePaths {
   tlsKey: string;
   content: string;
   logs: string;
+  /** Boot media published under /Content/Boot/ (`deployr media build` writes here by default). */
+  media: string;
 }
 
 /** The home folder: `--home`, else `$DEPLOYR_HOME`, else `~/.deployr`. */
@@ -78,6 +82,7 @@ export function homePaths(home: string): HomePaths {
     tlsKey: join(home, 'tls', 'server.key'),
     content: join(home, 'content'),
     logs: join(home, 'logs'),
+    media: join(home, 'media'),
   };
 }
 
@@ -114,7 +119,7 @@ export function parseStaleAfter(value: string | undefined): number {
 }
 
 /** Builds the config from command-line flags and environment variables (flags win). */
-export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string; bootHttpPort?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   return {
     home: resolveHome(flags.home, env),
     port: parsePort(flags.port ?? env.DEPLOYR_PORT, DEFAULT_PORT, '--port'),
@@ -130,5 +135,6 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     workers: parseWorkers(flags.workers ?? env.DEPLOYR_WORKERS),
     idleTimeoutMs: parsePositive(env.DEPLOYR_IDLE_TIMEOUT_MS, 120_000, 'DEPLOYR_IDLE_TIMEOUT_MS'),
     requestTimeoutMs: parsePositive(env.DEPLOYR_REQUEST_TIMEOUT_MS, 60_000, 'DEPLOYR_REQUEST_TIMEOUT_MS'),
+    bootHttpPort: (flags.bootHttpPort ?? env.DEPLOYR_BOOT_HTTP_PORT) === undefined ? null : parsePort(flags.bootHttpPort ?? env.DEPLOYR_BOOT_HTTP_PORT, 0, '--boot-http-port'),
   };
 }

@@ -20,6 +20,7 @@ import { registerStepDefinitionRoutes } from './routes/step-definitions.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerBootstrapRoutes, type BootstrapDeps } from './routes/bootstrap.js';
 import { registerContentDeliveryRoutes, registerContentRoutes } from './routes/content-items.js';
+import { registerBootMediaRoutes } from './routes/boot-media.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,6 +46,8 @@ export interface AppDeps {
   runs: RunRegistry;
   /** The bootstrap script's pins and the client it hands out (no bootstrap routes without it). */
   bootstrap?: BootstrapDeps;
+  /** The folder whose boot media are published under /Content/Boot/ (no token: they hold no secret). */
+  bootMediaDir?: string;
   /** Content versions and file delivery, when a blob store is wired. */
   contentLibrary?: ContentLibrary;
   version: string;
@@ -95,5 +98,6 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   registerRunRoutes(app, deps.runs);
   if (deps.bootstrap) registerBootstrapRoutes(app, deps.bootstrap);
   if (deps.contentLibrary) registerContentDeliveryRoutes(app, deps.contentLibrary, deps.reach);
+  if (deps.bootMediaDir) registerBootMediaRoutes(app, deps.bootMediaDir);
   return app;
 }

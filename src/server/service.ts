@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { homePaths } from '../config/service-config.js';
 import { buildApp } from './app.js';
 import { loadClientBundle } from './client-bundle.js';
-import { buildLocalApp } from './local-app.js';
+import { buildBootHttpApp, buildLocalApp } from './local-app.js';
 import { peerCertificate } from './peer-certificate.js';
 import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-certificate.js';
 
@@ -37,6 +37,8 @@ import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-c
 export interface RunningService {
   port: number;
   localPort: number;
+  /** The plain-HTTP boot media port, when on. */
+  bootHttpPort: number | null;
   tls: TlsMaterial;
   stop(): Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts'), staleAfterSeconds: config.runStaleAfterSeconds }),
     bootstrap: { fingerprint: tls.fingerprint, publicKeyPin: publicKeyPin(tls.cert), clientBundle },
     ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs) } : {}),
+    bootMediaDir: homePaths(config.home).media,
     certificateLogin: createCertificateLogin({ login, security }),
     entraLogin: createEntraLogin({ login, security, validator: createEntraValidator() }),
     peerOf: (req) => trust.peerForConnection(req.raw.socket, peerCertificate(req)),
@@ -155,13 +158,16 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const keyPoll = setInterval(() => { tokens.refreshKeys().catch((err: unknown) => logger.error({ err }, 'could not read the signing keys')); }, config.settingsPollMs);
   keyPoll.unref();
 
+  const boot = config.bootHttpPort === null ? null : buildBootHttpApp({ logger: fastifyLogger, mediaDir: homePaths(config.home).media });
   await app.listen({ port: config.port, host: config.host });
   try {
     await local.listen({ port: config.localPort, host: '127.0.0.1' });
+    if (boot) await boot.listen({ port: config.bootHttpPort as number, host: config.host });
   } catch (err) {
-    await app.close();
+    await Promise.allSettled([app.close(), local.close()]);
     throw err;
   }
+  const bootHttpPort = boot ? (boot.server.address() as { port: number }).port : null;
   const port = (app.server.address() as { port: number }).port;
   const localPort = (local.server.address() as { port: number }).port;
   describe();
@@ -172,13 +178,13 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
 
   let stopping: Promise<void> | null = null;
   return {
-    port, localPort, tls,
+    port, localPort, bootHttpPort, tls,
     stop: () => {
       stopping ??= (async () => {
         security.stopPolling();
         clearInterval(keyPoll);
         trust.stop();
-        await Promise.allSettled([app.close(), local.close()]);
+        await Promise.allSettled([app.close(), local.close(), ...(boot ? [boot.close()] : [])]);
         await store.close();
       })();
       return stopping;

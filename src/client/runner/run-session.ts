@@ -53,6 +53,8 @@ export interface SessionOptions {
   resumeHint?: string;
   /** How long to keep trying an unreachable server during the run (default: fail at once). */
   patience?: { totalMs: number; sleep?: (ms: number) => Promise<void> };
+  /** Boot environment: the firmware's Secure Boot state (`on`, `off`, `not-uefi`), recorded in the run's log. */
+  secureBoot?: string;
 }
 
 /** `text` without its closing full stops, so that it can be followed by one (no "running.."). */
@@ -164,6 +166,7 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   await saveState(o.paths, state);
   const log = new RunLog(state.logFile, (t) => variables.redact(t));
   log.write('INFO', `Run ${run.id} of "${ts.name}" (${ts.id}:${ts.versionNo}) on device ${device}, ${o.context}, server ${new URL(o.server).origin}`);
+  if (o.secureBoot) log.write('INFO', `Device: Secure Boot ${/^(on|off|not-uefi)$/.test(o.secureBoot) ? o.secureBoot : 'unknown'} (the firmware's SecureBoot variable, read by the boot environment)`);
   o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${describeStepCounts(counts)}:`);
   for (const line of plan) o.out(line);
   o.out(`Run ${run.id}: registered; follow it on the server with: deployr runs watch ${run.id}`);

@@ -48,7 +48,7 @@ export function parseRange(header: string, size: number): ByteRange | null | 'un
 }
 
 /** True when an `If-None-Match` list names this (strong) ETag, weakly compared as RFC 9110 asks, or is `*`. */
-function noneMatch(header: string, etag: string): boolean {
+export function noneMatch(header: string, etag: string): boolean {
   return header.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === etag);
 }
 
