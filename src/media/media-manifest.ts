@@ -1,9 +1,8 @@
 // media.json: what a media build wrote (files with sizes and SHA-256, kernel, the server URL and the certificate fingerprint it trusts).
 
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { MediaFileEntry } from './file-hash.js';
 import type { SecureBootManifest } from './secure-boot.js';
 
 /** The files a build publishes, by name under /Content/Boot/. */
@@ -11,11 +10,7 @@ export const MEDIA_FILES = ['vmlinuz', 'initrd', 'boot.ipxe', 'deployr.iso'] as 
 /** One of them. */
 export type MediaFileName = (typeof MEDIA_FILES)[number];
 
-/** One built file. */
-export interface MediaFileEntry {
-  size: number;
-  sha256: string;
-}
+export { hashFile, type MediaFileEntry } from './file-hash.js';
 
 /** The manifest. Holds no secret: only where the server is and how to recognise its certificate. */
 export interface MediaManifest {
@@ -37,16 +32,6 @@ export interface MediaManifest {
   files: Record<MediaFileName, MediaFileEntry>;
 }
 
-/** SHA-256 (lower-case hex) and size of a file. */
-export async function hashFile(path: string): Promise<MediaFileEntry> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.digest('hex') };
-}
 
 /** Reads `DIR/media.json`; null when there is none (or it cannot be parsed). */
 export async function readManifest(dir: string): Promise<MediaManifest | null> {

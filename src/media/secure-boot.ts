@@ -3,7 +3,7 @@
 import { openSync, readSync, closeSync, realpathSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { DeployrError } from '../domain/errors.js';
-import { hashFile } from './media-manifest.js';
+import { hashFile } from './file-hash.js';
 import type { KernelChoice } from './kernel.js';
 import { findTool, requireTool, run } from './tools.js';
 
