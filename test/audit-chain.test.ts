@@ -93,7 +93,7 @@ describe('the audit trail of a real home', () => {
   test('an edited row is detected, and named', async () => {
     const r = await tamper((db) => db.prepare("UPDATE audit SET result = 'success', reason = 'ok' WHERE seq = 2").run());
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /tampered with: entry 2 does not match the chain \(1 entries before it are intact\)/);
+    assert.match(r.stdout, /tampered with: entry 2 does not match the chain \(1 entry before it is intact\)/);
   });
 
   test('a deleted row is detected', async () => {

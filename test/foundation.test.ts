@@ -8,6 +8,7 @@ import { SignJWT, importJWK, type CryptoKey } from 'jose';
 import Database from 'better-sqlite3';
 import { EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, waitFor, type ServiceProcess } from './helpers/deployr-process.js';
 import { httpsJson, type JsonResponse } from './helpers/https-json.js';
+import { kekFromBytes, unsealPrivateKey } from '../src/auth/key-sealing.js';
 
 const PASSCODE = 'Tangerine-Lighthouse-42';
 const NEW_PASSCODE = 'Marmalade-Observatory-77';
@@ -174,7 +175,9 @@ describe('passcode-protected service, configuration tool and client', () => {
     const db = new Database(join(home, 'deployr.db'), { readonly: true });
     const row = db.prepare('SELECT kid, private_jwk FROM signing_keys').get() as { kid: string; private_jwk: string };
     db.close();
-    const key = (await importJWK(JSON.parse(row.private_jwk) as Record<string, unknown>, 'EdDSA')) as CryptoKey;
+    // The key is sealed at rest: the test holds the home, so it opens it with the home's KEK file.
+    const kek = kekFromBytes(Buffer.from(readFileSync(join(home, 'keys', 'signing-kek'), 'utf8').trim(), 'hex'), 'signing-kek');
+    const key = (await importJWK(unsealPrivateKey(kek, row.kid, row.private_jwk), 'EdDSA')) as CryptoKey;
     const now = Math.floor(Date.now() / 1000);
     const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
       new SignJWT({ ...payload, ...claims }).setProtectedHeader({ alg: 'EdDSA', typ: 'deployr-session+jwt', kid: row.kid, ...header }).sign(key);

@@ -14,7 +14,7 @@ function run(updatedDaysAgo: number, status: RunRecord['status']): RunRecord {
   return {
     id: randomUUID(), taskSequenceId: '80e8121b-c426-4bb9-866e-faf06af2c398', versionNo: 1, name: `ran ${updatedDaysAgo} days ago`, device: 'pc-1',
     subject: 'passcode', method: 'passcode', context: 'boot', status, startedAt: at, finishedAt: status === 'running' ? null : at,
-    currentStep: 'One', stepsTotal: 1, message: null, updatedAt: at,
+    currentStep: 'One', stepsTotal: 1, message: null, updatedAt: at, deviceInfo: null, reportBy: null,
   };
 }
 

@@ -164,10 +164,10 @@ describe('custom step definitions with the real CLI, service and client', () => 
     writeFileSync(join(work, 'bad-step.json'), JSON.stringify(bad));
     const refused = await cli(['step', 'import', join(work, 'bad-step.json')]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /^error: versions\[0\]\.options\[2\]\.required: expected a boolean, got a string \[INVALID_INPUT\]$/m);
+    assert.match(refused.stderr, /^error: \S*bad-step\.json: versions\[0\]\.options\[2\]\.required: expected a boolean, got a string \[INVALID_INPUT\]$/m);
   });
 
-  test('GET /v1/step-definitions needs a token; a token limited to one task sequence reads them all; an unknown id is 404', async () => {
+  test('GET /v1/step-definitions needs a token; a token limited to one task sequence reads only those its steps use; an unknown id is 404', async () => {
     const tsId = await importTs(taskSequence('Reader', [customStep('Lock screen', LOCKSCREEN, {}, {})]));
     const other = await importTs(taskSequence('Other', [customStep('Lock screen', LOCKSCREEN, {}, {})]));
     assert.equal((await httpsJson(`${svc.url}/v1/step-definitions/${LOCKSCREEN}`, { ca })).status, 401);
@@ -182,8 +182,10 @@ describe('custom step definitions with the real CLI, service and client', () => 
     const list = await httpsJson(`${svc.url}/v1/step-definitions`, { token, ca });
     assert.equal(list.status, 200);
     const summaries = (list.body as { stepDefinitions: Array<{ id: string; typeName: string; versions: unknown[] }> }).stepDefinitions;
-    assert.equal(summaries.length, 6);
+    assert.deepEqual(summaries.map((s) => s.id), [LOCKSCREEN], 'only the definition its task sequence uses');
     assert.deepEqual(summaries.find((s) => s.id === LOCKSCREEN)?.versions, [{ versionNo: 1, status: 'Active', options: 5 }]);
+    const unused = await httpsJson(`${svc.url}/v1/step-definitions/${LOCAL_ADMIN}`, { token, ca });
+    assert.equal(unused.status, 404, 'a definition its task sequence does not use answers as a missing one');
     const unknown = await httpsJson(`${svc.url}/v1/step-definitions/00000000-0000-0000-0000-0000000000ff`, { token, ca });
     assert.equal(unknown.status, 404);
     assert.deepEqual(unknown.body, { error: { code: 'NOT_FOUND', message: 'No step definition with id 00000000-0000-0000-0000-0000000000ff; import it with: deployr step import FILE.json' } });

@@ -157,7 +157,7 @@ describe('running task sequences with the real client and service', () => {
     assert.match(show.stdout, /signed in with passcode, fullos$/m, 'who signed in and how, said once');
     assert.match(show.stdout, /! PowerShell {2}\(continued.*pwsh/);
     assert.match(show.stdout, /- Red only {2}\(skipped.*condition not met/);
-    assert.match(show.stdout, /! Format disk {2}\(continued.*needs Windows PE/);
+    assert.match(show.stdout, /! Format disk {2}\(continued.*needs TargetDevice/);
     assert.match(show.stdout, /! PowerShell-guarded {2}\(continued.*PowerShell 7 \(pwsh\) is not installed/);
     assert.match(show.stdout, /- Disabled {2}\(skipped.*disabled/);
     assert.match(show.stdout, /\+ Mark child {2}\(succeeded/, 'the nested task sequence\'s steps are reported');

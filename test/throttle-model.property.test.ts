@@ -34,8 +34,9 @@ interface Model {
 
 interface Real { f: SecurityFixture }
 
+// docs/security.md: `free` guesses at once, then 1 s from the free-th failure on, doubling.
 const delay = (failures: number, free: number): number =>
-  failures <= free ? 0 : Math.min(POLICY.baseDelayMs * 2 ** (failures - free - 1), POLICY.maxDelayMs);
+  failures < free ? 0 : Math.min(POLICY.baseDelayMs * 2 ** (failures - free), POLICY.maxDelayMs);
 
 const keysOf = (address: string, device: string | null): [string, number][] =>
   [[`src:${address}|${device ?? ''}`, POLICY.freeFailures], [`ip:${address}`, POLICY.addressFreeFailures]];
@@ -235,6 +236,6 @@ test('random sequences of fail / succeed / wait / restart / rotate match the mod
 });
 
 test('the model itself: the delays it expects are the documented ones', () => {
-  assert.deepEqual([3, 4, 5, 6, 7].map((n) => delay(n, 3)), [0, 1000, 2000, 4000, 8000]);
+  assert.deepEqual([2, 3, 4, 5, 6].map((n) => delay(n, 3)), [0, 1000, 2000, 4000, 8000]);
   assert.equal(delay(40, 3), POLICY.maxDelayMs);
 });

@@ -39,9 +39,8 @@ function refusedWith(a: Attempt, code: string): asserts a is Extract<Attempt, { 
 test('wrong passcodes from one source: three free failures, then growing delays (1 s, 2 s, 4 s, …) with 429 and Retry-After', async (t) => {
   const f = await fixture(t);
   const s = source('10.0.0.5');
+  // Exactly three guesses at once (docs/security.md): the third failure is answered 401 and starts the first delay.
   for (let i = 1; i <= 3; i++) refusedWith(await f.attempt(wrong(i), s), 'AUTH_FAILED');
-  // The fourth failure is still answered 401, and starts the first delay.
-  refusedWith(await f.attempt(wrong(4), s), 'AUTH_FAILED');
   const throttled = await f.attempt(wrong(5), s);
   refusedWith(throttled, 'AUTH_THROTTLED');
   assert.equal(throttled.retryAfterSeconds, 1);
@@ -60,7 +59,7 @@ test('the delay is capped (15 min by default), never a lockout', async (t) => {
   const f = await fixture(t);
   const s = source('10.0.0.6');
   let last = 0;
-  for (let i = 0; i < 30; i++) {
+  for (let i = 0; i < 31; i++) {
     const a = await f.attempt(wrong(i), s);
     if (!a.ok && a.code === 'AUTH_THROTTLED') {
       last = a.retryAfterSeconds as number;
@@ -88,7 +87,7 @@ test('the right passcode from a throttled source is refused exactly like a wrong
   f.advance((withRight.retryAfterSeconds as number) * 1000);
   assert.equal((await f.attempt(RIGHT, s)).ok, true);
   for (let i = 0; i < 3; i++) refusedWith(await f.attempt(wrong(200 + i), s), 'AUTH_FAILED');
-  refusedWith(await f.attempt(wrong(300), s), 'AUTH_FAILED');
+  refusedWith(await f.attempt(wrong(300), s), 'AUTH_THROTTLED');
 });
 
 test('attempts during the wait do not extend it', async (t) => {
@@ -124,8 +123,9 @@ test('device ids share their address budget: inventing device ids does not buy m
     const a = await f.attempt(wrong(i), source('10.0.1.1', `fake-${i}`));
     counted.push(a.ok ? 'ok' : a.code);
   }
-  assert.deepEqual(counted.slice(0, DEFAULT_THROTTLE_POLICY.addressFreeFailures + 1), Array(DEFAULT_THROTTLE_POLICY.addressFreeFailures + 1).fill('AUTH_FAILED'));
-  assert.equal(counted.at(-1), 'AUTH_THROTTLED');
+  // Exactly the address budget (10) of guesses, then the wait.
+  assert.deepEqual(counted.slice(0, DEFAULT_THROTTLE_POLICY.addressFreeFailures), Array(DEFAULT_THROTTLE_POLICY.addressFreeFailures).fill('AUTH_FAILED'));
+  assert.deepEqual(counted.slice(DEFAULT_THROTTLE_POLICY.addressFreeFailures), ['AUTH_THROTTLED', 'AUTH_THROTTLED', 'AUTH_THROTTLED']);
   // Machines behind the same address with their own device ids each keep their own small budget
   // until the address as a whole runs out; a typo on one does not block the others.
   const g = await fixture(t);
@@ -154,8 +154,8 @@ test('a success resets that source, and only that source', async (t) => {
   const f = await fixture(t);
   const a = source('10.0.3.1');
   const b = source('10.0.3.2');
-  for (let i = 0; i < 3; i++) await f.attempt(wrong(i), a);
-  for (let i = 0; i < 4; i++) await f.attempt(wrong(i), b);
+  for (let i = 0; i < 2; i++) await f.attempt(wrong(i), a);
+  for (let i = 0; i < 3; i++) await f.attempt(wrong(i), b);
   assert.equal((await f.attempt(RIGHT, a)).ok, true);
   for (let i = 0; i < 3; i++) refusedWith(await f.attempt(wrong(10 + i), a), 'AUTH_FAILED');
   refusedWith(await f.attempt(RIGHT, b), 'AUTH_THROTTLED');
@@ -197,7 +197,7 @@ test('a restart keeps the throttle and the global count (they live in the store)
 test('refused attempts of a throttled source: one audit row per wait, the rest counted on the next row', async (t) => {
   const f = await fixture(t);
   const s = source('10.0.5.5');
-  for (let i = 0; i < 4; i++) await f.attempt(wrong(i), s);
+  for (let i = 0; i < 3; i++) await f.attempt(wrong(i), s);
   const start = (await f.store.list({})).length;
   for (let i = 0; i < 50; i++) refusedWith(await f.attempt(wrong(100 + i), s), 'AUTH_THROTTLED');
   const during = (await f.store.list({})).slice(start);
@@ -297,15 +297,15 @@ test('guesses sent all at once cannot outrun the counters: checks in flight coun
   const calls = { verify: 0 };
   const counting: PasscodeHasher = { ...real, verify: (h, c, o) => { calls.verify += 1; return real.verify(h, c, o); } };
   const f = await fixture(t, { hasher: counting });
-  // 60 different wrong values at once from one source: as many checks as one after the other would get (3 free + 1).
+  // 60 different wrong values at once from one source: as many checks as one after the other would get (3).
   const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => f.attempt(wrong(i), source('10.4.0.1'))));
-  assert.equal(calls.verify, 4);
-  assert.equal(burst.filter((a) => !a.ok && a.code === 'AUTH_FAILED').length, 4);
+  assert.equal(calls.verify, 3);
+  assert.equal(burst.filter((a) => !a.ok && a.code === 'AUTH_FAILED').length, 3);
   assert.ok(burst.filter((a) => !a.ok && a.code === 'AUTH_THROTTLED').every((a) => !a.ok && a.retryAfterSeconds === 1));
-  // Inventing device ids: bounded by the address (10 free + 1).
+  // Inventing device ids: bounded by the address (10).
   calls.verify = 0;
   await Promise.all(Array.from({ length: 60 }, (_, i) => f.attempt(wrong(100 + i), source('10.4.0.2', `fake-${i}`))));
-  assert.equal(calls.verify, 11);
+  assert.equal(calls.verify, 10);
   // After a delay has run out, one check at a time.
   await fail(f, source('10.4.0.3'), 5);
   const w = await f.attempt(wrong(500), source('10.4.0.3'));

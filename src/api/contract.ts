@@ -55,8 +55,8 @@ const DeviceId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0
 export const PasscodeLoginSchema = Type.Object({
   passcode: Type.String({ minLength: 1, maxLength: 1024 }),
   context: AuthContextSchema,
-  /** The task sequence a full-OS start names (`<guid>` or `<guid>:<version>`). */
-  taskSequence: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),
+  /** The task sequence a full-OS start names (`<guid>` or `<guid>:<version>`); any other form is refused with 400 before the passcode is checked. */
+  taskSequence: Type.Optional(Type.String({ minLength: 36, maxLength: 47, pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(:[1-9][0-9]{0,9})?$' })),
   deviceId: Type.Optional(DeviceId),
 }, { additionalProperties: false });
 /** The passcode login request. */
@@ -242,6 +242,8 @@ export interface ContentVersionResponse {
   installationCommandLine: string | null;
   driverManufacturer: string | null;
   driverModel: string | null;
+  /** For disk images: `raw`, `raw+gzip` or `raw+zst`; null when not stated (see docs/content.md). */
+  format: string | null;
   files: ContentFileInfo[];
 }
 
@@ -266,8 +268,10 @@ export const RUN_PATHS = {
   steps: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/steps`,
   /** `POST`: the run continues after a restart. */
   resume: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/resume`,
-  /** `POST`: the run ended (or waits for a restart). */
+  /** `POST`: the run ended (or waits for a restart, or was interrupted). */
   finish: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/finish`,
+  /** `POST`: the client is still there (while a long step runs); keeps the run from going stale. */
+  heartbeat: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/heartbeat`,
   /** `POST` appends to the run's log; `GET` reads it. */
   log: (id: string): string => `/v1/runs/${encodeURIComponent(id)}/log`,
   /** `POST`: runs a script from the content library's Scripts folder on the server. */
@@ -280,6 +284,19 @@ export const RUN_PATHS = {
 
 const Guid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 
+const DeviceText = Type.String({ maxLength: 256 });
+
+/** What a client tells about its machine: hostname, MAC addresses, serial number, make and model (from DMI where readable). */
+export const DeviceInfoSchema = Type.Object({
+  hostname: Type.Optional(DeviceText),
+  macs: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5,19}$' }), { maxItems: 64 })),
+  serialNumber: Type.Optional(DeviceText),
+  make: Type.Optional(DeviceText),
+  model: Type.Optional(DeviceText),
+}, { additionalProperties: false });
+/** A device description. */
+export type DeviceInfo = Static<typeof DeviceInfoSchema>;
+
 /** `POST /v1/runs`: register a run of an Active task sequence version. */
 export const CreateRunSchema = Type.Object({
   taskSequenceId: Guid,
@@ -287,6 +304,8 @@ export const CreateRunSchema = Type.Object({
   deviceId: Type.Optional(DeviceId),
   /** Number of enabled steps in the plan, for progress. */
   stepsTotal: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  /** What the client could read about the machine (each part optional). */
+  deviceInfo: Type.Optional(DeviceInfoSchema),
 }, { additionalProperties: false });
 /** The run registration request. */
 export type CreateRunRequest = Static<typeof CreateRunSchema>;
@@ -312,7 +331,7 @@ export type StepReport = Static<typeof StepReportSchema>;
 
 /** `POST /v1/runs/{id}/finish`. */
 export const FinishRunSchema = Type.Object({
-  status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('rebooting')]),
+  status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('rebooting'), Type.Literal('interrupted')]),
   message: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
 }, { additionalProperties: false });
 /** The end of a run (or a pause for a restart). */
@@ -355,10 +374,16 @@ export interface RunSummary {
   versionNo: number;
   name: string;
   device: string | null;
+  /** What the client told about the machine, or null. */
+  deviceInfo: DeviceInfo | null;
   subject: string;
   method: string;
   context: string;
-  status: 'running' | 'succeeded' | 'failed' | 'rebooting';
+  status: 'running' | 'succeeded' | 'failed' | 'rebooting' | 'interrupted';
+  /** True when the run is running but its client has been silent past `reportBy`. */
+  stale: boolean;
+  /** When the server expects the client's next report (null when it expects none). */
+  reportBy: string | null;
   startedAt: string;
   finishedAt: string | null;
   currentStep: string | null;

@@ -24,7 +24,7 @@ export const ENTRA_UNREACHABLE_MESSAGE = 'Entra ID cannot be reached to check th
  * Entra ID login: validates the access token against the Entra ID settings in force (signature,
  * issuer, audience, tenant, expiry, app role) and issues a token whose subject is `<tid>/<oid>`,
  * with the user name in the audit detail. A refused token is audited with the validator's reason
- * (`entra_audience`, `entra_tenant`, `entra_role`, `entra_expired`, `entra_unknown_key`, ...) or
+ * (`entra_audience`, `entra_tenant`, `entra_not_access_token`, `entra_role`, `entra_expired`, `entra_unknown_key`, ...) or
  * `not_configured`, and answered with the generic AUTH_FAILED. An unreachable authority is audited
  * as `entra_unreachable` and answered with UNAVAILABLE (503), never a crash.
  */

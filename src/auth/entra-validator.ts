@@ -1,4 +1,4 @@
-// Entra ID access-token validation: discovery, signing keys, issuer, audience, tenant, expiry and app role.
+// Entra ID access-token validation: discovery, signing keys, issuer, audience, tenant, access token (not ID token), expiry and app role.
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import type { CompactJWSHeaderParameters, FlattenedJWSInput, JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from 'jose';
 import { DeployrError } from '../domain/errors.js';
@@ -19,7 +19,7 @@ export interface EntraSettings {
 export interface EntraIdentity {
   /** Stable identifier: `${tid}/${oid ?? sub}`. */
   subject: string;
-  /** The tenant (`tid`, or the configured tenant when the token carries none). */
+  /** The tenant (`tid`, which every accepted token carries). */
   tenantId: string;
   /** The user's object ID (`oid`, falling back to `sub`). */
   objectId: string;
@@ -108,6 +108,22 @@ function acceptableTyp(typ: unknown): boolean {
   if (typeof typ !== 'string') return false;
   const t = typ.toLowerCase().replace(/^application\//, '');
   return t === 'jwt' || t === 'at+jwt';
+}
+
+/** Claims only an ID token carries (OpenID Connect Core §2 and §3.3.2.11): never in an access token. */
+const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'];
+/** Claims naming the client an access token was issued to: Entra v2 `azp`, Entra v1 `appid`, RFC 9068 `client_id`. */
+const CLIENT_CLAIMS = ['azp', 'appid', 'client_id'];
+
+/**
+ * True when the (verified) payload is an access token rather than an ID token: it names the client
+ * it was issued to (`azp`, `appid` or `client_id`; an Entra ID token has none of them) and carries
+ * no claim that only ID tokens carry (`nonce`, `at_hash`, `c_hash`). (The app-role check that
+ * follows also requires `roles`, so every accepted token carries permissions.)
+ */
+export function isAccessToken(payload: JWTPayload): boolean {
+  if (ID_TOKEN_CLAIMS.some((name) => payload[name] !== undefined)) return false;
+  return CLIENT_CLAIMS.some((name) => stringClaim(payload, name) !== undefined);
 }
 
 /** Creates a validator for Entra ID access tokens; `fetchTimeoutMs` bounds each request to the authority (default 5 s). */
@@ -226,8 +242,10 @@ export function createEntraValidator(options: { fetchTimeoutMs?: number } = {}):
       throw mapVerifyError(err, authority, discovery.jwksUri);
     }
 
+    // Every Entra access token names its tenant; one without `tid` is not accepted.
     const tid = stringClaim(payload, 'tid');
-    if (tid !== undefined && tid.toLowerCase() !== tenantGuid.toLowerCase()) throw authFailed('entra_tenant');
+    if (tid === undefined || tid.toLowerCase() !== tenantGuid.toLowerCase()) throw authFailed('entra_tenant');
+    if (!isAccessToken(payload)) throw authFailed('entra_not_access_token');
 
     const rolesClaim = payload['roles'];
     const roles = Array.isArray(rolesClaim) ? rolesClaim.filter((r): r is string => typeof r === 'string') : [];
@@ -235,7 +253,7 @@ export function createEntraValidator(options: { fetchTimeoutMs?: number } = {}):
 
     const objectId = stringClaim(payload, 'oid') ?? stringClaim(payload, 'sub');
     if (objectId === undefined) throw authFailed('entra_malformed');
-    const tokenTenant = tid ?? tenantGuid;
+    const tokenTenant = tid;
     const name = stringClaim(payload, 'name');
     const username =
       stringClaim(payload, 'preferred_username') ?? stringClaim(payload, 'upn') ?? stringClaim(payload, 'unique_name');

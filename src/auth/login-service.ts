@@ -76,6 +76,12 @@ export interface LoginServiceDeps {
   onAlert?: (consecutiveFailures: number) => void;
   /** Where checks in flight are counted (default: this process; with `serve --workers`, the primary for all workers). */
   gate?: CheckGate;
+  /**
+   * Whether a task sequence (lower-case id) exists. A passcode login whose token would be limited to
+   * a task sequence that does not exist is refused (reason `unknown_task_sequence`, the same 401).
+   * Without it, no such check is made.
+   */
+  taskSequenceExists?: (id: string) => Promise<boolean>;
 }
 
 /** Logins and token checks. */
@@ -146,10 +152,10 @@ export class LoginService {
     if (wait > 0) return this.refuseThrottled(blockingKey, keys, base, input.context, 'throttled', wait, now);
     // Checks already running count against the budget too: otherwise many guesses sent at once would
     // all pass the counters before the first failure is written. A counter with `f` failures of its
-    // `free` lets max(1, free + 1 - f) different values be checked at once (the same value sent many
+    // `free` lets max(1, free - f) different values be checked at once (the same value sent many
     // times, a boot storm's passcode, is one value).
     const digest = createHmac('sha256', this.deps.digestKey).update(normalizePasscode(input.passcode)).digest('hex');
-    const allowances = keys.map((key) => Math.max(1, policyForKey(key, this.policy).freeFailures + 1 - (records.get(key)?.failures ?? 0)));
+    const allowances = keys.map((key) => Math.max(1, policyForKey(key, this.policy).freeFailures - (records.get(key)?.failures ?? 0)));
     const full = await this.gate.enter(keys, digest, allowances);
     if (full !== null) return this.refuseThrottled(full, keys, base, input.context, 'throttled', 1, now);
     try {
@@ -190,6 +196,8 @@ export class LoginService {
           if (await this.verified.verify(v.hash, input.passcode, hold)) generation = v.generation;
         }
         if (generation === null) reason = 'wrong_passcode';
+        // Only after the right passcode, and with the same answer as any failure: nobody learns which ids exist.
+        else if (limit && this.deps.taskSequenceExists && !(await this.deps.taskSequenceExists(limit.split(':')[0]?.toLowerCase() ?? ''))) reason = 'unknown_task_sequence';
       } else {
         if (!s.passcode) this.verified.clear();
         // Spend the same work, so the answer's timing does not tell the reason.
@@ -313,7 +321,7 @@ export class LoginService {
    */
   private async verifyToken(token: string): Promise<VerifiedToken> {
     const cached = this.verifiedTokens.get(token);
-    if (cached && cached.expiresAt * 1000 > this.now()) return cached;
+    if (cached && cached.expiresAt * 1000 > this.now() && this.deps.tokens.keyStillVerifies(cached.kid)) return cached;
     const v = await this.deps.tokens.verify(token);
     if (this.verifiedTokens.size >= MAX_VERIFIED_TOKENS) this.verifiedTokens.delete(this.verifiedTokens.keys().next().value as string);
     this.verifiedTokens.set(token, v);
@@ -343,7 +351,7 @@ export class LoginService {
    */
   authenticateCached(token: string, peerOf: () => PeerCertificateInput | null): Principal | null {
     const v = this.verifiedTokens.get(token);
-    if (!v || v.expiresAt * 1000 <= this.now() || !this.deps.security.isFresh()) return null;
+    if (!v || v.expiresAt * 1000 <= this.now() || !this.deps.security.isFresh() || !this.deps.tokens.keyStillVerifies(v.kid)) return null;
     return this.admit(v, peerOf);
   }
 

@@ -18,33 +18,48 @@ export type SecurityChange =
   | { kind: 'clear-entra' }
   | { kind: 'certificate'; certificate: CertificateSettings }
   | { kind: 'clear-certificate' }
-  | { kind: 'rotation'; overlapSeconds?: number; remindAfterSeconds?: number };
+  | { kind: 'rotation'; overlapSeconds?: number; remindAfterSeconds?: number }
+  | { kind: 'end-overlap' };
 
 /** The outcome of saving changes. */
 export interface SaveResult {
   revision: number;
+  /** False when the changes changed nothing (nothing was saved). */
+  changed: boolean;
   settings: SecuritySettings;
   warnings: string[];
 }
 
 const GUIDISH = /^[0-9a-zA-Z][0-9a-zA-Z.-]{0,127}$/;
+/** An Entra ID tenant or application (client) id. */
+const ENTRA_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** A DNS domain name with at least two labels (a tenant's verified domain, such as contoso.onmicrosoft.com). */
+const VERIFIED_DOMAIN = /^(?=.{4,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$/;
 
 function adminEvent(reason: string, detail: Record<string, unknown> = {}): AuditEvent {
   return { kind: 'settings', method: 'security', result: 'changed', reason, subject: 'admin', source: 'local', device: null, detail };
 }
 
-/** Describes a change in words for the pending-changes list; never includes a secret. */
-export function describeChange(change: SecurityChange): string {
-  switch (change.kind) {
-    case 'passcode': return 'Set a new passcode';
-    case 'clear-passcode': return 'Remove the passcode';
-    case 'bypass': return change.enabled ? 'Turn bypass (anonymous) authentication ON — lab use only' : 'Turn bypass (anonymous) authentication off';
-    case 'entra': return `Use Entra ID: tenant ${change.entra.tenantId}, application ${change.entra.clientId}, role ${change.entra.role}`;
-    case 'clear-entra': return 'Remove the Entra ID settings';
-    case 'certificate': return 'Trust client certificates from the given CA bundle';
-    case 'clear-certificate': return 'Remove client-certificate trust';
-    case 'rotation': return `Rotation: overlap ${change.overlapSeconds ?? 'unchanged'} s, reminder after ${change.remindAfterSeconds ?? 'unchanged'} s`;
+/**
+ * Ends or shortens a running rotation overlap so that it never lasts longer than `overlapSeconds`
+ * from `now`: 0 ends it (the previous passcode and every token issued under it stop); a shorter
+ * setting moves its end closer. Returns the audit event, or null when nothing was running or it
+ * already ends in time.
+ */
+function limitOverlap(next: SecuritySettings, overlapSeconds: number, now: Date, by: 'overlap' | 'end-overlap'): AuditEvent | null {
+  const previous = next.previousPasscode;
+  if (!previous || Date.parse(previous.validUntil) <= now.getTime()) {
+    next.previousPasscode = null;
+    return null;
   }
+  if (overlapSeconds === 0) {
+    next.previousPasscode = null;
+    return adminEvent('overlap_ended', { generation: previous.generation, wasValidUntil: previous.validUntil, by });
+  }
+  const until = now.getTime() + overlapSeconds * 1000;
+  if (Date.parse(previous.validUntil) <= until) return null;
+  next.previousPasscode = { ...previous, validUntil: new Date(until).toISOString() };
+  return adminEvent('overlap_shortened', { generation: previous.generation, wasValidUntil: previous.validUntil, validUntil: next.previousPasscode.validUntil });
 }
 
 /** Applies security changes for the configuration tool. */
@@ -74,13 +89,17 @@ export class SecurityAdmin {
           next.previousPasscode = previous && next.rotationOverlapSeconds > 0
             ? { ...previous, validUntil: new Date(now.getTime() + next.rotationOverlapSeconds * 1000).toISOString() }
             : null;
-          const generation = Math.max(previous?.generation ?? 0, current.previousPasscode?.generation ?? 0) + 1;
+          const generation = Math.max(previous?.generation ?? 0, current.previousPasscode?.generation ?? 0, next.lastPasscodeGeneration ?? 0) + 1;
+          next.lastPasscodeGeneration = generation;
           next.passcode = { hash, generation, changedAt: now.toISOString() };
           events.push(adminEvent(previous ? 'passcode_changed' : 'passcode_set', { generation, overlapSeconds: next.previousPasscode ? next.rotationOverlapSeconds : 0 }));
           break;
         }
         case 'clear-passcode':
-          if (next.passcode) events.push(adminEvent('passcode_cleared', { generation: next.passcode.generation }));
+          if (next.passcode) {
+            events.push(adminEvent('passcode_cleared', { generation: next.passcode.generation }));
+            next.lastPasscodeGeneration = Math.max(next.lastPasscodeGeneration ?? 0, next.passcode.generation);
+          }
           next.passcode = null;
           next.previousPasscode = null;
           break;
@@ -91,12 +110,19 @@ export class SecurityAdmin {
           break;
         case 'entra': {
           const { tenantId, clientId, role } = change.entra;
-          for (const [name, value] of [['tenant', tenantId], ['client id', clientId], ['role', role]] as const) {
-            if (!value || !GUIDISH.test(value)) throw new DeployrError('INVALID_INPUT', `The Entra ID ${name} "${value}" is not valid.`);
+          // Described, never quoted: a secret pasted into the wrong flag must not be printed back.
+          if (!ENTRA_GUID.test(tenantId ?? '') && !VERIFIED_DOMAIN.test(tenantId ?? '')) {
+            throw new DeployrError('INVALID_INPUT', 'The Entra ID tenant must be the tenant id (a GUID, 8-4-4-4-12 hexadecimal digits) or a verified domain name of the tenant (contoso.onmicrosoft.com).');
+          }
+          if (!ENTRA_GUID.test(clientId ?? '')) {
+            throw new DeployrError('INVALID_INPUT', 'The Entra ID client id must be the application (client) id of the app registration: a GUID, 8-4-4-4-12 hexadecimal digits.');
+          }
+          if (!role || !GUIDISH.test(role)) {
+            throw new DeployrError('INVALID_INPUT', 'The Entra ID role must be an app role value: letters, digits, "." and "-", at most 128 characters.');
           }
           const authority = (change.entra.authority ?? MICROSOFT_AUTHORITY).replace(/\/+$/, '');
           let url: URL;
-          try { url = new URL(authority); } catch { throw new DeployrError('INVALID_INPUT', `The Entra ID authority "${authority}" is not a URL.`); }
+          try { url = new URL(authority); } catch { throw new DeployrError('INVALID_INPUT', 'The Entra ID authority is not a URL (https://login.microsoftonline.com by default).'); }
           if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
             throw new DeployrError('INVALID_INPUT', 'The Entra ID authority must use https (plain http only on loopback, for tests).');
           }
@@ -116,14 +142,24 @@ export class SecurityAdmin {
           if (next.certificate) events.push(adminEvent('certificate_trust_cleared'));
           next.certificate = null;
           break;
-        case 'rotation':
+        case 'rotation': {
           if (change.overlapSeconds !== undefined) next.rotationOverlapSeconds = change.overlapSeconds;
           if (change.remindAfterSeconds !== undefined) next.remindAfterSeconds = change.remindAfterSeconds;
           events.push(adminEvent('rotation_policy_set', { overlapSeconds: next.rotationOverlapSeconds, remindAfterSeconds: next.remindAfterSeconds }));
+          // A running overlap follows the new setting at once: 0 ends it, a shorter one shortens it.
+          const limited = change.overlapSeconds === undefined ? null : limitOverlap(next, change.overlapSeconds, now, 'overlap');
+          if (limited) events.push(limited);
           break;
+        }
+        case 'end-overlap': {
+          const ended = limitOverlap(next, 0, now, 'end-overlap');
+          if (ended) events.push(ended);
+          else warnings.push('No rotation overlap is running: no previous passcode is accepted.');
+          break;
+        }
       }
     }
-    if (events.length === 0) return { revision, settings: current, warnings: ['Nothing changed.'] };
+    if (events.length === 0) return { revision, settings: current, changed: false, warnings: [...warnings, 'Nothing changed.'] };
     // The console saves as the signed-in administrator (the configuration tool as the local admin).
     for (const e of events) { e.subject = actor.subject; e.source = actor.source; }
     let saved: number;
@@ -139,6 +175,6 @@ export class SecurityAdmin {
       }
       throw err;
     }
-    return { revision: saved, settings: next, warnings };
+    return { revision: saved, settings: next, changed: true, warnings };
   }
 }

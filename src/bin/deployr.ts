@@ -13,24 +13,28 @@ import { configureCheck, configureInteractive, configureSecurity, configureShow,
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
 import { throttleClear, throttleList } from '../cli/throttle-commands.js';
 import { registerAdminCommands } from './admin-command.js';
+import { keysList, keysRotate, keysRotateKek } from '../cli/keys-commands.js';
 import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDelete, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli/output.js';
 import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
 import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
 import { runsList, runsPrune, runsShow, runsWatch } from '../cli/run-commands.js';
+import { mediaBuild, mediaDnsmasq, mediaStatus, type MediaBuildFlags } from '../cli/media-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
-import { DEFAULT_LOCAL_PORT, loadServiceConfig, resolveHome } from '../config/service-config.js';
+import { DEFAULT_LOCAL_PORT, homePaths, loadServiceConfig, resolveHome } from '../config/service-config.js';
 import { DeployrError } from '../domain/errors.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
 import { ContentLibrary } from '../engine/content-library.js';
 import { ContentLifecycle } from '../engine/content-lifecycle.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
-import { createLogger } from '../server/logger.js';
+import { createServiceLogger } from '../server/logger.js';
+import { readServicePorts, writeServicePorts } from '../config/service-ports.js';
+import { configuredMethods } from '../domain/security-settings.js';
 import { runService } from '../server/service.js';
-import { openHomeStore } from './open-store.js';
+import { kekFile, openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
 import { CLIENT_BUNDLE_PATH, printBanner, serveWithWorkers } from './serve-cluster.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 
@@ -57,7 +61,7 @@ function homeOption(): Option {
 }
 
 function localPortOption(): Option {
-  return new Option('--local-port <n>', 'the local admin port of the running service').default(String(DEFAULT_LOCAL_PORT));
+  return new Option('--local-port <n>', `the local admin port of the running service (default: the one deployr serve last used with this home, else ${DEFAULT_LOCAL_PORT})`);
 }
 
 const program = new Command('deployr')
@@ -75,15 +79,23 @@ program.command('serve')
   .option('--tls-cert <file>', 'a configured TLS certificate (PEM, with its chain) instead of the self-signed one')
   .option('--tls-key <file>', 'its private key (PEM)')
   .option('--workers <n>', 'worker processes sharing the ports (default 1, or $DEPLOYR_WORKERS; "auto" = one per CPU)')
-  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string }) => {
+  .option('--log-format <format>', 'json, pretty or auto (default auto, or $DEPLOYR_LOG_FORMAT: readable lines on a terminal, JSON lines otherwise)')
+  .option('--boot-http-port <n>', 'also serve the boot media (/Content/Boot/* only) over plain HTTP on this port, for stock iPXE (off by default)')
+  .action(async (flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string; bootHttpPort?: string }) => {
     await exit(async () => {
       const config = loadServiceConfig(flags);
       const say = (line: string): void => { process.stderr.write(line + '\n'); };
+      // Whatever the service (and a server-side script it runs) creates is owner-only, besides the explicit modes.
+      process.umask(0o077);
       if (config.workers > 1 || cluster.isWorker) return serveWithWorkers(config, VERSION, say);
-      const { store, paths, digestKey } = openHomeStore(config.home);
-      const logger = createLogger(config.logLevel);
-      const service = await runService({ config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
-      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1 });
+      const opened = openHomeStore(config.home, { warn: say, deep: true });
+      const { store, paths, digestKey } = opened;
+      const signingKeys = await openKeysOrClose(opened);
+      const logger = createServiceLogger(config.logLevel, config.logFormat);
+      const methods = configuredMethods((await store.getSecurity()).settings);
+      const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
+      writeServicePorts(config.home, { port: service.port, localPort: service.localPort, pid: process.pid, startedAt: new Date().toISOString() });
+      printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1, methods, bootHttpPort: service.bootHttpPort });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           say(`${signal}: stopping…`);
@@ -96,10 +108,26 @@ program.command('serve')
     });
   });
 
-function configureDeps(home: string | undefined, localPort: string): ConfigureDeps & { close(): Promise<void> } {
-  const { store } = openHomeStore(resolveHome(home));
+/** `openSigningKeys`, closing the store when it refuses (a missing KEK file), so the one-line error is all that happens. */
+async function openKeysOrClose(opened: OpenedStore): Promise<Awaited<ReturnType<typeof openSigningKeys>>> {
+  try { return await openSigningKeys(opened); } catch (err) { await opened.store.close(); throw err; }
+}
+
+/** The local admin port: `--local-port`, else the one `serve` last used with this home (`service.json`), else 7282. */
+function localPortFor(home: string, flag: string | undefined): number {
+  if (flag !== undefined) {
+    const n = Number(flag);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new DeployrError('INVALID_INPUT', `--local-port must be a port number from 1 to 65535, not "${flag}".`);
+    return n;
+  }
+  return readServicePorts(home)?.localPort ?? DEFAULT_LOCAL_PORT;
+}
+
+function configureDeps(homeFlag: string | undefined, localPort: string | undefined): ConfigureDeps & { close(): Promise<void> } {
+  const home = resolveHome(homeFlag);
+  const port = localPortFor(home, localPort);
+  const { store } = openHomeStore(home);
   const prompter = createPrompter();
-  const port = Number(localPort);
   return {
     admin: new SecurityAdmin(store, createArgon2Hasher()),
     readSettings: () => store.getSecurity(),
@@ -130,7 +158,7 @@ const configure = program.command('configure')
   .enablePositionalOptions()
   .addOption(homeOption())
   .addOption(localPortOption())
-  .action(async (flags: { home?: string; localPort: string }) => {
+  .action(async (flags: { home?: string; localPort?: string }) => {
     await exit(async () => {
       const deps = configureDeps(flags.home, flags.localPort);
       try { return await configureInteractive(deps); } finally { await deps.close(); }
@@ -142,7 +170,8 @@ configure.command('security')
   .addOption(homeOption())
   .option('--passcode', 'set the passcode: prompts "Passcode" and "Verify passcode" (masked), or reads two lines from standard input')
   .option('--clear-passcode', 'remove the passcode')
-  .option('--overlap <duration>', 'after a passcode change, the old one keeps working this long (e.g. 2h; 0 = off, the default)')
+  .option('--overlap <duration>', 'after a passcode change, the old one keeps working this long (e.g. 2h; 0 = off, the default); also ends (0) or shortens an overlap already running')
+  .option('--end-overlap', 'end a running rotation overlap now: the previous passcode and its tokens stop')
   .option('--remind-after <duration>', 'warn when the passcode is older than this (e.g. 90d; 0 = off)')
   .option('--bypass <on|off>', 'bypass (anonymous) authentication: lab use only')
   .option('--entra-tenant <id>', 'Entra ID tenant id')
@@ -160,7 +189,7 @@ configure.command('security')
     await exit(async () => {
       if (flags.certCa) checkClientCertificateTrust(flags.certCa, flags.certCrl);
       const parentHome = (cmd.parent?.opts() as { home?: string }).home;
-      const deps = configureDeps(flags.home ?? parentHome, DEFAULT_LOCAL_PORT.toString());
+      const deps = configureDeps(flags.home ?? parentHome, (cmd.parent?.opts() as { localPort?: string }).localPort);
       try { return await configureSecurity(flags, deps); } finally { await deps.close(); }
     });
   });
@@ -169,9 +198,10 @@ configure.command('show')
   .description('print every setting (the passcode only as set/not set, with when it last changed)')
   .addOption(homeOption())
   .addOption(localPortOption())
-  .action(async (flags: { home?: string; localPort: string }, cmd: Command) => {
+  .action(async (flags: { home?: string; localPort?: string }, cmd: Command) => {
     await exit(async () => {
-      const deps = configureDeps(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, flags.localPort);
+      const parent = cmd.parent?.opts() as { home?: string; localPort?: string };
+      const deps = configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
       try { return await configureShow(deps); } finally { await deps.close(); }
     });
   });
@@ -180,15 +210,17 @@ configure.command('check')
   .description('is the service running, and has it applied the current settings? (exit 0 when both)')
   .addOption(homeOption())
   .addOption(localPortOption())
-  .action(async (flags: { home?: string; localPort: string }, cmd: Command) => {
+  .action(async (flags: { home?: string; localPort?: string }, cmd: Command) => {
     await exit(async () => {
-      const deps = configureDeps(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, flags.localPort);
+      const parent = cmd.parent?.opts() as { home?: string; localPort?: string };
+      const deps = configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
       try { return await configureCheck(deps); } finally { await deps.close(); }
     });
   });
 
+/** Runs `body` on the store of an existing home (never makes one: see openHomeStore). */
 function withStore<T>(home: string | undefined, body: (s: ReturnType<typeof openHomeStore>) => Promise<T>): Promise<T> {
-  const opened = openHomeStore(resolveHome(home));
+  const opened = openHomeStore(resolveHome(home), { mustExist: true });
   return body(opened).finally(() => opened.store.close());
 }
 
@@ -199,7 +231,7 @@ ts.command('import').argument('<files...>', 'DeployR task sequence export JSON f
 ts.command('list').addOption(homeOption()).option('--json', 'JSON output').description('list task sequences')
   .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsList(new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
 ts.command('show').argument('<id>').addOption(homeOption()).option('--json', 'the full export JSON').description('show a task sequence and its steps')
-  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), processIo, Boolean(flags.json)))));
+  .action(async (id: string, flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsShow(id, new TaskSequenceCatalog(store), new StepDefinitionCatalog(store), processIo, Boolean(flags.json)))));
 ts.command('export').argument('<id>').addOption(homeOption()).option('--out <file>', 'write to this file instead of standard output').option('--pretty', 'indented JSON')
   .description('export a task sequence as DeployR export JSON')
   .action(async (id: string, flags: { home?: string; out?: string; pretty?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsExport(id, new TaskSequenceCatalog(store), processIo, flags))));
@@ -242,8 +274,9 @@ content.command('show').argument('<id>').addOption(homeOption()).option('--json'
 content.command('add-version').argument('<id>').argument('<path>', 'a file (SingleFile) or a folder (Folder)').addOption(homeOption())
   .option('--description <text>').option('--install-command <cmd>', 'for applications: the command line that installs it')
   .option('--driver-manufacturer <make>', 'for driver packs').option('--driver-model <model>', 'for driver packs')
+  .option('--format <format>', 'for disk images (SingleFile): raw, raw+gzip or raw+zst (default: from the file name: .gz, .zst, .img/.raw)')
   .description('add a version from a file or folder (copied into the content library; inactive until activated)')
-  .action(async (id: string, path: string, flags: { home?: string; description?: string; installCommand?: string; driverManufacturer?: string; driverModel?: string }) =>
+  .action(async (id: string, path: string, flags: { home?: string; description?: string; installCommand?: string; driverManufacturer?: string; driverModel?: string; format?: string }) =>
     exit(() => withStore(flags.home, ({ store, paths }) => contentAddVersion(id, path, flags, new ContentLibrary(store, createFsBlobStore(paths.content)), processIo))));
 content.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version active (deployable)')
   .action(async (id: string, version: string, flags: { home?: string }) =>
@@ -273,12 +306,29 @@ throttle.command('clear').argument('[address]', 'the address as `deployr throttl
   .description('let a source (or all) try again at once; audited')
   .action(async (address: string | undefined, flags: { home?: string; all?: boolean; alert?: boolean }) => exit(() => withStore(flags.home, ({ store }) => throttleClear(address, flags, store, processIo))));
 
+const keys = program.command('keys').description('token-signing keys: list them (never key material), rotate them');
+keys.command('list').addOption(homeOption()).option('--json', 'JSON output').description('every signing key: id, created, state (active, verify-only, retired)')
+  .action(async (flags: { home?: string; json?: boolean }) => exit(() => withStore(flags.home, ({ store }) => keysList(store, processIo, Boolean(flags.json)))));
+keys.command('rotate').addOption(homeOption())
+  .option('--verify-for <duration>', 'how long the old key still verifies tokens (default: DEPLOYR_TOKEN_TTL + 5m; 0 = refuse its tokens at once)')
+  .description('a new key signs from now on; the old one verifies tokens it signed until they have expired, then it is retired (audited)')
+  .action(async (flags: { home?: string; verifyFor?: string }) => exit(() => withStore(flags.home, async (opened) => {
+    const { kek } = await openSigningKeys(opened);
+    return keysRotate(opened.store, kek, processIo, flags, loadServiceConfig({}).tokenTtlSeconds);
+  })));
+keys.command('rotate-kek').addOption(homeOption())
+  .description('seal every signing key under a new key-encryption key (keys/signing-kek) and replace the file (audited)')
+  .action(async (flags: { home?: string }) => exit(() => withStore(flags.home, async (opened) => {
+    await openSigningKeys(opened);
+    return keysRotateKek(opened.store, kekFile(opened.paths), processIo);
+  })));
+
 const audit = program.command('audit').description('the audit trail (every login attempt and settings change)')
   .addOption(homeOption())
   .option('--since <time|duration>', 'only entries since a time or for a duration back (e.g. 2h)')
   .option('--method <method>', 'passcode, anonymous, certificate, entra, security, …')
   .option('--result <result>', 'success, failure, changed, …')
-  .option('--kind <kind>', 'login, settings, alert, throttle, content, task-sequence, step-definition, run')
+  .option('--kind <kind>', 'login, settings, alert, throttle, content, task-sequence, step-definition, run, keys')
   .option('--limit <n>', 'only the newest n entries')
   .option('--json', 'JSON lines')
   .action(async (flags: AuditListFlags & { home?: string }) => exit(() => withStore(flags.home, ({ store }) => auditList(flags, store, processIo))));
@@ -289,6 +339,38 @@ audit.command('export').addOption(homeOption()).description('every entry as JSON
   .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
 
 registerAdminCommands(program);
+const media = program.command('media').description('boot media: a small Linux boot environment (kernel, initrd, iPXE script, hybrid ISO) that runs the client');
+media.command('build').addOption(homeOption())
+  .option('--out <dir>', 'where to write (default: the home\'s media folder, which the service publishes under /Content/Boot/)')
+  .option('--server <url>', 'the server the boot environment connects to (default https://THIS-HOST:7281)')
+  .option('--fingerprint <sha256>', 'the server certificate fingerprint to pin (default: from the service\'s certificate)')
+  .option('--cert <file>', 'the service\'s certificate, to pin its fingerprint (default: the home\'s tls/server.crt or $DEPLOYR_TLS_CERT)')
+  .option('--kernel <file>', 'the kernel (default: the newest /boot/vmlinuz-*)').option('--modules <dir>', 'its modules folder (/lib/modules/VERSION)')
+  .option('--node <file>', 'the Node.js binary to put in the initrd (default: this one)')
+  .option('--noprompt', 'an ISO without a menu: boots the environment at once')
+  .option('--no-secure-boot', 'UEFI path without Debian\'s signed shim and GRUB (boots only with Secure Boot off); default: Secure Boot media')
+  .option('--console <list>', 'kernel consoles, the last one runs the client (default "ttyS0,115200 tty0")')
+  .option('--zstd-level <n>', 'initrd compression level 1-19 (default 10)')
+  .description('build vmlinuz, initrd, boot.ipxe, deployr.iso and media.json (no secret goes on them)')
+  .action(async (flags: MediaBuildFlags & { home?: string }) => exit(() => {
+    const home = resolveHome(flags.home);
+    return mediaBuild(home, homePaths(home).media, flags, { clientBundle: CLIENT_BUNDLE_PATH, version: VERSION }, processIo);
+  }));
+media.command('status').addOption(homeOption()).addOption(localPortOption()).option('--cert <file>', 'the service\'s certificate (when the service is not running)').option('--json', 'JSON output')
+  .description('what is published under /Content/Boot/, whether it is intact and pins the service\'s current certificate (exit 0 when both)')
+  .action(async (flags: { home?: string; localPort: string; cert?: string; json?: boolean }) => exit(async () => {
+    const home = resolveHome(flags.home);
+    const running = await localStatus(Number(flags.localPort));
+    return mediaStatus(home, homePaths(home).media, flags, running?.tlsFingerprint ?? null, processIo);
+  }));
+media.command('dnsmasq').requiredOption('--subnet <address>', 'the LAN\'s network address, e.g. 192.168.1.0')
+  .requiredOption('--boot-url <url>', 'the boot script, e.g. http://deployr.lan:8080/Content/Boot/boot.ipxe (serve --boot-http-port)')
+  .option('--tftp-root <dir>', 'where undionly.kpxe and ipxe.efi are (default /usr/lib/ipxe, from the ipxe package; with --secure-boot the home\'s media folder)').option('--interface <name>', 'serve only on this interface')
+  .option('--secure-boot', 'UEFI machines get Debian\'s signed shim → signed network GRUB (kernel and initrd by TFTP from the media folder) instead of ipxe.efi')
+  .addOption(homeOption())
+  .description('print a proxyDHCP + TFTP configuration for dnsmasq beside an existing DHCP server')
+  .action(async (flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string; secureBoot?: boolean; home?: string }) => exit(async () => mediaDnsmasq(flags, processIo, homePaths(resolveHome(flags.home)).media)));
+
 registerClientCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,14 +1,17 @@
 // `deployr serve --workers N`: the composition root of a primary process that forks N workers (node:cluster), each running the whole service on the same ports.
 
 import cluster, { type Worker } from 'node:cluster';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServiceConfig } from '../config/service-config.js';
-import { createLogger } from '../server/logger.js';
+import { resolveHome, type ServiceConfig } from '../config/service-config.js';
+import { writeServicePorts } from '../config/service-ports.js';
+import { configuredMethods } from '../domain/security-settings.js';
+import { createServiceLogger } from '../server/logger.js';
 import { runService } from '../server/service.js';
 import { loadOrCreateTlsMaterial } from '../server/tls-certificate.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 import { PrimaryCheckGate, WorkerCheckGate, type GateRequest } from './cluster-check-gate.js';
-import { openHomeStore } from './open-store.js';
+import { openHomeStore, openSigningKeys } from './open-store.js';
 
 /** What a running service (one process or N workers) tells the person who started it. */
 export interface BannerFacts {
@@ -20,18 +23,35 @@ export interface BannerFacts {
   fingerprint: string;
   created: boolean;
   workers: number;
+  /** The sign-in methods configured now (an empty list: "set a passcode" is the next thing to do). */
+  methods: readonly string[];
+  /** The plain-HTTP boot media port (`--boot-http-port`), when on. */
+  bootHttpPort?: number | null;
 }
 
-/** The start banner (tests and tools parse the `HTTPS API:`, `Local admin:` and fingerprint lines: keep them). */
+/**
+ * The start banner, written at once (one block, so that log lines do not fall inside it). The
+ * commands it suggests carry `--home` when the home is not the default one, and setting a passcode
+ * is suggested only while no sign-in method is configured. (Tests and tools parse the `HTTPS API:`,
+ * `Local admin:` and fingerprint lines: keep them.)
+ */
 export function printBanner(say: (line: string) => void, b: BannerFacts): void {
-  say(`deployr ${b.version} is running${b.workers > 1 ? ` (${b.workers} worker processes)` : ''}.`);
-  say(`  HTTPS API:     https://localhost:${b.port}/v1  (home ${b.home})`);
-  say(`  Local admin:   http://127.0.0.1:${b.localPort}`);
-  say(`  TLS certificate${b.created ? ' (self-signed, made now)' : ''}: ${b.certFile}`);
-  say(`  SHA-256 fingerprint: ${b.fingerprint}`);
-  say('Next: set a passcode (deployr configure security --passcode), import a task sequence (deployr ts import FILE.json),');
-  say(`      then start a client: deployr client --server https://localhost:${b.port} --ca ${b.certFile}`);
-  say(`      or on a machine with only Node.js and curl: curl -fsS --cacert server.crt -o bootstrap.sh https://SERVER:${b.port}/v1/Service/Bootstrap && sh bootstrap.sh`);
+  const homeArg = resolve(b.home) === resolveHome(undefined, {}) ? '' : ` --home ${/[\s'"$]/.test(b.home) ? `'${b.home.replace(/'/g, `'\\''`)}'` : b.home}`;
+  const lines = [
+    `deployr ${b.version} is running${b.workers > 1 ? ` (${b.workers} worker processes)` : ''}.`,
+    `  HTTPS API:     https://localhost:${b.port}/v1  (home ${b.home})`,
+    `  Local admin:   http://127.0.0.1:${b.localPort}`,
+    ...(b.bootHttpPort !== undefined && b.bootHttpPort !== null ? [`  Boot media:    http://HOST:${b.bootHttpPort}/Content/Boot/boot.ipxe  (plain HTTP, boot files only; also over HTTPS)`] : []),
+    `  TLS certificate${b.created ? ' (self-signed, made now)' : ''}: ${b.certFile}`,
+    `  SHA-256 fingerprint: ${b.fingerprint}`,
+    `  Sign-in methods: ${b.methods.length ? b.methods.join(', ') : 'none yet'}`,
+    b.methods.length === 0
+      ? `Next: set a passcode (deployr configure security${homeArg} --passcode), import a task sequence (deployr ts import${homeArg} examples/hello-world.json),`
+      : `Next: import a task sequence (deployr ts import${homeArg} examples/hello-world.json), check the service (deployr configure check${homeArg}),`,
+    `      then start a client: deployr client --server https://localhost:${b.port} --ca ${b.certFile}`,
+    `      or on a machine with only Node.js and curl: curl -fsS --cacert server.crt -o bootstrap.sh https://SERVER:${b.port}/v1/Service/Bootstrap && sh bootstrap.sh`,
+  ];
+  say(lines.join('\n'));
 }
 
 /** Messages between the primary and its workers (over the cluster's IPC channel). */
@@ -72,10 +92,12 @@ async function runWorker(config: ServiceConfig, version: string): Promise<number
   process.once('disconnect', () => { gate.refuseAll(); requestStop(); });
 
   try {
-    const { store, paths, digestKey } = openHomeStore(config.home);
-    const logger = createLogger(config.logLevel).child({ worker: cluster.worker?.id, pid: process.pid });
+    const opened = openHomeStore(config.home, { warn: (line) => send({ type: 'say', line }) });
+    const { store, paths, digestKey } = opened;
+    const { source: signingKeys } = await openSigningKeys(opened);
+    const logger = createServiceLogger(config.logLevel, config.logFormat).child({ worker: cluster.worker?.id, pid: process.pid });
     const service = await runService({
-      config, store, digestKey, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version,
+      config, store, digestKey, signingKeys, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version,
       say: (line) => send({ type: 'say', line }), blobs: createFsBlobStore(paths.content), gate, clientBundlePath: CLIENT_BUNDLE_PATH,
     });
     if (!stopRequested) send({ type: 'listening', port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint });
@@ -105,10 +127,14 @@ interface Slot {
 
 /** The primary: makes the home, key, database schema and TLS certificate once, forks the workers, prints the banner, restarts and stops them. */
 async function runPrimary(config: ServiceConfig, version: string, say: (line: string) => void): Promise<number> {
-  const logger = createLogger(config.logLevel).child({ role: 'primary', pid: process.pid });
-  // Once, here, so that workers do not race: the home folder and its key file, the schema migrations, the self-signed certificate.
-  const opened = openHomeStore(config.home);
-  await opened.store.close();
+  const logger = createServiceLogger(config.logLevel, config.logFormat).child({ role: 'primary', pid: process.pid });
+  // Once, here, so that workers do not race: the home folder (tightened) and its key files, the schema migrations, the sealed signing keys, the self-signed certificate.
+  const opened = openHomeStore(config.home, { warn: say, deep: true });
+  let methods: ReturnType<typeof configuredMethods>;
+  try {
+    await openSigningKeys(opened);
+    methods = configuredMethods((await opened.store.getSecurity()).settings);
+  } finally { await opened.store.close(); }
   const certFile = config.tlsCertFile ?? opened.paths.tlsCert;
   const tls = await loadOrCreateTlsMaterial({ cert: opened.paths.tlsCert, key: opened.paths.tlsKey }, { cert: config.tlsCertFile, key: config.tlsKeyFile });
 
@@ -209,7 +235,8 @@ async function runPrimary(config: ServiceConfig, version: string, say: (line: st
   }
   phase = 'running';
   const p = ports as unknown as { port: number; localPort: number };
-  printBanner(say, { version, home: config.home, certFile, port: p.port, localPort: p.localPort, fingerprint: tls.fingerprint, created: tls.created, workers: slots.length });
+  writeServicePorts(config.home, { port: p.port, localPort: p.localPort, pid: process.pid, startedAt: new Date().toISOString() });
+  printBanner(say, { version, home: config.home, certFile, port: p.port, localPort: p.localPort, fingerprint: tls.fingerprint, created: tls.created, workers: slots.length, methods, bootHttpPort: config.bootHttpPort });
   const signal = await signalledPromise;
   say(`${signal}: stopping ${live().length} worker(s)…`);
   await stopAll();

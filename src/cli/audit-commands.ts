@@ -1,9 +1,9 @@
 // `deployr audit [list]|verify|export`: read and check the audit trail.
 
-import type { AuditKind } from '../domain/audit.js';
+import { AUDIT_KINDS, AUDIT_METHODS, AUDIT_RESULTS, type AuditKind } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { AuditStore } from '../engine/ports.js';
-import type { CommandIo } from './output.js';
+import { plural, type CommandIo } from './output.js';
 
 /** Filters of `deployr audit`. */
 export interface AuditListFlags {
@@ -20,12 +20,33 @@ function sinceToIso(since: string | undefined): string | undefined {
   const rel = /^(\d+)([smhd])$/.exec(since);
   if (rel) return new Date(Date.now() - Number(rel[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[rel[2] as 's' | 'm' | 'h' | 'd'] * 1000).toISOString();
   const t = Date.parse(since);
-  if (Number.isNaN(t)) throw new Error(`--since "${since}" is neither a time (2026-11-28T10:00Z) nor a duration (2h, 7d).`);
+  if (Number.isNaN(t)) throw new DeployrError('INVALID_INPUT', '--since is neither a time (2026-11-28T10:00Z) nor a duration (2h, 7d).');
   return new Date(t).toISOString();
+}
+
+/**
+ * Checks a filter value against the values deployr writes and those already in the trail (so a
+ * value written by a newer version can still be filtered); a typo gets the allowed values.
+ */
+async function checkFilter(flag: '--method' | '--result', value: string | undefined, known: readonly string[], store: AuditStore): Promise<void> {
+  if (value === undefined || known.includes(value)) return;
+  const field = flag === '--method' ? 'method' : 'result';
+  const present = new Set((await store.list({})).map((e) => e[field]));
+  if (present.has(value)) return;
+  const allowed = [...new Set([...known, ...present])].sort();
+  throw new DeployrError('INVALID_INPUT', `Unknown ${flag} value; use one of: ${allowed.join(', ')}.`);
 }
 
 /** `deployr audit`: entries oldest first, filtered. */
 export async function auditList(flags: AuditListFlags, store: AuditStore, io: CommandIo): Promise<number> {
+  if (flags.limit !== undefined && !/^[1-9][0-9]{0,8}$/.test(flags.limit)) {
+    throw new DeployrError('INVALID_INPUT', '--limit takes a whole number of entries from 1 to 999999999.');
+  }
+  if (flags.kind !== undefined && !AUDIT_KINDS.includes(flags.kind as AuditKind)) {
+    throw new DeployrError('INVALID_INPUT', `Unknown --kind value; use one of: ${AUDIT_KINDS.join(', ')}.`);
+  }
+  await checkFilter('--method', flags.method, AUDIT_METHODS, store);
+  await checkFilter('--result', flags.result, AUDIT_RESULTS, store);
   const since = sinceToIso(flags.since);
   const entries = await store.list({
     ...(since ? { since } : {}), ...(flags.method ? { method: flags.method } : {}), ...(flags.result ? { result: flags.result } : {}),
@@ -46,7 +67,7 @@ export async function auditList(flags: AuditListFlags, store: AuditStore, io: Co
 export async function auditVerify(store: AuditStore, io: CommandIo, flags: { anchor?: string } = {}): Promise<number> {
   const v = await store.verify();
   if (!v.ok) {
-    io.out(`The audit trail has been tampered with: entry ${v.brokenAt} does not match the chain (${v.checked} entries before it are intact).`);
+    io.out(`The audit trail has been tampered with: entry ${v.brokenAt} does not match the chain (${plural(v.checked, 'entry', 'entries')} before it ${v.checked === 1 ? 'is' : 'are'} intact).`);
     return 1;
   }
   const head = (await store.list({ limit: 1 }))[0];
@@ -60,7 +81,7 @@ export async function auditVerify(store: AuditStore, io: CommandIo, flags: { anc
       return 1;
     }
   }
-  io.out(`The audit trail is intact (${v.checked} entries checked).`);
+  io.out(`The audit trail is intact (${plural(v.checked, 'entry', 'entries')} checked).`);
   if (head) io.out(`Head: ${head.seq}:${head.mac}  (keep it elsewhere; later run: deployr audit verify --anchor ${head.seq}:${head.mac})`);
   return 0;
 }

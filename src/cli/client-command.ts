@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ClientError } from '../client/api-client.js';
 import { createPrompter } from '../client/prompt.js';
-import { runClient, variable } from '../client/run-client.js';
+import { DEFAULT_PATIENCE_MS, runClient, variable } from '../client/run-client.js';
 import { isSecretVariableName } from '../domain/variables.js';
-import { commandExit } from './output.js';
+import { commandExit, parseDuration } from './output.js';
 
 /**
  * Turns the `--var NAME=VALUE` options into variables. Runs inside the command, so that a bad one
@@ -46,11 +46,24 @@ function readVarsFile(file: string): Record<string, string> {
     return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
   }
   const vars: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  for (const [index, line] of lines.entries()) {
+    if (!line.trim() || line.trim().startsWith('#')) continue;
     const eq = line.indexOf('=');
-    if (line.trim() && !line.trim().startsWith('#') && eq > 0) vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
+    // Named by file and line, never quoted (the line may be the passcode with its NAME= forgotten).
+    if (eq <= 0 || !line.slice(0, eq).trim()) throw new ClientError('INPUT', `--vars ${file}: line ${index + 1} is not NAME=VALUE (nor empty, nor a # comment).`);
+    vars[line.slice(0, eq).trim()] = line.slice(eq + 1);
   }
   return vars;
+}
+
+/** `--patience` / DEPLOYR_CLIENT_PATIENCE as milliseconds (default 10 min); a bad value is a one-line INPUT error. */
+function patienceMs(flag: string | undefined, env: string | undefined): number {
+  const text = flag ?? env;
+  if (text === undefined || text.trim() === '') return DEFAULT_PATIENCE_MS;
+  try { return parseDuration(text) * 1000; } catch {
+    throw new ClientError('INPUT', `${flag !== undefined ? '--patience' : 'DEPLOYR_CLIENT_PATIENCE'} takes a duration such as 90s, 10m or 1h (0 = do not wait), not "${text}".`);
+  }
 }
 
 /** Adds `client` to `program`: sign in, choose a task sequence (or take --ts), run it. */
@@ -72,8 +85,13 @@ export function registerClientCommand(program: Command): void {
     .option('--new-run', 'discard a saved (unfinished) run instead of resuming it')
     .option('--secret <name>', 'treat this variable as secret: never printed, logged, uploaded or saved (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
-    .action(async (flags: { server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean }) => {
+    .option('--patience <duration>', 'how long to keep retrying an unreachable server during a run (default 10m; 0 = not at all; env DEPLOYR_CLIENT_PATIENCE)')
+    .option('--boot', 'boot environment: wait for the server while it cannot be reached, and honour FinishAction and Reboot steps without asking')
+    .action(async (flags: { boot?: boolean; server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean; patience?: string }) => {
       await commandExit(async () => {
+        // Two trust anchors would mean one is silently ignored (the fingerprint would win): refused.
+        if (flags.ca && flags.fingerprint) throw new ClientError('INPUT', 'Give --ca FILE or --fingerprint SHA256, not both: each alone says which server certificate to trust.');
+        const patience = patienceMs(flags.patience, process.env.DEPLOYR_CLIENT_PATIENCE);
         const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
         const fromOptions = parseVarOptions(flags.var);
         const variables = { ...fromEnv, ...(flags.vars ? readVarsFile(flags.vars) : {}), ...fromOptions };
@@ -81,6 +99,8 @@ export function registerClientCommand(program: Command): void {
         for (const name of Object.keys(fromOptions).filter((n) => isSecretVariableName(n, flags.secret))) {
           process.stderr.write(`warning: the secret variable ${name} was given with --var, where other users of this machine can see it (ps); pass it with DEPLOYR_VAR_${name} or --vars FILE instead.\n`);
         }
+        // A serial console reports no size (0 columns): prompts would wrap after every character.
+        if (flags.boot && process.stdout.isTTY && !process.stdout.columns) Object.assign(process.stdout, { columns: 80, rows: 24 });
         const prompter = createPrompter();
         try {
           return await runClient({
@@ -89,7 +109,11 @@ export function registerClientCommand(program: Command): void {
             ...(flags.ts ?? variable(variables, 'TSID') ? { ts: (flags.ts ?? variable(variables, 'TSID')) as string } : {}),
             ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),
             ...(flags.pfx ? { pfxFile: flags.pfx } : {}), ...(process.env.DEPLOYR_PFX_PASSWORD ? { pfxPassword: process.env.DEPLOYR_PFX_PASSWORD } : {}),
-            ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions),
+            ...(flags.stateDir ? { stateDir: flags.stateDir } : {}), newRun: Boolean(flags.newRun), secretNames: flags.secret, allowPowerActions: Boolean(flags.allowPowerActions || flags.boot),
+            patienceMs: patience,
+            waitForServer: Boolean(flags.boot),
+            // Boot environment: /init read the firmware's SecureBoot variable (on | off | not-uefi).
+            ...(flags.boot && process.env.DEPLOYR_SECURE_BOOT ? { secureBoot: process.env.DEPLOYR_SECURE_BOOT } : {}),
           }, {
             prompter, out: (line) => process.stdout.write(line + '\n'),
             terminal: { isTTY: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text), get columns() { return process.stdout.columns; }, get rows() { return process.stdout.rows; } },

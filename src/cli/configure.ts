@@ -2,13 +2,13 @@
 
 import { readFileSync } from 'node:fs';
 import type { LocalStatus } from '../api/contract.js';
-import { describeChange, type SecurityAdmin, type SecurityChange } from '../auth/security-admin.js';
+import type { SecurityAdmin, SecurityChange } from '../auth/security-admin.js';
 import { checkNewPasscode } from '../domain/passcode-policy.js';
 import { DeployrError } from '../domain/errors.js';
 import { configuredMethods, type SecuritySettings } from '../domain/security-settings.js';
 import type { VersionedSecuritySettings } from '../engine/ports.js';
 import type { Prompter } from '../client/prompt.js';
-import { formatDuration, parseDurationFlag, type CommandIo } from './output.js';
+import { describeDuration, formatDuration, parseDurationFlag, plural, type CommandIo } from './output.js';
 
 /** What the configure commands need. */
 export interface ConfigureDeps {
@@ -49,6 +49,33 @@ export interface SecurityFlags {
   clearCert?: boolean;
   overlap?: string;
   remindAfter?: string;
+  endOverlap?: boolean;
+}
+
+/**
+ * One change in words that read both as a pending change and after "Saved:" (e.g. "new passcode",
+ * "rotation overlap 2 hours"); a rotation change names only what it changes. Never a secret.
+ */
+export function describeChange(change: SecurityChange): string {
+  switch (change.kind) {
+    case 'passcode': return 'new passcode';
+    case 'clear-passcode': return 'passcode removed';
+    case 'bypass': return change.enabled ? 'bypass (anonymous) authentication ON — lab use only' : 'bypass (anonymous) authentication off';
+    case 'entra': return `Entra ID: tenant ${change.entra.tenantId}, application ${change.entra.clientId}, role ${change.entra.role}`;
+    case 'clear-entra': return 'Entra ID settings removed';
+    case 'certificate': return 'client certificates trusted from the given CA bundle';
+    case 'clear-certificate': return 'client-certificate trust removed';
+    case 'end-overlap': return 'rotation overlap ended: the previous passcode and its tokens stop';
+    case 'rotation': return [
+      change.overlapSeconds === undefined ? '' : `rotation overlap ${change.overlapSeconds > 0 ? describeDuration(change.overlapSeconds) : 'off'}`,
+      change.remindAfterSeconds === undefined ? '' : `passcode reminder ${change.remindAfterSeconds > 0 ? `after ${describeDuration(change.remindAfterSeconds)}` : 'off'}`,
+    ].filter(Boolean).join('; ');
+  }
+}
+
+/** "New passcode": the first letter upper-cased. */
+function sentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Asks for a new passcode twice (masked, or two lines of standard input); one the policy refuses, or a mismatch, changes nothing. */
@@ -73,6 +100,10 @@ export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter)
       ...(flags.overlap !== undefined ? { overlapSeconds: parseDurationFlag(flags.overlap, '--overlap') } : {}),
       ...(flags.remindAfter !== undefined ? { remindAfterSeconds: parseDurationFlag(flags.remindAfter, '--remind-after') } : {}),
     });
+  }
+  if (flags.endOverlap) {
+    if (flags.passcode) throw new DeployrError('INVALID_INPUT', '--end-overlap and --passcode cannot be used together: --passcode --overlap 0 changes the passcode with no overlap.');
+    changes.push({ kind: 'end-overlap' });
   }
   if (flags.clearPasscode) changes.push({ kind: 'clear-passcode' });
   if (flags.bypass !== undefined) {
@@ -113,10 +144,14 @@ export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter)
 export async function configureSecurity(flags: SecurityFlags, deps: ConfigureDeps): Promise<number> {
   const changes = await changesFromFlags(flags, deps.prompter);
   if (changes.length === 0) {
-    throw new DeployrError('INVALID_INPUT', 'Nothing to change: give --passcode, --clear-passcode, --bypass on|off, --entra-*, --clear-entra, --cert-ca, --clear-cert, --overlap or --remind-after.');
+    throw new DeployrError('INVALID_INPUT', 'Nothing to change: give --passcode, --clear-passcode, --bypass on|off, --entra-*, --clear-entra, --cert-ca, --clear-cert, --overlap, --end-overlap or --remind-after.');
   }
   const result = await deps.admin.apply(changes);
   for (const w of result.warnings) deps.io.err(`warning: ${w}`);
+  if (!result.changed) {
+    deps.io.out(`Nothing changed (revision ${result.revision}).`);
+    return 0;
+  }
   for (const c of changes) deps.io.out(`Saved: ${describeChange(c)}.`);
   deps.io.out(`Security settings saved (revision ${result.revision}); a running service applies them within a few seconds.`);
   return 0;
@@ -138,17 +173,24 @@ export function showLines(v: VersionedSecuritySettings, now: Date): string[] {
     if (s.entra) lines.push('    At boot the passcode is refused while Entra ID is configured; full-OS starts may still pass the Passcode variable.');
     if (s.remindAfterSeconds > 0 && ageSeconds > s.remindAfterSeconds) lines.push(`    REMINDER: the passcode is older than ${formatDuration(s.remindAfterSeconds)}; consider changing it (deployr configure security --passcode).`);
   } else lines.push('  Passcode: not set');
-  if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now.getTime()) lines.push(`  Previous passcode still accepted until ${s.previousPasscode.validUntil} (rotation overlap)`);
-  lines.push(`  Rotation overlap: ${s.rotationOverlapSeconds ? formatDuration(s.rotationOverlapSeconds) : 'off (old passcode and its tokens stop at once)'}`);
+  if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now.getTime()) {
+    lines.push(`  Previous passcode (generation ${s.previousPasscode.generation}) and its tokens: still accepted until ${s.previousPasscode.validUntil} (rotation overlap running; end it now with deployr configure security --end-overlap)`);
+  } else if (s.passcode && s.passcode.generation > 1) {
+    lines.push('  Previous passcode and its tokens: no longer accepted');
+  }
+  lines.push(`  Rotation overlap for the next change: ${s.rotationOverlapSeconds
+    ? `${formatDuration(s.rotationOverlapSeconds)} (the passcode it replaces and its tokens keep working that long)`
+    : 'off (the passcode it replaces and its tokens stop at once)'}`);
   lines.push(`  Passcode reminder: ${s.remindAfterSeconds ? `after ${formatDuration(s.remindAfterSeconds)}` : 'off'}`);
   return lines;
 }
 
+/** An age in its largest whole unit: `45 seconds`, `3 minutes`, `5 hours`, `12 days` (for less than 2 of a unit, the next smaller one). */
 function formatAge(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
-  if (seconds < 172800) return `${Math.floor(seconds / 3600)} h`;
-  return `${Math.floor(seconds / 86400)} days`;
+  if (seconds < 120) return plural(seconds, 'second');
+  if (seconds < 7200) return plural(Math.floor(seconds / 60), 'minute');
+  if (seconds < 172800) return plural(Math.floor(seconds / 3600), 'hour');
+  return plural(Math.floor(seconds / 86400), 'day');
 }
 
 /** `deployr configure show`. */
@@ -182,6 +224,61 @@ export async function configureCheck(deps: ConfigureDeps): Promise<number> {
   return 1;
 }
 
+/** The security menu: every setting `configure security` has a flag for. */
+export const SECURITY_MENU = [
+  { value: 'passcode', label: 'Set the passcode', hint: '--passcode' },
+  { value: 'clear-passcode', label: 'Remove the passcode', hint: '--clear-passcode' },
+  { value: 'overlap', label: 'Rotation overlap after a passcode change', hint: '--overlap' },
+  { value: 'end-overlap', label: 'End the rotation overlap now (the previous passcode and its tokens stop)', hint: '--end-overlap' },
+  { value: 'remind-after', label: 'Remind to change the passcode after…', hint: '--remind-after' },
+  { value: 'entra', label: 'Use Entra ID (device-code sign-in)', hint: '--entra-tenant, --entra-client-id, --entra-role, --entra-authority' },
+  { value: 'clear-entra', label: 'Remove the Entra ID settings', hint: '--clear-entra' },
+  { value: 'cert', label: 'Trust client certificates from a CA bundle', hint: '--cert-ca, --cert-subject, --cert-san, --cert-crl, --cert-allow-no-eku' },
+  { value: 'clear-cert', label: 'Remove client-certificate trust', hint: '--clear-cert' },
+  { value: 'bypass-on', label: 'Turn bypass (anonymous) authentication on — lab only', hint: '--bypass on' },
+  { value: 'bypass-off', label: 'Turn bypass authentication off', hint: '--bypass off' },
+  { value: 'back', label: 'Back' },
+];
+
+/** Asks a line; an empty answer is undefined, an ended input null. */
+async function ask(p: Prompter, label: string): Promise<string | undefined> {
+  const v = await p.line(label);
+  if (v === null) throw new DeployrError('INVALID_INPUT', 'The input ended; nothing changed.');
+  return v.trim() === '' ? undefined : v.trim();
+}
+
+/** The flags a menu choice stands for, asking for the values its flags take; null for Back. */
+async function menuFlags(what: string | null, p: Prompter): Promise<SecurityFlags | null> {
+  switch (what) {
+    case 'passcode': return { passcode: true };
+    case 'clear-passcode': return { clearPasscode: true };
+    case 'overlap': return { overlap: (await ask(p, 'Overlap (e.g. 2h; 0 = off):')) ?? '0' };
+    case 'end-overlap': return { endOverlap: true };
+    case 'remind-after': return { remindAfter: (await ask(p, 'Remind after (e.g. 90d; 0 = off):')) ?? '0' };
+    case 'entra': {
+      const entraTenant = await ask(p, 'Entra ID tenant id:');
+      const entraClientId = await ask(p, 'Application (client) id:');
+      const entraRole = await ask(p, 'Role a user needs:');
+      const entraAuthority = await ask(p, 'Authority (empty: https://login.microsoftonline.com):');
+      return { entraTenant, entraClientId, entraRole, ...(entraAuthority ? { entraAuthority } : {}) } as SecurityFlags;
+    }
+    case 'clear-entra': return { clearEntra: true };
+    case 'cert': {
+      const certCa = await ask(p, 'CA bundle file (PEM):');
+      if (certCa === undefined) throw new DeployrError('INVALID_INPUT', 'No CA bundle was given; nothing changed.');
+      const certSubject = await ask(p, 'Subject pattern (empty: any):');
+      const certSan = await ask(p, 'SAN pattern (empty: any):');
+      const certCrl = await ask(p, 'CRL file (empty: none):');
+      const eku = await p.confirm('Require the clientAuth extended key usage?');
+      return { certCa, ...(certSubject ? { certSubject } : {}), ...(certSan ? { certSan } : {}), ...(certCrl ? { certCrl } : {}), ...(eku === false ? { certAllowNoEku: true } : {}) };
+    }
+    case 'clear-cert': return { clearCert: true };
+    case 'bypass-on': return { bypass: 'on' };
+    case 'bypass-off': return { bypass: 'off' };
+    default: return null;
+  }
+}
+
 /** `deployr configure` on a terminal: a menu of sections (security first), pending changes shown, saved only when confirmed. */
 export async function configureInteractive(deps: ConfigureDeps): Promise<number> {
   const p = deps.prompter;
@@ -189,7 +286,7 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
   const pending: SecurityChange[] = [];
   for (;;) {
     const section = await p.choose('Configure deployr', [
-      { value: 'security', label: 'Security settings', hint: 'passcode, Entra ID, certificates, bypass' },
+      { value: 'security', label: 'Security settings', hint: 'passcode, rotation, Entra ID, certificates, bypass' },
       { value: 'show', label: 'Show the current settings' },
       { value: 'review', label: `Review and save pending changes (${pending.length})` },
       { value: 'quit', label: 'Quit without saving' },
@@ -200,20 +297,10 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
     }
     if (section === 'show') { for (const l of showLines(await deps.readSettings(), new Date())) deps.io.out(l); continue; }
     if (section === 'security') {
-      const what = await p.choose('Security settings', [
-        { value: 'passcode', label: 'Set the passcode' },
-        { value: 'clear-passcode', label: 'Remove the passcode' },
-        { value: 'bypass-on', label: 'Turn bypass (anonymous) authentication on — lab only' },
-        { value: 'bypass-off', label: 'Turn bypass authentication off' },
-        { value: 'clear-entra', label: 'Remove the Entra ID settings' },
-        { value: 'back', label: 'Back' },
-      ]);
+      const what = await p.choose('Security settings', SECURITY_MENU);
       try {
-        if (what === 'passcode') pending.push({ kind: 'passcode', passcode: await readNewPasscode(p) });
-        else if (what === 'clear-passcode') pending.push({ kind: 'clear-passcode' });
-        else if (what === 'bypass-on') pending.push({ kind: 'bypass', enabled: true });
-        else if (what === 'bypass-off') pending.push({ kind: 'bypass', enabled: false });
-        else if (what === 'clear-entra') pending.push({ kind: 'clear-entra' });
+        const flags = await menuFlags(what, p);
+        if (flags !== null) pending.push(...(await changesFromFlags(flags, p)));
       } catch (err) {
         deps.io.err(`error: ${(err as Error).message}`);
       }
@@ -221,7 +308,7 @@ export async function configureInteractive(deps: ConfigureDeps): Promise<number>
     }
     if (pending.length === 0) { deps.io.out('No pending changes.'); continue; }
     deps.io.out('Pending changes:');
-    for (const c of pending) deps.io.out(`  - ${describeChange(c)}`);
+    for (const c of pending) deps.io.out(`  - ${sentence(describeChange(c))}`);
     if (await p.confirm('Save these changes?')) {
       try {
         const result = await deps.admin.apply(pending);

@@ -4,7 +4,7 @@ import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { ContentLibrary } from '../engine/content-library.js';
 import type { ContentLifecycle } from '../engine/content-lifecycle.js';
 import { DeployrError } from '../domain/errors.js';
-import { parseDurationFlag, type CommandIo } from './output.js';
+import { parseDurationFlag, plural, type CommandIo } from './output.js';
 
 /** Who the admin commands act as, for the audit trail. */
 const LOCAL_ADMIN = { subject: 'admin', source: 'local' };
@@ -15,7 +15,7 @@ export function formatBytes(n: number): string {
   let v = n;
   let u = 0;
   while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return u === 0 ? `${n} bytes` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+  return u === 0 ? plural(n, 'byte') : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
 /** `deployr content create --name --purpose --type [--description]`. */
@@ -49,24 +49,25 @@ export async function contentShow(id: string, catalog: ContentCatalog, io: Comma
     io.out(`  Version ${v.versionNo}  ${v.status}  ${v.files.length} file${v.files.length === 1 ? '' : 's'}, ${formatBytes(size)}  created ${new Date(v.createdDate * 1000).toISOString()}`);
     if (v.description) io.out(`    Description: ${v.description}`);
     if (v.installationCommandLine) io.out(`    Install command: ${v.installationCommandLine}`);
+    if (v.format) io.out(`    Format: ${v.format}`);
     if (v.driverManufacturer || v.driverModel) io.out(`    Driver pack for: ${[v.driverManufacturer, v.driverModel].filter(Boolean).join(' ')}`);
     for (const f of v.files) io.out(`    ${f.sha256}  ${String(f.size).padStart(12)}  ${f.path}`);
   }
   return 0;
 }
 
-/** `deployr content add-version ID PATH [--description] [--install-command] [--driver-manufacturer] [--driver-model]`. */
+/** `deployr content add-version ID PATH [--description] [--install-command] [--driver-manufacturer] [--driver-model] [--format]`. */
 export async function contentAddVersion(
   id: string, path: string,
-  flags: { description?: string; installCommand?: string; driverManufacturer?: string; driverModel?: string },
+  flags: { description?: string; installCommand?: string; driverManufacturer?: string; driverModel?: string; format?: string },
   library: ContentLibrary, io: CommandIo,
 ): Promise<number> {
   const version = await library.addVersion(id, path, {
     description: flags.description ?? null, installationCommandLine: flags.installCommand ?? null,
-    driverManufacturer: flags.driverManufacturer ?? null, driverModel: flags.driverModel ?? null,
+    driverManufacturer: flags.driverManufacturer ?? null, driverModel: flags.driverModel ?? null, format: flags.format ?? null,
   }, LOCAL_ADMIN);
   const size = version.files.reduce((n, f) => n + f.size, 0);
-  io.out(`Added version ${version.versionNo}: ${version.files.length} file${version.files.length === 1 ? '' : 's'}, ${formatBytes(size)}. It is inactive; activate it with: deployr content activate ${id.toLowerCase()} ${version.versionNo}`);
+  io.out(`Added version ${version.versionNo}: ${version.files.length} file${version.files.length === 1 ? '' : 's'}, ${formatBytes(size)}${version.format ? `, format ${version.format}` : ''}. It is inactive; activate it with: deployr content activate ${id.toLowerCase()} ${version.versionNo}`);
   return 0;
 }
 

@@ -1,18 +1,40 @@
 // `deployr runs list|show|watch`: runs of task sequences and the result of each step, read from the store.
 
 import { DeployrError } from '../domain/errors.js';
-import { isRunFinished, RUN_FAILED_EXIT_CODE, type RunRecord, type RunStepRecord } from '../domain/run.js';
-import type { RunRegistry, RunWithSteps } from '../engine/run-registry.js';
-import { formatDuration, parseDurationFlag, type CommandIo } from './output.js';
+import { isRunFinished, RUN_FAILED_EXIT_CODE, type DeviceInfo, type RunStepRecord } from '../domain/run.js';
+import type { RunRegistry, RunView, RunWithSteps } from '../engine/run-registry.js';
+import { formatDuration, parseDurationFlag, plural, type CommandIo } from './output.js';
 
 const MARK: Record<RunStepRecord['status'], string> = {
   running: '>', succeeded: '+', failed: 'x', continued: '!', skipped: '-',
 };
 
+/** The run's status as shown: `stale` for a running run whose client has gone silent. */
+function statusText(r: RunView): string {
+  return r.stale ? 'stale' : r.status;
+}
+
+/** The device as shown: its hostname (when told) and its id. */
+function deviceText(r: RunView): string {
+  const host = r.deviceInfo?.hostname;
+  return host ? `${host} (${r.device ?? '-'})` : (r.device ?? '-');
+}
+
+/** Hostname, MACs, serial number, make and model, as far as the client told them. */
+export function deviceInfoText(info: DeviceInfo | null): string {
+  if (!info) return 'nothing told';
+  const parts = [
+    info.hostname ? `hostname ${info.hostname}` : '', info.make || info.model ? [info.make, info.model].filter(Boolean).join(' ') : '',
+    info.serialNumber ? `serial ${info.serialNumber}` : '', info.macs?.length ? `MAC ${info.macs.join(', ')}` : '',
+  ].filter(Boolean);
+  return parts.length ? parts.join('; ') : 'nothing told';
+}
+
 /** One line for a run in a listing. */
-export function runLine(r: RunRecord): string {
-  const progress = r.status === 'running' && r.currentStep ? `  now: ${r.currentStep}` : r.message ? `  (${r.message})` : '';
-  return `${r.id}  ${r.status.padEnd(9)}  ${r.name} (v${r.versionNo})  device ${r.device ?? '-'}  started ${r.startedAt}${progress}`;
+export function runLine(r: RunView): string {
+  const progress = r.stale ? `  (no report from the client since ${r.updatedAt}${r.currentStep ? `; last step: ${r.currentStep}` : ''})`
+    : r.status === 'running' && r.currentStep ? `  now: ${r.currentStep}` : r.message ? `  (${r.message})` : '';
+  return `${r.id}  ${statusText(r).padEnd(11)}  ${r.name} (v${r.versionNo})  device ${deviceText(r)}  started ${r.startedAt}${progress}`;
 }
 
 function seconds(ms: number | null): string {
@@ -38,11 +60,14 @@ export async function runsList(registry: RunRegistry, io: CommandIo, options: { 
 
 /** Prints a run with its steps (and their output tails when `withOutput`). */
 function printRun(run: RunWithSteps, io: CommandIo, withOutput: boolean): void {
-  io.out(`Run ${run.id}: ${run.name} (${run.taskSequenceId}:${run.versionNo}) ${run.status}`);
+  io.out(`Run ${run.id}: ${run.name} (${run.taskSequenceId}:${run.versionNo}) ${statusText(run)}`);
   // The subject says who signed in (an Entra ID user, a certificate); for a passcode or anonymous sign-in it only repeats the method.
   const who = run.subject && run.subject !== run.method ? ` (${run.subject})` : '';
   io.out(`  device ${run.device ?? '-'}, signed in with ${run.method}${who}, ${run.context}`);
+  io.out(`  machine: ${deviceInfoText(run.deviceInfo)}`);
   io.out(`  started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
+  if (run.stale) io.out(`  stale: the client has not reported since ${run.updatedAt} (expected by ${run.reportBy ?? '-'}); it is shown as running again when it reports`);
+  if (run.status === 'interrupted') io.out('  interrupted: the client was stopped; starting it again with the same state folder resumes the run');
   if (run.message) io.out(`  ${run.status === 'failed' ? 'reason' : 'note'}: ${run.message}`);
   io.out(`  steps (${run.steps.length} reported${run.stepsTotal !== null ? `, ${run.stepsTotal} planned at the start` : ''}):`);
   for (const s of run.steps) {
@@ -88,6 +113,7 @@ export async function runsWatch(id: string, registry: RunRegistry, io: CommandIo
     if (run.status !== lastStatus) {
       lastStatus = run.status;
       if (run.status === 'rebooting') io.out('  … the machine is restarting; the run continues when the client starts again.');
+      if (run.status === 'interrupted') io.out('  … the client was interrupted; the run continues when it is started again.');
     }
     if (isRunFinished(run.status)) {
       io.out(`Run ${run.status}${run.message ? `: ${run.message}` : ''}.`);
@@ -102,6 +128,6 @@ export async function runsPrune(registry: RunRegistry, io: CommandIo, options: {
   const seconds = parseDurationFlag(options.olderThan, '--older-than');
   if (seconds <= 0) throw new DeployrError('INVALID_INPUT', '--older-than must be more than 0 (for example 90d).');
   const { deleted, before } = await registry.prune(seconds, { subject: 'admin', source: 'local' });
-  io.out(`Deleted ${deleted} run${deleted === 1 ? '' : 's'} with no change since ${before} (older than ${formatDuration(seconds)}), with their steps and logs.`);
+  io.out(`Deleted ${plural(deleted, 'run')} with no change since ${before} (older than ${formatDuration(seconds)}), with their steps and logs.`);
   return 0;
 }

@@ -2,19 +2,19 @@
 
 import { writeFileSync } from 'node:fs';
 import { DeployrError } from '../domain/errors.js';
-import { exportStepDefinition, type StepOption } from '../domain/step-definition.js';
+import { exportStepDefinition, parseStepDefinitionExport, type StepOption } from '../domain/step-definition.js';
 import { stepDefinitionOverview, type StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
-import type { CommandIo } from './output.js';
-import { readJsonFile } from './task-sequence-commands.js';
+import { plural, type CommandIo } from './output.js';
+import { readImportFiles } from './task-sequence-commands.js';
 
 const ACTOR = { subject: 'admin', source: 'local' };
 
-/** `deployr step import FILE...`. */
+/** `deployr step import FILE...`: every file is checked before any is imported. */
 export async function stepImport(files: string[], catalog: StepDefinitionCatalog, io: CommandIo): Promise<number> {
-  for (const file of files) {
-    const def = await catalog.importExport(readJsonFile(file), ACTOR);
+  for (const { json } of readImportFiles(files, 'step definition', parseStepDefinitionExport)) {
+    const def = await catalog.importExport(json, ACTOR);
     const o = stepDefinitionOverview(def);
-    io.out(`Imported "${def.name}" (${def.id}): ${o.versions.map((v) => `v${v.versionNo} ${v.status}, ${v.options} options`).join('; ') || 'no versions'}`);
+    io.out(`Imported "${def.name}" (${def.id}): ${o.versions.map((v) => `v${v.versionNo} ${v.status}, ${plural(v.options, 'option')}`).join('; ') || 'no versions'}`);
   }
   return 0;
 }
@@ -32,7 +32,7 @@ export async function stepList(catalog: StepDefinitionCatalog, io: CommandIo, js
 function optionLine(o: StepOption): string {
   const flags = [o.type, o.required ? 'required' : '', o.hidden ? 'hidden' : ''].filter(Boolean).join(', ');
   const value = o.defaultValue ?? '';
-  const shown = value === '' ? '' : /[\r\n]/.test(value) || value.length > 80 ? ` = (${value.split(/\r?\n/).length} lines, ${value.length} characters)` : ` = ${JSON.stringify(value)}`;
+  const shown = value === '' ? '' : /[\r\n]/.test(value) || value.length > 80 ? ` = (${plural(value.split(/\r?\n/).length, 'line')}, ${plural(value.length, 'character')})` : ` = ${JSON.stringify(value)}`;
   const label = o.displayName && o.displayName !== o.name ? `  "${o.displayName}"` : '';
   return `${o.name} (${flags})${shown}${label}`;
 }
@@ -44,7 +44,7 @@ export async function stepShow(id: string, catalog: StepDefinitionCatalog, io: C
   io.out(`${def.name} (${def.id})${def.typeName ? `  [${def.typeName}]` : ''}`);
   if (def.description) for (const line of def.description.split(/\r?\n/)) io.out(`  ${line}`);
   for (const v of def.versions) {
-    io.out(`  Version ${v.versionNo} (${v.status}), ${v.options.length} options`);
+    io.out(`  Version ${v.versionNo} (${v.status}), ${plural(v.options.length, 'option')}`);
     for (const o of v.options) {
       io.out(`    ${optionLine(o)}`);
       for (const r of o.validations ?? []) io.out(`      must match ${r.regexRule}${r.errorMessage ? `: ${r.errorMessage}` : ''}`);

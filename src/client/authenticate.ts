@@ -15,6 +15,11 @@ export interface SignInOptions {
   /** The task sequence named at start (full OS), sent with a passcode login. */
   taskSequence: string | null;
   deviceId: string | null;
+  /**
+   * Signing in again during a run: no prompt and no device code (nobody may be there). A method that
+   * needs a person throws ClientError `EXPIRED` instead.
+   */
+  unattended?: boolean;
   /** How long to wait at most when throttled before asking again (tests shorten it). */
   maxThrottleWaitSeconds?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -60,6 +65,7 @@ export async function signIn(api: ApiClient, options: SignInOptions, io: SignInI
       }
       case 'entra': {
         if (options.context === 'fullos' && options.passcodeVariable) continue;
+        if (options.unattended) throw needsPerson('Entra ID (a device code)');
         return { ...(await entraSignIn(api, m, options, io)), method: 'entra' };
       }
       case 'passcode': {
@@ -113,6 +119,7 @@ async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo
     if (res.status === 429) throw new ClientError('HTTP', `Too many failed attempts from this machine; wait ${res.headers['retry-after'] ?? 'a while'} seconds before trying again.`, 429);
     throw new ClientError('HTTP', configured ? 'The Passcode variable was not accepted by the server.' : 'The server has no authentication method configured; the Passcode variable cannot be used.', res.status);
   }
+  if (options.unattended) throw needsPerson('a passcode typed at the prompt');
   let retry: string | null = null;
   for (;;) {
     const passcode: string | null = retry ?? await io.prompter.secret('Passcode:');
@@ -121,20 +128,37 @@ async function passcodeLoop(api: ApiClient, options: SignInOptions, io: SignInIo
       throw new ClientError('INPUT', configured ? 'No passcode was entered; stopping.' : 'The server has no authentication method configured; cannot proceed.');
     }
     if (passcode.length === 0) continue;
-    const res = await api.request<TokenResponse>('POST', PATHS.passcode, { passcode: passcode.slice(0, 1024), context: options.context, ...extra });
-    if (res.status === 200) return { ...res.body, method: 'passcode' };
-    if (res.status === 429) {
-      // The server did not look at the passcode: wait as told, then send the same one again.
-      const wait = Math.max(1, Number(res.headers['retry-after'] ?? 1));
-      io.say(`Too many failed attempts: waiting ${wait} seconds before trying again.`);
-      await sleep(Math.min(wait, options.maxThrottleWaitSeconds ?? 900) * 1000);
-      retry = passcode;
-      continue;
+    // Between prompts (the request, a throttle wait) nothing typed is echoed: it may be the passcode.
+    const hold = io.prompter.quiet();
+    let res;
+    try {
+      res = await api.request<TokenResponse>('POST', PATHS.passcode, { passcode: passcode.slice(0, 1024), context: options.context, ...extra });
+      if (res.status === 429) {
+        // The server did not look at the passcode: wait as told, then send the same one again.
+        const wait = Math.max(1, Number(res.headers['retry-after'] ?? 1));
+        io.say(`Too many failed attempts: waiting ${seconds(wait)} before trying again (what you type meanwhile is not shown and is ignored).`);
+        await sleep(Math.min(wait, options.maxThrottleWaitSeconds ?? 900) * 1000);
+        retry = passcode;
+      }
+    } finally {
+      if (hold.release()) io.say('What was typed while waiting was ignored.');
     }
+    if (res.status === 200) return { ...res.body, method: 'passcode' };
+    if (res.status === 429) continue;
     if (res.status === 401) {
       io.say(configured ? 'The passcode is incorrect. Try again.' : 'The server has no authentication method configured; no passcode can be accepted. Ask an administrator to set one.');
       continue;
     }
     throw new ClientError('HTTP', `The server answered ${res.status} to the passcode.`, res.status);
   }
+}
+
+/** The session cannot be renewed without a person. */
+function needsPerson(how: string): ClientError {
+  return new ClientError('EXPIRED', `The session expired during the run, and signing in again needs ${how}; the run stops here with its state kept (start the client again to sign in and resume; the token lifetime is the server's DEPLOYR_TOKEN_TTL).`);
+}
+
+/** `1 second`, `5 seconds`. */
+function seconds(n: number): string {
+  return `${n} second${n === 1 ? '' : 's'}`;
 }

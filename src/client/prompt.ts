@@ -15,7 +15,20 @@ export interface Prompter {
   choose<T extends string>(label: string, options: { value: T; label: string; hint?: string }[]): Promise<T | null>;
   /** Yes or no. */
   confirm(label: string): Promise<boolean | null>;
+  /**
+   * Until `release`, keystrokes are neither echoed nor kept (a terminal in raw mode whose input is
+   * read and dropped; Ctrl-C still interrupts). For the time between prompts, such as a throttle
+   * wait, when a technician may type the passcode again. `release` says whether anything was typed.
+   */
+  quiet(): { release(): boolean };
   close(): void;
+}
+
+/** A terminal input stream (the parts `quiet` uses). */
+interface TtyInput {
+  isTTY?: boolean;
+  isRaw?: boolean;
+  setRawMode?(mode: boolean): unknown;
 }
 
 /** A prompter on the process's standard input and output (or the given streams). */
@@ -51,6 +64,31 @@ export function createPrompter(input: NodeJS.ReadableStream & { isTTY?: boolean 
       if (interactive) return answer(await confirm({ message: label, input, output } as Parameters<typeof confirm>[0]));
       const v = await nextLine();
       return v === null ? null : /^(y|yes)$/i.test(v.trim());
+    },
+    quiet() {
+      const tty = input as NodeJS.ReadableStream & TtyInput;
+      if (!interactive || typeof tty.setRawMode !== 'function') return { release: () => false };
+      const wasRaw = tty.isRaw === true;
+      let typed = false;
+      let released = false;
+      const release = (): boolean => {
+        if (released) return typed;
+        released = true;
+        tty.removeListener('data', onData);
+        tty.pause();
+        tty.setRawMode?.(wasRaw);
+        return typed;
+      };
+      const onData = (d: Buffer | string): void => {
+        const text = typeof d === 'string' ? d : d.toString('latin1');
+        // Ctrl-C: the terminal gets its mode back first, then the process its SIGINT.
+        if (text.includes('\x03')) { release(); process.kill(process.pid, 'SIGINT'); return; }
+        typed = true;
+      };
+      tty.setRawMode(true);
+      tty.on('data', onData);
+      tty.resume();
+      return { release };
     },
     close() {
       rl?.close();

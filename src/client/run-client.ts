@@ -9,7 +9,8 @@ import type { PowerActuator } from './runner/power.js';
 import { RunReporter } from './runner/reporter.js';
 import { TokenKeeper } from './runner/token-keeper.js';
 import { resumeRun, startRun } from './runner/run-session.js';
-import { clearState, loadState, resolveStateDir, statePaths } from './runner/state.js';
+import { clearState, deviceId, loadState, resolveStateDir, statePaths } from './runner/state.js';
+import { readDeviceInfo } from './device-info.js';
 import type { UiOutput } from './terminal-ui.js';
 
 /** The client's options (from the command line and environment). */
@@ -39,7 +40,16 @@ export interface ClientOptions {
   allowPowerActions?: boolean;
   /** Carries out power actions (tests replace it). */
   power?: PowerActuator;
+  /** How long to keep trying an unreachable server during a run, in milliseconds (`--patience`, DEPLOYR_CLIENT_PATIENCE; default 10 min). */
+  patienceMs?: number;
+  /** Boot environment: while the server cannot be reached (network not up yet, service not started), say so and try again. */
+  waitForServer?: boolean;
+  /** Boot environment: whether the firmware had Secure Boot on (`on`, `off`, `not-uefi`), recorded in the run's log. */
+  secureBoot?: string;
 }
+
+/** Default of `--patience`: 10 minutes. */
+export const DEFAULT_PATIENCE_MS = 10 * 60_000;
 
 /** Where the client writes. */
 export interface ClientIo {
@@ -84,7 +94,8 @@ async function chooseTaskSequence(list: TaskSequenceSummary[], named: string | n
   if (named) {
     const [id, ver] = named.split(':');
     const ts = list.find((t) => t.id.toLowerCase() === id?.toLowerCase());
-    if (!ts) throw new ClientError('INPUT', `No task sequence ${id} on this server (or this sign-in may not use it).`);
+    // Described, not quoted: the client's log goes to the server, and a mistyped argument may be a secret.
+    if (!ts) throw new ClientError('INPUT', 'The task sequence named (--ts or TSID) is not on this server, or this sign-in may not use it; give its id as <guid> or <guid>:<version>.');
     const version = runnable(ts, ver === undefined ? null : Number(ver));
     if (version === null) throw new ClientError('INPUT', ver === undefined ? `Task sequence "${ts.name}" has no active version.` : `Task sequence "${ts.name}" has no active version ${ver}.`);
     return { ts, version };
@@ -107,9 +118,55 @@ async function chooseTaskSequence(list: TaskSequenceSummary[], named: string | n
   }
 }
 
+/** The command that resumes the run (no secrets: variables are not repeated). */
+function resumeCommand(o: ClientOptions, stateDir: string): string {
+  const q = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const parts = ['deployr client', '--server', q(o.server)];
+  if (o.caFile) parts.push('--ca', q(o.caFile));
+  if (o.fingerprint) parts.push('--fingerprint', q(o.fingerprint));
+  if (o.pfxFile) parts.push('--pfx', q(o.pfxFile));
+  if (o.certFile && o.keyFile) parts.push('--cert', q(o.certFile), '--key', q(o.keyFile));
+  parts.push('--state-dir', q(stateDir));
+  return parts.join(' ');
+}
+
+/** Seconds between two tries while the server cannot be reached (`waitForServer`). */
+export const SERVER_RETRY_SECONDS = 5;
+
+/**
+ * Connects and checks the server answers; in the boot environment an unreachable server (no
+ * network yet, service not started) is reported and tried again. An untrusted certificate is not
+ * retried: waiting does not make a wrong server the right one.
+ */
+async function connect(o: ClientOptions, io: ClientIo): Promise<ApiClient> {
+  if (!o.waitForServer) return ApiClient.connect(o.server, trustFromOptions(o));
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const api = await ApiClient.connect(o.server, trustFromOptions(o));
+      await api.call('GET', PATHS.health);
+      if (attempt > 1) io.out(`The server ${o.server} answers.`);
+      return api;
+    } catch (err) {
+      if (!(err instanceof ClientError) || err.code !== 'UNREACHABLE') throw err;
+      io.out(`Waiting for the server: ${err.message} Trying again in ${SERVER_RETRY_SECONDS} s (attempt ${attempt}).`);
+      await sleep(SERVER_RETRY_SECONDS * 1000);
+    }
+  }
+}
+
 /** Runs the client; returns the exit code. */
 export async function runClient(o: ClientOptions, io: ClientIo): Promise<number> {
-  const api = await ApiClient.connect(o.server, trustFromOptions(o));
+  // The task sequence's form is checked before anyone is asked for a passcode.
+  const givenTs = o.ts ?? variable(o.variables, 'TSID');
+  if (givenTs !== null && !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(:[1-9][0-9]{0,8})?$/.test(givenTs.trim())) {
+    throw new ClientError('INPUT', `${o.ts !== undefined ? '--ts' : 'The TSID variable'} must be a task sequence id, <guid> or <guid>:<version> (for example 8770d276-1c2b-4c1e-9d1a-2f7f4b5c6d7e:1); see deployr ts list on the server.`);
+  }
+  if (!o.fullos && variable(o.variables, 'Passcode') !== null) {
+    io.out('Note: the Passcode variable is used only with --fullos (a task sequence started in an installed OS); at boot it is ignored and the passcode is asked for at the prompt.');
+  }
+  const api = await connect(o, io);
+  o = { ...o, server: api.baseUrl.origin };
   const paths = statePaths(resolveStateDir(o.stateDir));
   let saved = o.newRun ? await loadState(paths).catch(() => null) : await loadState(paths);
   const abandoned = o.newRun ? saved : null;
@@ -125,21 +182,28 @@ export async function runClient(o: ClientOptions, io: ClientIo): Promise<number>
   const fullos = saved ? saved.context === 'fullos' : o.fullos;
   const passcodeVariable = variable(o.variables, 'Passcode');
   if (fullos && !named) throw new ClientError('INPUT', 'A full-OS start needs the task sequence: --ts ID[:VERSION].');
+  // The device id (given, kept in the state folder, or the saved run's) goes with every sign-in.
+  const device = saved?.deviceId ?? await deviceId(paths, o.deviceId);
   const signInOptions = {
     context: fullos ? 'fullos' as const : 'boot' as const, passcodeVariable: fullos ? passcodeVariable : null,
-    hasClientCertificate: Boolean(o.certFile || o.pfxFile), taskSequence: fullos ? named : null, deviceId: o.deviceId ?? null,
+    hasClientCertificate: Boolean(o.certFile || o.pfxFile), taskSequence: fullos ? named : null, deviceId: device,
     ...(o.sleep ? { sleep: o.sleep } : {}),
   };
   const session = await signIn(api, signInOptions, { prompter: io.prompter, say: io.out });
+  // During the run the session is renewed only where no person is needed; otherwise the run stops with its state kept.
   const tokens = new TokenKeeper(session.token, async () => {
-    io.out('The session expired; signing in again.');
-    return (await signIn(api, signInOptions, { prompter: io.prompter, say: io.out })).token;
+    const renewed = await signIn(api, { ...signInOptions, unattended: true }, { prompter: io.prompter, say: io.out });
+    io.out(`The session expired; signed in again (${renewed.method}), valid until ${renewed.expiresAt}.`);
+    return renewed.token;
   });
   io.out(`Signed in (${session.method}); the session is valid until ${session.expiresAt}.`);
   const sessionOptions = {
     api, tokens, server: o.server, context: fullos ? 'fullos' as const : 'boot' as const, paths, variables: o.variables,
     secretNames: o.secretNames ?? [], allowPowerActions: o.allowPowerActions === true, prompter: io.prompter, out: io.out,
-    ...(o.deviceId ? { deviceId: o.deviceId } : {}), ...(o.power ? { power: o.power } : {}), ...(io.terminal ? { terminal: io.terminal } : {}),
+    deviceId: device, ...(o.power ? { power: o.power } : {}), ...(io.terminal ? { terminal: io.terminal } : {}),
+    deviceInfo: await readDeviceInfo(), resumeHint: resumeCommand(o, paths.root),
+    patience: { totalMs: o.patienceMs ?? DEFAULT_PATIENCE_MS, ...(o.sleep ? { sleep: o.sleep } : {}) },
+    ...(o.secureBoot ? { secureBoot: o.secureBoot } : {}),
   };
   if (abandoned && new URL(abandoned.server).origin === new URL(o.server).origin) {
     await new RunReporter(api, tokens, io.out).finish(abandoned.runId, { status: 'failed', message: 'abandoned: the client was started again with --new-run' });

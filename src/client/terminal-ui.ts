@@ -13,6 +13,8 @@ export interface UiStep {
   status: UiStatus;
   /** A short note (exit code and duration, or why it was skipped). */
   note?: string;
+  /** False for a step that is not counted as one of the run's steps: disabled, or in a disabled group (see domain/step-support.ts, `stepCounts`). */
+  counted?: boolean;
 }
 
 /** Progress of a transfer. */
@@ -71,10 +73,18 @@ export function renderSteps(steps: readonly UiStep[], maxLines: number, tty: boo
   return lines.slice(start, start + maxLines);
 }
 
-/** The run's terminal view. On a terminal it redraws the step list and bar in place; otherwise it prints one line per event. */
+/** Lines of the running step's output shown under the step list on a terminal. */
+export const OUTPUT_LINES_SHOWN = 6;
+
+/**
+ * The run's terminal view. On a terminal it redraws the step list, the last lines of the running
+ * step's output and the bar in place; otherwise it prints one line per event.
+ */
 export class TerminalUi {
   private steps: UiStep[] = [];
   private bar: UiProgress | null = null;
+  /** The last lines of the running step's output (terminal only). */
+  private tail: string[] = [];
   private drawn = 0;
   private lastPlainProgress = 0;
 
@@ -105,13 +115,25 @@ export class TerminalUi {
     step.status = status;
     if (note !== undefined) step.note = note;
     if (status !== 'running') this.bar = null;
+    if (!step.isGroup) this.tail = [];
     if (this.out.isTTY) { this.redraw(); return; }
     if (step.isGroup && status === 'running') { this.line(`${'  '.repeat(step.depth)}[${step.name}]`); return; }
     if (step.isGroup && status === 'succeeded') return;
-    const leaves = this.steps.filter((s) => !s.isGroup);
-    const n = leaves.indexOf(step) + 1;
-    const counter = step.isGroup ? '' : `[${String(n).padStart(String(leaves.length).length)}/${leaves.length}] `;
+    const counter = step.isGroup || step.counted === false ? '' : `[${this.counter(step)}] `;
     this.line(`${counter}${PLAIN_MARK[status]} ${step.name}${status === 'running' ? '' : `  (${status}${step.note ? `, ${step.note}` : ''})`}`);
+  }
+
+  /**
+   * `n/N`: the step's number among the counted steps of its own task sequence; a step of a nested
+   * task sequence (key `<outer>/<inner>`) is prefixed with its Run task sequence step's counter,
+   * e.g. `3/5 › 1/2`.
+   */
+  private counter(step: UiStep): string {
+    const scope = step.key.slice(0, step.key.lastIndexOf('/') + 1);
+    const leaves = this.steps.filter((s) => !s.isGroup && s.counted !== false && s.key.startsWith(scope) && !s.key.slice(scope.length).includes('/'));
+    const own = `${String(leaves.indexOf(step) + 1).padStart(String(leaves.length).length)}/${leaves.length}`;
+    const parent = scope === '' ? undefined : this.steps.find((s) => s.key === scope.slice(0, -1));
+    return parent ? `${this.counter(parent)} › ${own}` : own;
   }
 
   /** Shows a transfer's progress: a live bar on a terminal; otherwise a line at most every 2 seconds, and at the end. */
@@ -125,6 +147,21 @@ export class TerminalUi {
     }
   }
 
+  /** Whole lines of the running step's output (secrets already masked): the last few show under the step list on a terminal. */
+  stepOutput(lines: readonly string[]): void {
+    if (!this.out.isTTY || lines.length === 0) return;
+    this.tail = [...this.tail, ...lines.map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]/g, ''))].slice(-OUTPUT_LINES_SHOWN);
+    this.redraw();
+  }
+
+  /** A failed step's output, all of it (as kept), printed above the step list. */
+  failedOutput(stepName: string, output: string, cut: boolean): void {
+    const lines = output.replace(/\s+$/, '').split('\n');
+    if (lines.length === 1 && lines[0] === '') return;
+    this.line(`    output of "${stepName}"${cut ? ' (its end)' : ''}:`);
+    for (const l of lines) this.line(`    | ${l}`);
+  }
+
   /** A message for the technician, printed above the step list. */
   say(line: string): void {
     this.line(line);
@@ -133,6 +170,7 @@ export class TerminalUi {
   /** Leaves the final view on the screen. */
   close(): void {
     this.bar = null;
+    this.tail = [];
     if (this.out.isTTY) this.redraw();
     this.drawn = 0;
   }
@@ -160,6 +198,7 @@ export class TerminalUi {
     const width = Math.max(40, this.out.columns || 80);
     const maxLines = Math.max(5, (this.out.rows || 24) - 6);
     const lines = [`── ${this.title}`, ...renderSteps(this.steps, maxLines, true)];
+    if (this.tail.length > 0 && this.steps.some((s) => s.status === 'running' && !s.isGroup)) lines.push(...this.tail.map((l) => `   │ ${l}`));
     if (this.bar) lines.push(`   ${formatProgress(this.bar, Math.min(30, Math.max(10, width - 70)))}`);
     const clipped = lines.map((l) => (l.length > width - 1 ? l.slice(0, width - 2) + '…' : l));
     this.out.write(clipped.join('\n') + '\n');

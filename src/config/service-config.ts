@@ -18,10 +18,14 @@ export interface ServiceConfig {
   tlsKeyFile: string | null;
   /** Lifetime of issued tokens, in seconds. */
   tokenTtlSeconds: number;
+  /** A running run whose client has not reported for this long, in seconds, is shown as stale. */
+  runStaleAfterSeconds: number;
   /** How often a running service looks for changed settings, in milliseconds. */
   settingsPollMs: number;
   /** pino log level. */
   logLevel: string;
+  /** JSON lines, readable lines, or readable on a terminal and JSON otherwise (`--log-format`, `DEPLOYR_LOG_FORMAT`). */
+  logFormat: LogFormat;
   /** Worker processes serving the same ports (node:cluster); 1 = the service runs in this process. */
   workers: number;
   /** An HTTPS connection on which nothing is read or written for this long, in milliseconds, is closed. */
@@ -32,6 +36,18 @@ export interface ServiceConfig {
   adminSessionIdleSeconds: number;
   /** A console session ends this long after sign-in, in seconds (`DEPLOYR_ADMIN_SESSION_MAX`, default 43200). */
   adminSessionMaxSeconds: number;
+  /** A plain-HTTP port serving only the boot media (/Content/Boot/*) for stock iPXE; null = off (the default). */
+  bootHttpPort: number | null;
+}
+
+/** How the service writes its log: JSON lines, readable lines, or readable on a terminal and JSON otherwise. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+/** Parses `--log-format` / `DEPLOYR_LOG_FORMAT` (default auto). */
+export function parseLogFormat(value: string | undefined): LogFormat {
+  const v = (value ?? 'auto').trim().toLowerCase();
+  if (v === 'json' || v === 'pretty' || v === 'auto') return v;
+  throw new Error(`--log-format must be json, pretty or auto, not "${value ?? ''}"`);
 }
 
 /** The default ports, as DeployR uses them. */
@@ -43,11 +59,15 @@ export const DEFAULT_LOCAL_PORT = 7282;
 export interface HomePaths {
   database: string;
   auditKey: string;
+  /** The key-encryption key that seals the token-signing keys in the database. */
+  signingKek: string;
   tlsDir: string;
   tlsCert: string;
   tlsKey: string;
   content: string;
   logs: string;
+  /** Boot media published under /Content/Boot/ (`deployr media build` writes here by default). */
+  media: string;
 }
 
 /** The home folder: `--home`, else `$DEPLOYR_HOME`, else `~/.deployr`. */
@@ -60,11 +80,13 @@ export function homePaths(home: string): HomePaths {
   return {
     database: join(home, 'deployr.db'),
     auditKey: join(home, 'audit.key'),
+    signingKek: join(home, 'keys', 'signing-kek'),
     tlsDir: join(home, 'tls'),
     tlsCert: join(home, 'tls', 'server.crt'),
     tlsKey: join(home, 'tls', 'server.key'),
     content: join(home, 'content'),
     logs: join(home, 'logs'),
+    media: join(home, 'media'),
   };
 }
 
@@ -91,8 +113,17 @@ export function parseWorkers(value: string | undefined): number {
   return n;
 }
 
+/** `DEPLOYR_RUN_STALE_AFTER`: seconds, or a duration such as 90s, 10m, 2h (default 5 minutes). */
+export function parseStaleAfter(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 300;
+  const m = /^(\d+)\s*([smh]?)$/.exec(value.trim());
+  const seconds = m ? Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600 }[m[2] as '' | 's' | 'm' | 'h'] : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 1) throw new Error(`DEPLOYR_RUN_STALE_AFTER must be a number of seconds or a duration such as 90s, 10m or 2h, not "${value}"`);
+  return seconds;
+}
+
 /** Builds the config from command-line flags and environment variables (flags win). */
-export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadServiceConfig(flags: { home?: string; port?: string; localPort?: string; host?: string; tlsCert?: string; tlsKey?: string; workers?: string; logFormat?: string; bootHttpPort?: string }, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   return {
     home: resolveHome(flags.home, env),
     port: parsePort(flags.port ?? env.DEPLOYR_PORT, DEFAULT_PORT, '--port'),
@@ -101,12 +132,15 @@ export function loadServiceConfig(flags: { home?: string; port?: string; localPo
     tlsCertFile: flags.tlsCert ?? env.DEPLOYR_TLS_CERT ?? null,
     tlsKeyFile: flags.tlsKey ?? env.DEPLOYR_TLS_KEY ?? null,
     tokenTtlSeconds: parsePositive(env.DEPLOYR_TOKEN_TTL, 3600, 'DEPLOYR_TOKEN_TTL'),
+    runStaleAfterSeconds: parseStaleAfter(env.DEPLOYR_RUN_STALE_AFTER),
     settingsPollMs: parsePositive(env.DEPLOYR_SETTINGS_POLL_MS, 1000, 'DEPLOYR_SETTINGS_POLL_MS'),
     logLevel: env.DEPLOYR_LOG_LEVEL ?? 'info',
+    logFormat: parseLogFormat(flags.logFormat ?? env.DEPLOYR_LOG_FORMAT),
     workers: parseWorkers(flags.workers ?? env.DEPLOYR_WORKERS),
     idleTimeoutMs: parsePositive(env.DEPLOYR_IDLE_TIMEOUT_MS, 120_000, 'DEPLOYR_IDLE_TIMEOUT_MS'),
     requestTimeoutMs: parsePositive(env.DEPLOYR_REQUEST_TIMEOUT_MS, 60_000, 'DEPLOYR_REQUEST_TIMEOUT_MS'),
     adminSessionIdleSeconds: parsePositive(env.DEPLOYR_ADMIN_SESSION_IDLE, 1800, 'DEPLOYR_ADMIN_SESSION_IDLE'),
     adminSessionMaxSeconds: parsePositive(env.DEPLOYR_ADMIN_SESSION_MAX, 43_200, 'DEPLOYR_ADMIN_SESSION_MAX'),
+    bootHttpPort: (flags.bootHttpPort ?? env.DEPLOYR_BOOT_HTTP_PORT) === undefined ? null : parsePort(flags.bootHttpPort ?? env.DEPLOYR_BOOT_HTTP_PORT, 0, '--boot-http-port'),
   };
 }

@@ -1,7 +1,21 @@
 // The audit trail's entries: every login attempt and every settings change.
 
 /** What an audit entry records. */
-export type AuditKind = 'login' | 'settings' | 'alert' | 'throttle' | 'content' | 'task-sequence' | 'step-definition' | 'run' | 'administrator';
+export type AuditKind = 'login' | 'settings' | 'alert' | 'throttle' | 'content' | 'task-sequence' | 'step-definition' | 'run' | 'keys' | 'administrator';
+
+/** Every audit entry kind. */
+export const AUDIT_KINDS: readonly AuditKind[] = ['login', 'settings', 'alert', 'throttle', 'content', 'task-sequence', 'step-definition', 'run', 'keys', 'administrator'];
+
+/** The `method` values deployr writes (a filter also accepts any value already in the trail). */
+export const AUDIT_METHODS: readonly string[] = [
+  'passcode', 'anonymous', 'certificate', 'entra', 'security', 'import', 'activate', 'create', 'add-version', 'deactivate',
+  'delete-version', 'delete', 'collect-garbage', 'clear', 'start', 'finish', 'server-script', 'prune',
+];
+
+/** The `result` values deployr writes (a filter also accepts any value already in the trail). */
+export const AUDIT_RESULTS: readonly string[] = [
+  'success', 'failure', 'changed', 'created', 'replaced', 'deleted', 'raised', 'cleared', 'started', 'succeeded', 'failed',
+];
 
 /** One audit entry as written (the store adds `seq`, `at` and the chain MAC). */
 export interface AuditEvent {

@@ -1,6 +1,7 @@
 // Step conditions: DeployR's JSON variable queries (parse and evaluate) and raw PowerShell expressions.
 
 import { DeployrError } from './errors.js';
+import { notValidJson } from './json-syntax.js';
 import { variableLookup, type VariableSource } from './variables.js';
 
 /** How the items of a query group combine. */
@@ -75,8 +76,7 @@ export function parseCondition(s: string | null | undefined, basePath = 'conditi
   try {
     json = JSON.parse(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : 'syntax error';
-    fail(basePath, `a condition starting with "{" must be a JSON query, but it is not valid JSON (${reason})`);
+    fail(basePath, `a condition starting with "{" must be a JSON query, but it is ${notValidJson(text, err)}`);
   }
   const node = parseNode(json, basePath, 0);
   const query: QueryGroup = 'items' in node ? node : { operator: 'and', items: [node] };

@@ -10,6 +10,31 @@ export type ContentType = 'Folder' | 'SingleFile';
 /** Every content type. */
 export const CONTENT_TYPES: readonly ContentType[] = ['Folder', 'SingleFile'];
 
+/**
+ * How a version's file is stored when it is a disk image, so that *Apply image* knows how to read it:
+ * `raw` (the bytes go to the disk as they are), `raw+gzip` or `raw+zst` (a raw image compressed with
+ * gzip or Zstandard, decompressed while it is written).
+ */
+export type ContentFormat = 'raw' | 'raw+gzip' | 'raw+zst';
+/** Every content format. */
+export const CONTENT_FORMATS: readonly ContentFormat[] = ['raw', 'raw+gzip', 'raw+zst'];
+
+/** True when `value` is one of CONTENT_FORMATS. */
+export function isContentFormat(value: unknown): value is ContentFormat {
+  return typeof value === 'string' && (CONTENT_FORMATS as readonly string[]).includes(value);
+}
+
+/**
+ * The format a single file's name suggests: `.gz` → `raw+gzip`, `.zst`/`.zstd` → `raw+zst`,
+ * `.img`/`.raw` → `raw`; anything else (an installer, a WIM, a folder's files) says nothing: null.
+ */
+export function formatFromFileName(path: string): ContentFormat | null {
+  if (/\.gz$/i.test(path)) return 'raw+gzip';
+  if (/\.zstd?$/i.test(path)) return 'raw+zst';
+  if (/\.(img|raw)$/i.test(path)) return 'raw';
+  return null;
+}
+
 /** One file of a content item version, addressed by its SHA-256. */
 export interface ContentFile {
   /** Relative path with forward slashes, no `..`. */
@@ -29,6 +54,8 @@ export interface ContentItemVersion {
   /** For driver packs. */
   driverManufacturer: string | null;
   driverModel: string | null;
+  /** For disk images: how the file is stored (see ContentFormat); null or absent when not stated. */
+  format?: ContentFormat | null;
   files: ContentFile[];
   tags: string[];
   createdDate: number;

@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'INVALID_INPUT'
+  /** A request body that is not JSON (by its content type) sent to a JSON route. */
+  | 'UNSUPPORTED_MEDIA_TYPE'
   | 'REQUEST_TIMEOUT'
   | 'CONFLICT'
   | 'PASSCODE_REJECTED'

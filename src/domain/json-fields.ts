@@ -2,7 +2,7 @@
 
 import { DeployrError } from './errors.js';
 import { isGuid } from './reference.js';
-import type { JsonObject, JsonValue } from './task-sequence.js';
+import type { JsonObject, JsonValue } from './json-value.js';
 
 /** Keys that could reach an object's prototype; refused anywhere in an import. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

@@ -33,7 +33,7 @@ export function isGuid(s: unknown): s is string {
 /** Returns the lowercase form of a GUID; throws INVALID_INPUT when `s` is not a GUID. */
 export function normalizeGuid(s: string): string {
   if (!isGuid(s)) {
-    throw new DeployrError('INVALID_INPUT', `invalid GUID ${quoteForMessage(s)}: expected 8-4-4-4-12 hexadecimal digits`);
+    throw new DeployrError('INVALID_INPUT', `invalid GUID (${describeForMessage(s)}): expected 8-4-4-4-12 hexadecimal digits`);
   }
   return s.toLowerCase();
 }
@@ -53,18 +53,18 @@ export function parseReference(s: unknown, options: ParseReferenceOptions = {}):
   const idPart = colon === -1 ? text : text.slice(0, colon);
   const versionPart = colon === -1 ? null : text.slice(colon + 1);
   if (!isGuid(idPart)) {
-    throw new DeployrError('INVALID_INPUT', `invalid reference ${quoteForMessage(s)}: expected ${expected}`);
+    throw new DeployrError('INVALID_INPUT', `invalid reference (${describeForMessage(s)}): ${colon === -1 ? 'it is not a GUID' : 'the part before ":" is not a GUID'}; expected ${expected}`);
   }
   if (versionPart === null) {
     if (options.requireVersion === true) {
-      throw new DeployrError('INVALID_INPUT', `invalid reference ${quoteForMessage(s)}: the version is missing, expected ${expected}`);
+      throw new DeployrError('INVALID_INPUT', `invalid reference: the version is missing, expected ${expected}`);
     }
     return { id: idPart.toLowerCase(), version: null };
   }
   if (!/^[1-9][0-9]*$/.test(versionPart) || Number(versionPart) > MAX_VERSION) {
     throw new DeployrError(
       'INVALID_INPUT',
-      `invalid reference ${quoteForMessage(s)}: the version must be a whole number from 1 to ${MAX_VERSION}`,
+      `invalid reference: the version must be a whole number from 1 to ${MAX_VERSION}`,
     );
   }
   return { id: idPart.toLowerCase(), version: Number(versionPart) };
@@ -93,8 +93,10 @@ export function formatReference(ref: Reference): string {
   return `${id}:${ref.version}`;
 }
 
-/** Quotes user input for a one-line error message, cutting it short so a huge input stays readable. */
-function quoteForMessage(s: string): string {
-  const short = s.length > 80 ? `${s.slice(0, 77)}...` : s;
-  return JSON.stringify(short);
+/**
+ * Describes user input for a one-line error message without quoting it: errors never echo a
+ * submitted value (it may be a secret pasted into the wrong place, or hostile text).
+ */
+function describeForMessage(s: string): string {
+  return s.length === 0 ? 'empty' : `${s.length} character${s.length === 1 ? '' : 's'}`;
 }

@@ -1,10 +1,23 @@
 // Runs of task sequences: the record a client registers and the result of each step it reports.
 
-/** A run's state: running, finished (succeeded or failed), or waiting for the machine to restart. */
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rebooting';
+/**
+ * A run's state: running, finished (succeeded or failed), waiting for the machine to restart, or
+ * interrupted (the client was stopped with Ctrl-C or SIGTERM, its state kept: the next start resumes).
+ */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rebooting' | 'interrupted';
 
 /** Every run status. */
-export const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'rebooting'];
+export const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'rebooting', 'interrupted'];
+
+/** What a client tells about the machine it runs on (each part when it can read it). */
+export interface DeviceInfo {
+  hostname?: string;
+  /** MAC addresses of its network interfaces (loopback and all-zero ones left out). */
+  macs?: string[];
+  serialNumber?: string;
+  make?: string;
+  model?: string;
+}
 
 /** A step's state in a run. `continued` means it failed and the run went on (continueOnError). */
 export type RunStepStatus = 'running' | 'succeeded' | 'failed' | 'continued' | 'skipped';
@@ -14,6 +27,12 @@ export const RUN_STEP_STATUSES: readonly RunStepStatus[] = ['running', 'succeede
 
 /** Exit code of `deployr client` when a Reboot step asks for a restart (state saved; start again to resume). */
 export const REBOOT_EXIT_CODE = 194;
+
+/** Exit codes of `deployr client` when it was interrupted by SIGINT (Ctrl-C) or SIGTERM (state kept; start again to resume). */
+export const INTERRUPTED_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Exit code of `deployr client` when the session expired during a run and signing in again needs a person (state kept; start again to resume). */
+export const SESSION_LOST_EXIT_CODE = 75;
 
 /** Exit code of `deployr client` when the task sequence ran and failed. */
 export const RUN_FAILED_EXIT_CODE = 2;
@@ -31,6 +50,8 @@ export interface RunRecord {
   name: string;
   /** The device id the client gave, or null. */
   device: string | null;
+  /** What the client told about the machine (hostname, MACs, serial number, make, model), or null. */
+  deviceInfo: DeviceInfo | null;
   /** Who registered it: the token's subject and sign-in method. */
   subject: string;
   method: string;
@@ -49,6 +70,16 @@ export interface RunRecord {
   message: string | null;
   /** ISO 8601 of the last change. */
   updatedAt: string;
+  /**
+   * ISO 8601: the client should report again (a step, a heartbeat) by then; a running run past it
+   * is stale. Null when the server does not expect reports (finished, rebooting, interrupted).
+   */
+  reportBy: string | null;
+}
+
+/** True when a running run's client has been silent past its `reportBy` (see `RunRecord.reportBy`). */
+export function isRunStale(run: Pick<RunRecord, 'status' | 'reportBy'>, now: Date): boolean {
+  return run.status === 'running' && run.reportBy !== null && Date.parse(run.reportBy) < now.getTime();
 }
 
 /** The result of one step in a run. */

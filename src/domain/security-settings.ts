@@ -43,6 +43,11 @@ export interface CertificateSettings {
 export interface SecuritySettings {
   passcode: StoredPasscode | null;
   previousPasscode: PreviousPasscode | null;
+  /**
+   * The highest passcode generation ever used, kept when the passcode is removed, so that a passcode
+   * set later starts above it and no token of a removed passcode works again.
+   */
+  lastPasscodeGeneration?: number;
   /** Seconds an old passcode keeps working after a change (0: none, the default). */
   rotationOverlapSeconds: number;
   /** Warn when the passcode is older than this many seconds (0: never). */

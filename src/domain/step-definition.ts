@@ -3,7 +3,8 @@
 import { DeployrError } from './errors.js';
 import { cloneJson, fieldReaders, withExtras, type FieldReaders } from './json-fields.js';
 import { formatReference, parseReference } from './reference.js';
-import { isActiveVersion, type JsonObject, type JsonValue } from './task-sequence.js';
+import type { JsonObject, JsonValue } from './json-value.js';
+import { isActiveVersion } from './task-sequence.js';
 
 /**
  * A custom step definition exactly as DeployR exports it (`Export-DeployRStepDefinition`). GUIDs

@@ -3,20 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDeployrError } from './errors.js';
-import {
-  STEP_TYPES,
-  STEP_TYPE_IDS,
-  VERSION_STATUS,
-  activeVersion,
-  countSteps,
-  exportTaskSequence,
-  findStep,
-  parseTaskSequenceExport,
-  stepKind,
-  stepTypeInfo,
-  walkSteps,
-  type TaskSequence,
-} from './task-sequence.js';
+import { STEP_TYPES, STEP_TYPE_IDS, isDeployrBuiltInId, stepKind, stepTypeInfo } from './step-types.js';
+import { VERSION_STATUS, activeVersion, type TaskSequence } from './task-sequence.js';
+import { countSteps, findStep, walkSteps } from './step-tree.js';
+import { exportTaskSequence } from './task-sequence-export.js';
+import { parseTaskSequenceExport } from './task-sequence-parse.js';
 import { assertInvalidAt, exportFiles, exportText, loadExport } from '../../test/helpers/deployr-exports.js';
 
 const TS_FILES = exportFiles(/^task-sequence-.*\.json$/);
@@ -448,7 +439,7 @@ describe('step types', () => {
       assert.match(id, info.origin === 'deployr' ? /^00000001-0000-0000-0000-0000000000[0-9a-f]{2}$/ : /^00000002-0000-0000-0000-00000000000[0-9a-f]$/);
       assert.equal(STEP_TYPE_IDS[info.kind], id);
     }
-    assert.equal(Object.keys(STEP_TYPES).length, 15);
+    assert.equal(Object.keys(STEP_TYPES).length, 16);
     assert.equal(STEP_TYPE_IDS.runCommandLine, '00000002-0000-0000-0000-000000000001');
     assert.equal(STEP_TYPE_IDS.applyImage, '00000002-0000-0000-0000-000000000002');
     assert.equal(STEP_TYPE_IDS.runServerSideScript, '00000002-0000-0000-0000-000000000003');
@@ -469,8 +460,8 @@ describe('step types', () => {
       ['Apps - Install VSCode from Cloud', 'runPowerShellScript', 'any'],
       ['Windows PE', 'group', undefined],
       ['Readiness Checker - VMs', 'custom', undefined],
-      // …021 is a 2Pint community step definition, not a built-in.
-      ['Customize - Configure Initial Variables', 'custom', undefined],
+      // …021 is in DeployR's built-in range and its step takes DeployR's built-in content (…0002), not a community content item.
+      ['Customize - Configure Initial Variables', 'configureInitialVariables', 'any'],
     ];
     for (const [name, kind, environment] of expect) {
       const step = byName.get(name);
@@ -478,6 +469,13 @@ describe('step types', () => {
       assert.equal(stepKind(step), kind, name);
       assert.equal(stepTypeInfo(step.typeId)?.environment, environment, name);
     }
+  });
+
+  it('never takes an id in DeployR\'s built-in range for a custom step definition', () => {
+    assert.equal(stepKind({ isGroup: false, typeId: '00000001-0000-0000-0000-000000000019' }), 'unknownBuiltIn');
+    assert.equal(isDeployrBuiltInId('00000001-0000-0000-0000-0000000000FF'), true);
+    assert.equal(stepKind({ isGroup: false, typeId: 'cccccccc-0000-0000-0000-000000000001' }), 'custom');
+    assert.equal(isDeployrBuiltInId('00000002-0000-0000-0000-000000000001'), false);
   });
 
   it('looks type ids up in any case and never through the prototype', () => {

@@ -63,11 +63,15 @@ export function retryAfterSeconds(record: ThrottleRecord, now: number): number {
   return record.blockedUntil > now ? Math.ceil((record.blockedUntil - now) / 1000) : 0;
 }
 
-/** The delay after the given number of failures. */
+/**
+ * The delay after the given number of failures: none before `freeFailures`, then the base delay
+ * from the `freeFailures`-th failure on, doubling with each further one. So a source gets exactly
+ * `freeFailures` guesses at once, as docs/security.md states, and then one per delay.
+ */
 export function delayAfter(failures: number, policy: ThrottlePolicy): number {
   const over = failures - policy.freeFailures;
-  if (over <= 0) return 0;
-  return Math.min(policy.baseDelayMs * 2 ** Math.min(over - 1, 40), policy.maxDelayMs);
+  if (over < 0) return 0;
+  return Math.min(policy.baseDelayMs * 2 ** Math.min(over, 40), policy.maxDelayMs);
 }
 
 /** True when `digest` is the source's last wrong value again (and not forgotten): refused, but not escalated. */

@@ -23,8 +23,8 @@ export class ContentCatalog {
   /** Creates a content item with no versions yet. */
   async create(input: { name: string; description?: string | null; purpose: string; type: string; tags?: string[] }, actor: { subject: string; source: string | null }): Promise<ContentItem> {
     if (!input.name.trim()) throw new DeployrError('INVALID_INPUT', 'A content item needs a name.');
-    if (!CONTENT_PURPOSES.includes(input.purpose as ContentPurpose)) throw new DeployrError('INVALID_INPUT', `Unknown purpose "${input.purpose}"; use one of ${CONTENT_PURPOSES.join(', ')}.`);
-    if (!CONTENT_TYPES.includes(input.type as ContentType)) throw new DeployrError('INVALID_INPUT', `Unknown type "${input.type}"; use one of ${CONTENT_TYPES.join(', ')}.`);
+    if (!CONTENT_PURPOSES.includes(input.purpose as ContentPurpose)) throw new DeployrError('INVALID_INPUT', `Unknown purpose; use one of ${CONTENT_PURPOSES.join(', ')}.`);
+    if (!CONTENT_TYPES.includes(input.type as ContentType)) throw new DeployrError('INVALID_INPUT', `Unknown type; use one of ${CONTENT_TYPES.join(', ')}.`);
     const at = Math.floor(this.now().getTime() / 1000);
     const item: ContentItem = {
       id: randomUUID(), name: input.name.trim(), description: input.description ?? null, contentItemPurpose: input.purpose as ContentPurpose,

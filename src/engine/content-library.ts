@@ -2,7 +2,7 @@
 
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { nextVersionNo, type ContentFile, type ContentItem, type ContentItemVersion } from '../domain/content-item.js';
+import { formatFromFileName, isContentFormat, nextVersionNo, CONTENT_FORMATS, type ContentFile, type ContentFormat, type ContentItem, type ContentItemVersion } from '../domain/content-item.js';
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError, isDeployrError } from '../domain/errors.js';
 import type { BlobReader, ContentBlobStore, ContentItemStore } from './ports.js';
@@ -21,6 +21,11 @@ export interface NewVersionInput {
   /** For driver packs. */
   driverManufacturer?: string | null;
   driverModel?: string | null;
+  /**
+   * For disk images: `raw`, `raw+gzip` or `raw+zst` (only for a SingleFile item). Absent: taken from
+   * the file's name (`.gz`, `.zst`, `.img`/`.raw`), else not stated.
+   */
+  format?: string | null;
   tags?: string[];
 }
 
@@ -50,6 +55,17 @@ function optionalText(value: string | null | undefined, what: string): string | 
   if (value.length > MAX_TEXT) throw new DeployrError('INVALID_INPUT', `${what} is longer than ${MAX_TEXT} characters.`);
   if (/[\0\r\n]/.test(value)) throw new DeployrError('INVALID_INPUT', `${what} must be one line.`);
   return value;
+}
+
+/** A version's format: the one given (checked), else what a SingleFile item's file name says, else null. */
+function versionFormat(given: string | null | undefined, item: ContentItem, sources: { path: string }[]): ContentFormat | null {
+  if (given !== undefined && given !== null && given.trim() !== '') {
+    const value = given.trim().toLowerCase();
+    if (!isContentFormat(value)) throw new DeployrError('INVALID_INPUT', `The format "${given.trim()}" is not known; use one of ${CONTENT_FORMATS.join(', ')}.`);
+    if (item.type !== 'SingleFile') throw new DeployrError('INVALID_INPUT', `A format describes a disk image, which is a SingleFile item; "${item.name}" is a Folder item.`);
+    return value;
+  }
+  return item.type === 'SingleFile' && sources.length === 1 ? formatFromFileName(sources[0]?.path ?? '') : null;
 }
 
 /** A relative path as stored: forward slashes; refuses names a client could not write safely. */
@@ -157,6 +173,7 @@ export class ContentLibrary {
       sources = await listFolderFiles(sourcePath);
       if (sources.length === 0) throw new DeployrError('INVALID_INPUT', `The folder ${sourcePath} holds no files.`);
     }
+    const format = versionFormat(input.format, item, sources);
     const files: ContentFile[] = [];
     for (const s of sources) {
       const blob = await this.blobs.putFile(s.file);
@@ -168,7 +185,7 @@ export class ContentLibrary {
       const at = Math.floor(this.now().getTime() / 1000);
       const added: ContentItemVersion = {
         versionNo: nextVersionNo(current),
-        status: 'Inactive', ...meta, files, tags: input.tags ?? [], createdDate: at, lastModifiedDate: at,
+        status: 'Inactive', ...meta, format, files, tags: input.tags ?? [], createdDate: at, lastModifiedDate: at,
       };
       return {
         next: { ...current, versions: [...current.versions, added], lastModifiedDate: at }, result: added,

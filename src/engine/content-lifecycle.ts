@@ -5,7 +5,7 @@ import { nextVersionNo, type ContentItem, type ContentItemVersion } from '../dom
 import { DeployrError } from '../domain/errors.js';
 import { parseReference } from '../domain/reference.js';
 import { isOptionType } from '../domain/step-definition.js';
-import { walkSteps } from '../domain/task-sequence.js';
+import { walkSteps } from '../domain/step-tree.js';
 import { updateContentItem, type Actor } from './content-library.js';
 import type { AuditStore, ContentBlobStore, ContentItemStore, StepDefinitionStore, TaskSequenceStore } from './ports.js';
 

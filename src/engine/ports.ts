@@ -71,18 +71,47 @@ export interface LoginStore {
   clearThrottle(input: { address?: string; all?: boolean; resetAlert?: boolean; event: AuditEvent }): Promise<{ cleared: number; alertCleared: boolean }>;
 }
 
-/** A signing key pair as JWKs. */
-export interface SigningKey {
+/**
+ * A token-signing key as stored. The private key is kept only sealed (encrypted under a key held
+ * outside the store, see src/auth/key-sealing.ts); once the key stops signing it is erased.
+ */
+export interface StoredSigningKey {
   kid: string;
-  privateJwk: Record<string, unknown>;
+  /** The sealed private key; `''` once the key no longer signs. (A store written before sealing may hold a plain JWK here until the first start migrates it.) */
+  sealedPrivateKey: string;
   publicJwk: Record<string, unknown>;
   createdAt: string;
+  /** When a newer key replaced it; null while it signs. */
+  supersededAt: string | null;
+  /** Until when tokens it signed are accepted; null while it signs. */
+  verifyUntil: string | null;
+}
+
+/** A new key to add. */
+export interface NewSigningKey {
+  kid: string;
+  sealedPrivateKey: string;
+  publicJwk: Record<string, unknown>;
 }
 
 /** Where the token signing keys live. */
 export interface KeyStore {
-  /** The newest signing key, created with `create` when there is none. */
-  currentSigningKey(create: () => Promise<Omit<SigningKey, 'createdAt'>>): Promise<SigningKey>;
+  /** Every signing key, oldest first. */
+  listSigningKeys(): Promise<StoredSigningKey[]>;
+  /** Adds `key` only when there is no key at all (two processes may race on first start; the first wins). */
+  addFirstSigningKey(key: NewSigningKey): Promise<void>;
+  /**
+   * In one transaction, when the key that signs is still `expectedActiveKid`: marks it replaced
+   * (erasing its private key; it verifies until `verifyUntil`), adds `next` as the key that signs,
+   * and appends `event`. Throws CONFLICT when another rotation came first.
+   */
+  rotateSigningKey(input: { expectedActiveKid: string; next: NewSigningKey; verifyUntil: string; event: AuditEvent }): Promise<void>;
+  /**
+   * Replaces sealed private keys (sealing plain ones, or sealing under a new key-encryption key) in
+   * one transaction with `event`, each only while it still holds `expected`; otherwise CONFLICT and
+   * nothing changes.
+   */
+  resealSigningKeys(updates: { kid: string; expected: string; sealed: string }[], event: AuditEvent): Promise<void>;
 }
 
 /** Task sequences in DeployR's export shape. */
@@ -166,16 +195,22 @@ export interface ContentBlobStore {
 export interface RunFilter {
   /** Only runs of this task sequence (a token limited to one sees only its runs). */
   taskSequenceId?: string;
+  /** Only runs registered (or resumed) with this token id: a limited token's own runs. */
+  ownerTokenId?: string;
   /** Newest first, at most this many (default 100). */
   limit?: number;
 }
 
 /** Runs of task sequences, their step results and their logs. */
 export interface RunStore {
-  /** Records a new run. */
-  createRun(run: RunRecord): Promise<void>;
+  /** Records a new run; `ownerTokenId` is the id of the token that registered it (kept, never shown). */
+  createRun(run: RunRecord, ownerTokenId?: string | null): Promise<void>;
   /** One run, or null. */
   getRun(id: string): Promise<RunRecord | null>;
+  /** The id of the token that registered (or last resumed) the run; null when none was kept or no such run. */
+  getRunOwner(id: string): Promise<string | null>;
+  /** Makes `ownerTokenId` the run's owner (a limited token resuming its run after a restart signs in again). */
+  setRunOwner(id: string, ownerTokenId: string): Promise<void>;
   /** Runs, newest first. */
   listRuns(filter: RunFilter): Promise<RunRecord[]>;
   /** Changes some fields of a run (always `updatedAt`); null when there is no such run. */

@@ -30,9 +30,14 @@ class MemoryStore implements RunStore, TaskSequenceStore, AuditStore {
   logs = new Map<string, string>();
   audit: AuditEvent[] = [];
   ts = new Map<string, TaskSequence>([[TS, taskSequence(TS)], [OTHER, taskSequence(OTHER, 'Inactive')]]);
-  async createRun(run: RunRecord): Promise<void> { this.runs.set(run.id, { ...run }); }
+  owners = new Map<string, string | null>();
+  async createRun(run: RunRecord, owner?: string | null): Promise<void> { this.runs.set(run.id, { ...run }); this.owners.set(run.id, owner ?? null); }
   async getRun(id: string): Promise<RunRecord | null> { return this.runs.get(id) ?? null; }
-  async listRuns(filter: RunFilter): Promise<RunRecord[]> { return [...this.runs.values()].filter((r) => !filter.taskSequenceId || r.taskSequenceId === filter.taskSequenceId); }
+  async getRunOwner(id: string): Promise<string | null> { return this.owners.get(id) ?? null; }
+  async setRunOwner(id: string, owner: string): Promise<void> { this.owners.set(id, owner); }
+  async listRuns(filter: RunFilter): Promise<RunRecord[]> {
+    return [...this.runs.values()].filter((r) => (!filter.taskSequenceId || r.taskSequenceId === filter.taskSequenceId) && (!filter.ownerTokenId || this.owners.get(r.id) === filter.ownerTokenId));
+  }
   async updateRun(id: string, patch: Partial<RunRecord>): Promise<RunRecord | null> {
     const run = this.runs.get(id);
     if (!run) return null;

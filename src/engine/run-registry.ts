@@ -4,15 +4,23 @@ import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { isRunFinished, type RunRecord, type RunStatus, type RunStepRecord, type RunStepStatus } from '../domain/run.js';
+import { isRunFinished, isRunStale, type DeviceInfo, type RunRecord, type RunStatus, type RunStepRecord, type RunStepStatus } from '../domain/run.js';
 import { activeVersion } from '../domain/task-sequence.js';
 import type { AuditStore, RunStore, TaskSequenceStore } from './ports.js';
 import { runServerScript, type ServerScriptResult } from './server-scripts.js';
 
+/** A run as read: with `stale` when its client has been silent past `reportBy`. */
+export interface RunView extends RunRecord {
+  stale: boolean;
+}
+
 /** A run with its steps. */
-export interface RunWithSteps extends RunRecord {
+export interface RunWithSteps extends RunView {
   steps: RunStepRecord[];
 }
+
+/** Default of `staleAfterSeconds`: a running run whose client has not reported for this long is stale. */
+export const DEFAULT_RUN_STALE_AFTER_SECONDS = 300;
 
 /** Where a request came from (for the audit trail). */
 export interface RequestSource {
@@ -33,6 +41,8 @@ export interface RunRegistryDeps {
   now?: () => Date;
   /** The most characters of a client's log kept per run (default RUN_LOG_MAX_CHARS). */
   logMaxChars?: number;
+  /** A running run whose client has not reported (a step, a heartbeat) for this long is shown as stale (default 300). */
+  staleAfterSeconds?: number;
 }
 
 /** A step report from a client. */
@@ -59,7 +69,7 @@ export class RunRegistry {
    * Registers a run of version `versionNo` of a task sequence; the version must be Active. A token
    * limited to one task sequence may only register runs of that one (FORBIDDEN otherwise).
    */
-  async register(principal: Principal, input: { taskSequenceId: string; versionNo: number; deviceId?: string | null; stepsTotal?: number | null }, source: RequestSource): Promise<RunRecord> {
+  async register(principal: Principal, input: { taskSequenceId: string; versionNo: number; deviceId?: string | null; stepsTotal?: number | null; deviceInfo?: DeviceInfo | null }, source: RequestSource): Promise<RunView> {
     const tsId = input.taskSequenceId.toLowerCase();
     if (!mayUse(tsId, principal)) {
       throw new DeployrError('FORBIDDEN', 'This sign-in may only run the task sequence it was issued for.');
@@ -76,16 +86,27 @@ export class RunRegistry {
       id: randomUUID(), taskSequenceId: ts.id, versionNo: input.versionNo, name: ts.name, device: input.deviceId ?? null,
       subject: principal.subject, method: principal.method, context: principal.context, status: 'running', startedAt: at, finishedAt: null,
       currentStep: null, stepsTotal: input.stepsTotal ?? null, message: null, updatedAt: at,
+      deviceInfo: input.deviceInfo ?? null, reportBy: this.reportBy(),
     };
-    await this.deps.store.createRun(run);
+    await this.deps.store.createRun(run, principal.tokenId);
     await this.deps.store.append(this.event(principal, source, run, 'start', 'started', 'ok', {}));
-    return run;
+    return this.view(run);
   }
 
-  /** The run continues after a restart (status back to running). */
-  async resume(principal: Principal, id: string): Promise<RunRecord> {
+  /**
+   * The run continues after a restart or an interruption (status back to running). The client signs
+   * in again after a restart, so a limited token that resumes an unfinished run of its own task
+   * sequence (it knows the run's id from its saved state) becomes the run's owner.
+   */
+  async resume(principal: Principal, id: string): Promise<RunView> {
+    const run = await this.writable(principal, id, true);
+    return this.view((await this.deps.store.updateRun(run.id, { status: 'running', message: null, updatedAt: this.now().toISOString(), reportBy: this.reportBy() })) as RunRecord);
+  }
+
+  /** The client is still there (sent while a long step runs): the run is not stale, or no longer. */
+  async heartbeat(principal: Principal, id: string): Promise<RunView> {
     const run = await this.writable(principal, id);
-    return (await this.deps.store.updateRun(run.id, { status: 'running', message: null, updatedAt: this.now().toISOString() })) as RunRecord;
+    return this.view((await this.deps.store.updateRun(run.id, { updatedAt: this.now().toISOString(), reportBy: run.status === 'running' ? this.reportBy() : null })) as RunRecord);
   }
 
   /** Records that a step started (`running`) or ended. */
@@ -98,20 +119,25 @@ export class RunRegistry {
       exitCode: report.exitCode ?? null, durationMs: report.durationMs ?? null, outputTail: report.outputTail ?? null, message: report.message ?? null,
       startedAt: existing?.startedAt ?? at, finishedAt: report.status === 'running' ? null : at,
     });
-    if (report.status === 'running' || run.currentStep === null) await this.deps.store.updateRun(run.id, { currentStep: report.name, updatedAt: at });
+    await this.deps.store.updateRun(run.id, {
+      ...(report.status === 'running' || run.currentStep === null ? { currentStep: report.name } : {}), updatedAt: at,
+      ...(run.status === 'running' ? { reportBy: this.reportBy() } : {}),
+    });
   }
 
-  /** The run ended (succeeded or failed), or waits for a restart (rebooting). */
-  async finish(principal: Principal, id: string, input: { status: Exclude<RunStatus, 'running'>; message?: string | null }, source: RequestSource): Promise<RunRecord> {
+  /** The run ended (succeeded or failed), waits for a restart (rebooting), or was interrupted (the next client start resumes it). */
+  async finish(principal: Principal, id: string, input: { status: Exclude<RunStatus, 'running'>; message?: string | null }, source: RequestSource): Promise<RunView> {
     const run = await this.writable(principal, id);
     const at = this.now().toISOString();
     const updated = (await this.deps.store.updateRun(run.id, {
-      status: input.status, message: input.message ?? null, finishedAt: isRunFinished(input.status) ? at : null, updatedAt: at,
+      status: input.status, message: input.message ?? null, finishedAt: isRunFinished(input.status) ? at : null, updatedAt: at, reportBy: null,
     })) as RunRecord;
     if (isRunFinished(input.status)) {
       await this.deps.store.append(this.event(principal, source, updated, 'finish', input.status, input.status === 'succeeded' ? 'ok' : 'step_failed', {}));
+    } else if (input.status === 'interrupted') {
+      await this.deps.store.append(this.event(principal, source, updated, 'interrupt', 'interrupted', 'ok', {}));
     }
-    return updated;
+    return this.view(updated);
   }
 
   /**
@@ -143,15 +169,15 @@ export class RunRegistry {
   }
 
   /** Runs the caller may see, newest first. */
-  async list(principal: Principal | null, limit = 100): Promise<RunRecord[]> {
+  async list(principal: Principal | null, limit = 100): Promise<RunView[]> {
     const lim = principal?.taskSequenceLimit;
-    return this.deps.store.listRuns({ limit, ...(lim ? { taskSequenceId: limitId(lim) } : {}) });
+    return (await this.deps.store.listRuns({ limit, ...(lim && principal ? { taskSequenceId: limitId(lim), ownerTokenId: principal.tokenId } : {}) })).map((r) => this.view(r));
   }
 
   /** One run and its steps; NOT_FOUND when missing or not visible to the caller. */
   async get(principal: Principal | null, id: string): Promise<RunWithSteps> {
     const run = await this.visible(principal, id);
-    return { ...run, steps: await this.deps.store.listRunSteps(run.id) };
+    return { ...this.view(run), steps: await this.deps.store.listRunSteps(run.id) };
   }
 
   /** The run's uploaded log. */
@@ -186,16 +212,34 @@ export class RunRegistry {
     return result;
   }
 
-  /** A run the caller may see. */
-  private async visible(principal: Principal | null, id: string): Promise<RunRecord> {
+  /** When the client should report again, from now. */
+  private reportBy(): string {
+    return new Date(this.now().getTime() + (this.deps.staleAfterSeconds ?? DEFAULT_RUN_STALE_AFTER_SECONDS) * 1000).toISOString();
+  }
+
+  /** The run with `stale` worked out now. */
+  private view(run: RunRecord): RunView {
+    return { ...run, stale: isRunStale(run, this.now()) };
+  }
+
+  /**
+   * A run the caller may see: any run for an unlimited caller; for a token limited to a task
+   * sequence, only a run of that task sequence that this token registered (or, with `adopt`, an
+   * unfinished one it resumes). Every other run answers as a missing one.
+   */
+  private async visible(principal: Principal | null, id: string, adopt = false): Promise<RunRecord> {
     const run = await this.deps.store.getRun(id.toLowerCase());
     if (!run || !mayUse(run.taskSequenceId, principal)) throw new DeployrError('NOT_FOUND', `No run with id ${id}.`);
+    if (principal?.taskSequenceLimit && (await this.deps.store.getRunOwner(run.id)) !== principal.tokenId) {
+      if (!adopt || isRunFinished(run.status)) throw new DeployrError('NOT_FOUND', `No run with id ${id}.`);
+      await this.deps.store.setRunOwner(run.id, principal.tokenId);
+    }
     return run;
   }
 
   /** A run the caller may report on: visible and not ended. */
-  private async writable(principal: Principal, id: string): Promise<RunRecord> {
-    const run = await this.visible(principal, id);
+  private async writable(principal: Principal, id: string, adopt = false): Promise<RunRecord> {
+    const run = await this.visible(principal, id, adopt);
     if (isRunFinished(run.status)) throw new DeployrError('CONFLICT', `Run ${run.id} has already ${run.status}.`);
     return run;
   }

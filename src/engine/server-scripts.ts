@@ -2,9 +2,11 @@
 
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, realpath, stat } from 'node:fs/promises';
+import { access, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, extname, join, sep } from 'node:path';
 import { DeployrError } from '../domain/errors.js';
+import { psCallScript, shCallScript } from '../domain/script-quoting.js';
 import { isValidVariableName } from '../domain/variables.js';
 import { outputTail } from '../domain/run.js';
 
@@ -56,7 +58,7 @@ export async function findOnPath(name: string, path = process.env.PATH ?? ''): P
 /** Resolves `name` inside the Scripts folder; refuses anything that is not a plain file there. */
 async function resolveScript(scriptsDir: string, name: string): Promise<string> {
   if (!SCRIPT_NAME_PATTERN.test(name) || name.includes('..')) {
-    throw new DeployrError('INVALID_INPUT', `"${name.slice(0, 80)}" is not a script name: use a file name from the Scripts folder, without a path.`);
+    throw new DeployrError('INVALID_INPUT', 'The name given is not a script name: use a file name from the Scripts folder, without a path.');
   }
   let root: string;
   let file: string;
@@ -64,27 +66,40 @@ async function resolveScript(scriptsDir: string, name: string): Promise<string> 
     root = await realpath(scriptsDir);
     file = await realpath(join(scriptsDir, name));
   } catch {
-    throw new DeployrError('NOT_FOUND', `No server-side script "${name}" in the content library's Scripts folder.`);
+    throw new DeployrError('NOT_FOUND', "The content library's Scripts folder has no server-side script of the name given.");
   }
   if (!file.startsWith(root + sep) || !(await stat(file)).isFile()) {
-    throw new DeployrError('NOT_FOUND', `No server-side script "${name}" in the content library's Scripts folder.`);
+    throw new DeployrError('NOT_FOUND', "The content library's Scripts folder has no server-side script of the name given.");
   }
   return file;
 }
 
-/** The command line for a script: `.sh` through /bin/sh, `.ps1` through pwsh, anything else run directly. */
-async function commandFor(file: string, name: string): Promise<[string, string[]]> {
+/**
+ * The command line for a script: `.sh` through /bin/sh, `.ps1` through pwsh, anything else run
+ * directly. Arguments (which may hold the values of secret variables) never go on a command line:
+ * they are written with the call into a wrapper script in `privateDir` (a fresh 0700 folder; the
+ * file is 0600), which the shell or pwsh runs; a program that is not a script takes no arguments.
+ */
+async function commandFor(file: string, name: string, args: readonly string[], privateDir: () => Promise<string>): Promise<[string, string[]]> {
   const ext = extname(file).toLowerCase();
-  if (ext === '.sh') return ['/bin/sh', [file]];
+  const wrapper = async (fileName: string, text: string): Promise<string> => {
+    const path = join(await privateDir(), fileName);
+    await writeFile(path, text, { mode: 0o600, flag: 'wx' });
+    return path;
+  };
+  if (ext === '.sh') return ['/bin/sh', [args.length === 0 ? file : await wrapper('call.sh', shCallScript(file, args))]];
   if (ext === '.ps1') {
     const pwsh = await findOnPath('pwsh');
     if (!pwsh) throw new DeployrError('UNAVAILABLE', `The server-side script "${name}" is PowerShell, but PowerShell 7 (pwsh) is not installed on the server.`);
-    return [pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', file]];
+    return [pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', args.length === 0 ? file : await wrapper('call.ps1', psCallScript(file, args))]];
   }
   try {
     await access(file, fsConstants.X_OK);
   } catch {
     throw new DeployrError('CONFLICT', `The server-side script "${name}" is not executable (use .sh, .ps1 or an executable file).`);
+  }
+  if (args.length > 0) {
+    throw new DeployrError('CONFLICT', `The server-side script "${name}" is a program, which takes no parameters (they would show in the server's process list); use a .sh or .ps1 script to take them.`);
   }
   return [file, []];
 }
@@ -112,11 +127,23 @@ export function parseVariableLine(line: string): { name: string; value: string }
 /**
  * Runs the script `name` from the Scripts folder with `args`, under a timeout (the whole process
  * group is killed when it passes). Throws INVALID_INPUT / NOT_FOUND for a bad or missing name,
- * UNAVAILABLE when a .ps1 script needs pwsh and it is not installed.
+ * UNAVAILABLE when a .ps1 script needs pwsh and it is not installed, CONFLICT for a program that is
+ * not executable or is given arguments. `args` reach the script through a wrapper script file, never
+ * a command line (see `commandFor`).
  */
 export async function runServerScript(name: string, args: readonly string[], options: ServerScriptOptions): Promise<ServerScriptResult> {
   const file = await resolveScript(options.scriptsDir, name);
-  const [command, prefix] = await commandFor(file, name);
+  let dir: string | null = null;
+  const privateDir = async (): Promise<string> => (dir ??= await mkdtemp(join(tmpdir(), 'deployr-script-')));
+  try {
+    return await runScript(name, await commandFor(file, name, args, privateDir), options);
+  } finally {
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the script's command line and collects what it printed. */
+function runScript(name: string, [command, args]: [string, string[]], options: ServerScriptOptions): Promise<ServerScriptResult> {
   const env: Record<string, string> = { ...options.env };
   for (const key of ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SystemRoot', 'TEMP', 'TMP']) {
     const value = process.env[key];
@@ -124,7 +151,7 @@ export async function runServerScript(name: string, args: readonly string[], opt
   }
   const timeoutMs = options.timeoutMs ?? DEFAULT_SCRIPT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...prefix, ...args], {
+    const child = spawn(command, args, {
       cwd: options.scriptsDir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32', windowsHide: true,
     });
     const stdout: Buffer[] = [];

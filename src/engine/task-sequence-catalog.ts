@@ -3,8 +3,11 @@
 import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { childTaskSequenceIds, countSteps, findVersion, activateVersion, isActiveVersion, parseTaskSequenceExport, type TaskSequence } from '../domain/task-sequence.js';
+import { stepCounts } from '../domain/step-support.js';
+import { findVersion, activateVersion, isActiveVersion, type TaskSequence } from '../domain/task-sequence.js';
+import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
 import type { TaskSequenceStore } from './ports.js';
+import { reachOf } from './token-reach.js';
 
 /** One task sequence in a listing. */
 export interface TaskSequenceOverview {
@@ -77,19 +80,9 @@ export class TaskSequenceCatalog {
 
   /** True when `id` is run, directly or through other modules, by the task sequence a limited token names. */
   private async isModuleOfLimit(id: string, principal: Principal | null): Promise<boolean> {
-    const limit = principal?.taskSequenceLimit?.split(':')[0]?.toLowerCase();
+    const limit = principal?.taskSequenceLimit;
     if (!limit) return false;
-    const byId = new Map((await this.store.listTaskSequences()).map((ts) => [ts.id.toLowerCase(), ts]));
-    const seen = new Set<string>([limit]);
-    const queue = [limit];
-    while (queue.length > 0) {
-      const ts = byId.get(queue.shift() as string);
-      for (const child of ts ? childTaskSequenceIds(ts) : []) {
-        if (child === id.toLowerCase()) return true;
-        if (!seen.has(child)) { seen.add(child); queue.push(child); }
-      }
-    }
-    return false;
+    return reachOf(await this.store.listTaskSequences(), limit).taskSequences.has(id.toLowerCase());
   }
 
   /** One task sequence; NOT_FOUND when it does not exist or the caller may not see it. */
@@ -115,6 +108,6 @@ function visible(id: string, principal: Principal | null): boolean {
 export function overview(ts: TaskSequence): TaskSequenceOverview {
   return {
     id: ts.id, name: ts.name, description: ts.description ?? null,
-    versions: ts.versions.map((v) => ({ versionNo: v.versionNo, status: v.status, steps: countSteps(v.steps) })),
+    versions: ts.versions.map((v) => ({ versionNo: v.versionNo, status: v.status, steps: stepCounts(v.steps).steps })),
   };
 }

@@ -9,6 +9,7 @@ import type { StepDefinitionCatalog } from '../engine/step-definition-catalog.js
 import type { ContentCatalog } from '../engine/content-catalog.js';
 import type { RunRegistry } from '../engine/run-registry.js';
 import type { ContentLibrary } from '../engine/content-library.js';
+import type { TokenReach } from '../engine/token-reach.js';
 import { clientErrors, frameworkErrors, installErrorHandler } from './error-status.js';
 import { authenticationHook, requireTokens, staleConnectionHook } from './authenticate.js';
 import type { PeerCertificate } from './peer-certificate.js';
@@ -22,6 +23,7 @@ import { registerContentDeliveryRoutes, registerContentRoutes } from './routes/c
 import { registerAdminApi, type AdminApiDeps } from './routes/admin/index.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { collectOpenApi } from './openapi.js';
+import { registerBootMediaRoutes } from './routes/boot-media.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,10 +43,14 @@ export interface AppDeps {
   /** Custom step definitions (readable with any valid token). */
   stepDefinitions: StepDefinitionCatalog;
   content: ContentCatalog;
+  /** What a token limited to a task sequence may read (its closure); every read route asks it. */
+  reach: TokenReach;
   /** Runs: registration, progress, logs, server-side scripts. */
   runs: RunRegistry;
   /** The bootstrap script's pins and the client it hands out (no bootstrap routes without it). */
   bootstrap?: BootstrapDeps;
+  /** The folder whose boot media are published under /Content/Boot/ (no token: they hold no secret). */
+  bootMediaDir?: string;
   /** Content versions and file delivery, when a blob store is wired. */
   contentLibrary?: ContentLibrary;
   version: string;
@@ -81,6 +87,9 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
     ...(options.https ? { https: options.https } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
+  // Every body is JSON: fastify's built-in text/plain parser would hand a string to the schema
+  // (400 "body must be object"); without it, any content type but JSON is a 415.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   const isCurrentConnection = deps.isCurrentConnection;
   // One onRequest hook per route: on protected routes it checks the connection and the token, on
@@ -90,11 +99,12 @@ export function buildApp(deps: AppDeps, options: { https?: HttpsServerOptions } 
   registerHealthRoutes(app, deps.version);
   registerAuthRoutes(app, deps);
   registerTaskSequenceRoutes(app, deps.taskSequences);
-  registerStepDefinitionRoutes(app, deps.stepDefinitions);
-  registerContentRoutes(app, deps.content);
+  registerStepDefinitionRoutes(app, deps.stepDefinitions, deps.reach);
+  registerContentRoutes(app, deps.content, deps.reach);
   registerRunRoutes(app, deps.runs);
   if (deps.bootstrap) registerBootstrapRoutes(app, deps.bootstrap);
-  if (deps.contentLibrary) registerContentDeliveryRoutes(app, deps.contentLibrary);
+  if (deps.contentLibrary) registerContentDeliveryRoutes(app, deps.contentLibrary, deps.reach);
+  if (deps.bootMediaDir) registerBootMediaRoutes(app, deps.bootMediaDir);
   if (deps.admin) {
     registerAdminApi(app, deps.admin);
     registerConsoleRoutes(app, deps.admin.consoleDir);

@@ -6,7 +6,8 @@ import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { peerCertificate, type PeerCertificate } from './peer-certificate.js';
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/;
+// The scheme is case-insensitive (RFC 9110 section 11.1): `bearer` and `BEARER` work as `Bearer` does.
+const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 
 /**
  * Returns the onRequest hook that sets `req.principal` or refuses with 401; `requireTokens` puts it

@@ -15,6 +15,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   INVALID_INPUT: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   PASSCODE_REJECTED: 400,
   REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
@@ -80,7 +81,7 @@ export function installErrorHandler(app: FastifyInstance): void {
         : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty; JSON was expected.'
         : /JSON|Unexpected|token/i.test(fe.message) ? 'The request body is not valid JSON.'
         : fe.message.split('\n')[0] ?? 'Bad request.';
-      return reply.code(fe.statusCode).send(errorBody(fe.statusCode === 413 ? 'INVALID_INPUT' : 'INVALID_INPUT', message));
+      return reply.code(fe.statusCode).send(errorBody(fe.statusCode === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_INPUT', message));
     }
     req.log.error({ err }, 'unexpected error');
     return reply.code(500).send(errorBody('INTERNAL', 'Internal error; see the service log.'));

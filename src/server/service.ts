@@ -14,10 +14,12 @@ import { LoginService } from '../auth/login-service.js';
 import type { CheckGate } from '../auth/check-gate.js';
 import { createArgon2Hasher, type PasscodeHasher } from '../auth/passcode-hasher.js';
 import { SecurityState } from '../auth/security-state.js';
+import type { SigningKeySource } from '../auth/signing-keys.js';
 import { createTokenService } from '../auth/token-service.js';
 import type { ServiceConfig } from '../config/service-config.js';
 import { configuredMethods } from '../domain/security-settings.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
+import { TokenReach } from '../engine/token-reach.js';
 import { ContentLibrary } from '../engine/content-library.js';
 import type { ContentBlobStore, Store } from '../engine/ports.js';
 import { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
@@ -27,7 +29,7 @@ import { join } from 'node:path';
 import { homePaths } from '../config/service-config.js';
 import { buildApp } from './app.js';
 import { loadClientBundle } from './client-bundle.js';
-import { buildLocalApp } from './local-app.js';
+import { buildBootHttpApp, buildLocalApp } from './local-app.js';
 import { peerCertificate } from './peer-certificate.js';
 import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-certificate.js';
 import { AdminSessions } from '../auth/admin-sessions.js';
@@ -39,6 +41,8 @@ import { ContentLifecycle } from '../engine/content-lifecycle.js';
 export interface RunningService {
   port: number;
   localPort: number;
+  /** The plain-HTTP boot media port, when on. */
+  bootHttpPort: number | null;
   tls: TlsMaterial;
   stop(): Promise<void>;
 }
@@ -49,6 +53,8 @@ export interface ServiceDeps {
   store: Store;
   /** Keys the throttle's digests of wrong values (kept outside the database). */
   digestKey: Buffer;
+  /** The token-signing keys (sealed in the store; opened with the key-encryption key the composition root read). */
+  signingKeys: SigningKeySource;
   paths: { tlsCert: string; tlsKey: string };
   logger: Logger;
   version: string;
@@ -78,10 +84,11 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   const security = await SecurityState.load(store);
   const clientBundle = deps.clientBundlePath ? await loadClientBundle(deps.clientBundlePath) : null;
   if (deps.clientBundlePath && !clientBundle) logger.warn({ path: deps.clientBundlePath }, 'no client bundle: bootstrap scripts will need deployr installed on the machine (npm run build makes the bundle)');
-  const tokens = await createTokenService(store, { ttlSeconds: config.tokenTtlSeconds });
+  const tokens = await createTokenService(deps.signingKeys, { ttlSeconds: config.tokenTtlSeconds });
   const hasher = deps.hasher ?? createArgon2Hasher();
   const login = new LoginService({
     store, security, tokens, hasher, digestKey: deps.digestKey, ...(deps.gate ? { gate: deps.gate } : {}),
+    taskSequenceExists: async (id) => (await store.getTaskSequence(id)) !== null,
     onAlert: (n) => logger.warn({ consecutiveFailures: n }, 'many consecutive failed logins: passcode checks are slowed for everyone until a login succeeds'),
   });
   const fastifyLogger = logger as unknown as FastifyBaseLogger;
@@ -102,10 +109,11 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     },
   });
   const app: FastifyInstance = buildApp({
-    login, taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store), version: deps.version, logger: fastifyLogger,
-    runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts') }),
+    login, taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store), reach: new TokenReach(store), version: deps.version, logger: fastifyLogger,
+    runs: new RunRegistry({ store, scriptsDir: join(homePaths(config.home).content, 'Scripts'), staleAfterSeconds: config.runStaleAfterSeconds }),
     bootstrap: { fingerprint: tls.fingerprint, publicKeyPin: publicKeyPin(tls.cert), clientBundle },
     ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs) } : {}),
+    bootMediaDir: homePaths(config.home).media,
     certificateLogin: createCertificateLogin({ login, security }),
     entraLogin: createEntraLogin({ login, security, validator: createEntraValidator() }),
     peerOf: (req) => trust.peerForConnection(req.raw.socket, peerCertificate(req)),
@@ -136,7 +144,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
       await security.refresh();
       const { global } = await store.throttleState([]);
       return {
-        version: deps.version, startedAt, pid: process.pid, port: config.port, appliedRevision: security.settings.revision,
+        version: deps.version, startedAt, pid: process.pid, port: (app.server.address() as { port: number } | null)?.port ?? config.port, appliedRevision: security.settings.revision,
         tlsFingerprint: tls.fingerprint, failedLogins: { consecutive: global.consecutiveFailures, alert: global.alertSince > 0 },
       };
     },
@@ -161,14 +169,20 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
   };
   security.onChange(describe);
   security.startPolling(config.settingsPollMs, (err) => logger.error({ err }, 'could not read the security settings'));
+  // A signing-key rotation saved by any process: the new key signs here from the next poll on.
+  const keyPoll = setInterval(() => { tokens.refreshKeys().catch((err: unknown) => logger.error({ err }, 'could not read the signing keys')); }, config.settingsPollMs);
+  keyPoll.unref();
 
+  const boot = config.bootHttpPort === null ? null : buildBootHttpApp({ logger: fastifyLogger, mediaDir: homePaths(config.home).media });
   await app.listen({ port: config.port, host: config.host });
   try {
     await local.listen({ port: config.localPort, host: '127.0.0.1' });
+    if (boot) await boot.listen({ port: config.bootHttpPort as number, host: config.host });
   } catch (err) {
-    await app.close();
+    await Promise.allSettled([app.close(), local.close()]);
     throw err;
   }
+  const bootHttpPort = boot ? (boot.server.address() as { port: number }).port : null;
   const port = (app.server.address() as { port: number }).port;
   const localPort = (local.server.address() as { port: number }).port;
   describe();
@@ -179,12 +193,13 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
 
   let stopping: Promise<void> | null = null;
   return {
-    port, localPort, tls,
+    port, localPort, bootHttpPort, tls,
     stop: () => {
       stopping ??= (async () => {
         security.stopPolling();
+        clearInterval(keyPoll);
         trust.stop();
-        await Promise.allSettled([app.close(), local.close()]);
+        await Promise.allSettled([app.close(), local.close(), ...(boot ? [boot.close()] : [])]);
         await store.close();
       })();
       return stopping;

@@ -67,7 +67,7 @@ export async function makeSelfSignedCertificate(host = hostname()): Promise<{ ce
 
 /**
  * Loads the configured certificate and key, or the self-signed pair under the home, making it on
- * first start (the key file is readable by its owner only).
+ * first start (both files readable by their owner only, like everything under the home).
  */
 export async function loadOrCreateTlsMaterial(paths: { cert: string; key: string }, configured: { cert: string | null; key: string | null }): Promise<TlsMaterial> {
   if (configured.cert || configured.key) {
@@ -82,6 +82,7 @@ export async function loadOrCreateTlsMaterial(paths: { cert: string; key: string
   const made = await makeSelfSignedCertificate();
   mkdirSync(dirname(paths.cert), { recursive: true, mode: 0o700 });
   writeAtomically(paths.key, made.key, 0o600);
-  writeAtomically(paths.cert, made.cert, 0o644);
+  // The certificate is public (clients get its fingerprint), but like everything under the home it is owner-only.
+  writeAtomically(paths.cert, made.cert, 0o600);
   return { ...made, fingerprint: certificateFingerprint(made.cert), created: true };
 }

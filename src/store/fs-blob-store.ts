@@ -70,11 +70,12 @@ export class FsBlobStore implements ContentBlobStore {
 
   /** Writes to a temp file while hashing, fsyncs, then renames it to its hash (or drops it when already stored). */
   private async write(produce: (sink: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<BlobInfo> {
-    await mkdir(this.tmpDir, { recursive: true });
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const tmp = join(this.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}.tmp`);
     const hash = createHash('sha256');
     let size = 0;
-    const out = await open(tmp, 'wx', 0o644);
+    // Owner-only, like everything under the home (the service reads the library; nobody else needs to).
+    const out = await open(tmp, 'wx', 0o600);
     let renamed = false;
     try {
       await produce(async (chunk) => {
@@ -97,7 +98,7 @@ export class FsBlobStore implements ContentBlobStore {
         await utimes(final, now, now);
         return { sha256, size };
       }
-      await mkdir(dirname(final), { recursive: true });
+      await mkdir(dirname(final), { recursive: true, mode: 0o700 });
       await rename(tmp, final);
       renamed = true;
       await syncDir(dirname(final));

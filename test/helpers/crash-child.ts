@@ -6,6 +6,7 @@ import { createArgon2Hasher } from '../../src/auth/passcode-hasher.js';
 import { SecurityAdmin } from '../../src/auth/security-admin.js';
 import { SecurityState } from '../../src/auth/security-state.js';
 import { createTokenService } from '../../src/auth/token-service.js';
+import { testSigningKeys } from './signing-keys.js';
 import { DEFAULT_THROTTLE_POLICY } from '../../src/domain/throttle.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
@@ -26,7 +27,7 @@ async function main(file: string, keyHex: string, start: number, run: number): P
   const store = openSqliteStore(file, Buffer.from(keyHex, 'hex'));
   const hasher = createArgon2Hasher({ params: { memoryCost: 1024, timeCost: 1, parallelism: 1 } });
   const security = await SecurityState.load(store);
-  const tokens = await createTokenService(store, { ttlSeconds: 3600 });
+  const tokens = await createTokenService(await testSigningKeys(store), { ttlSeconds: 3600 });
   const policy = { ...DEFAULT_THROTTLE_POLICY, freeFailures: 1e9, addressFreeFailures: 1e9, globalSlowdownMs: 0 };
   const login = new LoginService({ store, security, hasher, tokens, digestKey: Buffer.alloc(32, 3), policy });
   const admin = new SecurityAdmin(store, hasher);

@@ -67,8 +67,8 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `deployr serve` on random loopback ports and waits until it accepts connections. */
-export async function startService(options: { home: string; env?: Record<string, string>; args?: string[] }): Promise<ServiceProcess> {
+/** Starts `deployr serve` on random loopback ports and waits until it accepts connections (30 s unless `startTimeoutMs`). */
+export async function startService(options: { home: string; env?: Record<string, string>; args?: string[]; startTimeoutMs?: number }): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [DEPLOYR_BIN, 'serve', '--home', options.home, '--port', '0', '--local-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])], {
     env: { ...process.env, DEPLOYR_SETTINGS_POLL_MS: '200', DEPLOYR_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,7 +77,7 @@ export async function startService(options: { home: string; env?: Record<string,
   child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   for (;;) {
     const port = /HTTPS API:\s+https:\/\/localhost:(\d+)/.exec(out)?.[1];
     const localPort = /Local admin:\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];

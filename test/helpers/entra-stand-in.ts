@@ -66,7 +66,10 @@ export interface EntraStandIn {
   deny(userCode: string): Promise<void>;
   /** Makes `userCode` expire now; the next poll answers `expired_token`. */
   expire(userCode: string): Promise<void>;
-  /** Signs an Entra-shaped access token directly; claims set to `undefined` in `claims` are removed. */
+  /**
+   * Signs an Entra-shaped v2 access token directly (`typ` JWT; `aud`, `azp`, `tid`, `oid`, `roles`,
+   * `ver`, no `scp` unless given); claims set to `undefined` in `claims` are removed.
+   */
   mintToken(claims?: Record<string, unknown>, options?: MintOptions): Promise<string>;
   /** Stops the server and closes every socket. */
   close(): Promise<void>;
@@ -357,6 +360,7 @@ export async function startEntraStandIn(options: EntraStandInOptions): Promise<E
         aud: audience,
         sub: 'minted-user',
         oid: 'minted-user',
+        azp: clientId,
         tid: options.tokenTenantId ?? tenantId,
         roles: defaultRoles,
         ver: '2.0',

@@ -8,6 +8,7 @@ import { createArgon2Hasher, type PasscodeHasher } from '../../src/auth/passcode
 import { SecurityAdmin } from '../../src/auth/security-admin.js';
 import { SecurityState } from '../../src/auth/security-state.js';
 import { createTokenService } from '../../src/auth/token-service.js';
+import { testSigningKeys } from './signing-keys.js';
 import type { AuthContext } from '../../src/domain/security-settings.js';
 import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from '../../src/domain/throttle.js';
 import type { Store } from '../../src/engine/ports.js';
@@ -63,7 +64,7 @@ export async function securityFixture(options: { policy?: Partial<ThrottlePolicy
   const build = async (): Promise<{ store: Store; login: LoginService; admin: SecurityAdmin }> => {
     const store = openSqliteStore(file, AUDIT_KEY);
     const security = await SecurityState.load(store);
-    const tokens = await createTokenService(store, { ttlSeconds: 3600, now: () => new Date(clock.now) });
+    const tokens = await createTokenService(await testSigningKeys(store), { ttlSeconds: 3600, now: () => new Date(clock.now) });
     const login = new LoginService({
       store, security, hasher, tokens, digestKey: DIGEST_KEY, policy,
       now: () => clock.now, sleep: async (ms) => { sleeps.push(ms); }, onAlert: (n) => alerts.push(n),

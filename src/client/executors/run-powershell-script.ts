@@ -2,6 +2,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { psCallScript } from '../../domain/script-quoting.js';
 import { splitArguments } from '../runner/process.js';
 import { contentSlot, describeExit, failed, processLimits, setting, type StepContext, type StepExecutor, type StepOutcome } from './types.js';
 
@@ -22,15 +23,23 @@ export function scriptInContent(dir: string, name: string): string | null {
 }
 
 /**
- * Runs `file` with pwsh (`-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -File FILE
- * [Parameters]`) in `cwd`, with the step's `Timeout` (minutes) and `SuccessCodes` (default 0) from
- * `settings`. The step's variables file reaches the script through the runner's environment.
+ * Runs `file` with pwsh (`-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -File FILE`)
+ * in `cwd`, with the step's `Timeout` (minutes) and `SuccessCodes` (default 0) from `settings`.
+ * `Parameters` are passed through a 0600 wrapper script in the step's private folder (removed with
+ * it), never on pwsh's command line. The step's variables file reaches the script through the
+ * runner's environment.
  */
 export async function runPwshFile(ctx: StepContext, pwsh: string, file: string, cwd: string, settings: Readonly<Record<string, string>>): Promise<StepOutcome> {
   const limits = processLimits(settings);
   if ('status' in limits) return limits;
   const { timeoutMs, codes } = limits;
-  const args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', file, ...splitArguments(setting(settings, 'Parameters'))];
+  const parameters = splitArguments(setting(settings, 'Parameters'));
+  let target = file;
+  if (parameters.length > 0) {
+    target = join(ctx.workDir, 'parameters.ps1');
+    await writeFile(target, psCallScript(file, parameters), { mode: 0o600 });
+  }
+  const args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-File', target];
   const result = await ctx.services.runProgram(pwsh, args, { cwd, timeoutMs, signal: ctx.signal });
   if (result.exitCode !== null && codes.has(result.exitCode)) return { status: 'succeeded', exitCode: result.exitCode };
   return failed(`the script failed (${describeExit(result, timeoutMs)})`, result.exitCode);

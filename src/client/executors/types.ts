@@ -5,6 +5,7 @@ import type { StepDefinition } from '../../domain/step-definition.js';
 import type { Step } from '../../domain/task-sequence.js';
 import type { VariableStore } from '../../domain/variables.js';
 import type { DownloadedContent, DownloadProgress } from '../content-download.js';
+import type { ContentStreamPort } from '../content/image-source.js';
 import type { ProcessOptions, ProcessResult } from '../runner/process.js';
 import { successCodes, timeoutFromMinutes } from '../runner/process.js';
 
@@ -34,6 +35,8 @@ export interface ExecutorServices {
   findExecutable(name: string): Promise<string | null>;
   /** Downloads a content version (`<guid>:<version>`), with a progress bar. */
   fetchContent(reference: string): Promise<DownloadedContent>;
+  /** Streams a content file from the server without the cache (Apply image); absent where the runner has no server (some tests). */
+  streamContent?: ContentStreamPort;
   /** Reads a task sequence from the server and picks its Active version (`<guid>` or `<guid>:<version>`). */
   fetchTaskSequence(reference: string): Promise<{ id: string; name: string; versionNo: number; steps: Step[] }>;
   /** Runs steps of a nested task sequence under this step. */

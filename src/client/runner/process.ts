@@ -2,7 +2,8 @@
 
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** How a process ended. */
@@ -24,33 +25,68 @@ export interface ProcessOptions {
   onOutput(chunk: string): void;
 }
 
-/** Runs `command` through the system shell (/bin/sh -c, or cmd.exe on Windows). */
-export function runShell(command: string, options: ProcessOptions): Promise<ProcessResult> {
-  return run(command, [], { ...options, shell: true });
+/** How long a stopped step's processes have to end after SIGTERM before they get SIGKILL, in milliseconds. */
+export const ABORT_GRACE_MS = 5000;
+
+/**
+ * The script file and the shell that runs a command line: `/bin/sh FILE`, or on Windows
+ * `cmd.exe /d /s /c ""FILE""` for a `.cmd` file that starts with `@echo off`.
+ */
+export function shellScript(command: string, dir: string, windows = process.platform === 'win32'): { file: string; text: string; shell: string; args: string[] } {
+  if (windows) {
+    const file = join(dir, 'command.cmd');
+    return { file, text: `@echo off\r\n${command}\r\n`, shell: process.env.ComSpec ?? 'cmd.exe', args: ['/d', '/s', '/c', `""${file}""`] };
+  }
+  const file = join(dir, 'command.sh');
+  return { file, text: `${command}\n`, shell: '/bin/sh', args: [file] };
+}
+
+/**
+ * Runs `command` through the system shell. The command line (which may hold the values of secret
+ * variables) is never a process argument: it is written to a script file, mode 0600 in a fresh
+ * 0700 folder, that the shell reads (see `shellScript`); the folder is removed when the process ends.
+ */
+export async function runShell(command: string, options: ProcessOptions): Promise<ProcessResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'deployr-command-'));
+  try {
+    const script = shellScript(command, dir);
+    await writeFile(script.file, script.text, { mode: 0o600, flag: 'wx' });
+    return await run(script.shell, script.args, { ...options, label: 'the command', verbatim: process.platform === 'win32' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs `file` with `args` directly (no shell). */
 export function runProgram(file: string, args: readonly string[], options: ProcessOptions): Promise<ProcessResult> {
-  return run(file, args, { ...options, shell: false });
+  return run(file, args, options);
 }
 
-function run(command: string, args: readonly string[], options: ProcessOptions & { shell: boolean }): Promise<ProcessResult> {
+function run(command: string, args: readonly string[], options: ProcessOptions & { label?: string; verbatim?: boolean }): Promise<ProcessResult> {
   return new Promise((resolve) => {
     const detached = process.platform !== 'win32';
     const child = spawn(command, [...args], {
-      cwd: options.cwd, env: options.env, shell: options.shell, stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true,
+      cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true,
+      windowsVerbatimArguments: options.verbatim === true,
     });
     let timedOut = false;
     let aborted = false;
     let settled = false;
-    const kill = (): void => {
+    const kill = (signal: NodeJS.Signals = 'SIGKILL'): void => {
       try {
-        if (detached && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
+        if (detached && child.pid !== undefined) process.kill(-child.pid, signal);
+        else child.kill(signal);
       } catch { /* already gone */ }
     };
     const timer = options.timeoutMs ? setTimeout(() => { timedOut = true; kill(); }, options.timeoutMs) : null;
-    const onAbort = (): void => { aborted = true; kill(); };
+    // Stopped from outside (Ctrl-C, SIGTERM): the step's whole process group gets SIGTERM, to end
+    // cleanly, and SIGKILL when it has not ended ABORT_GRACE_MS later.
+    let graceTimer: NodeJS.Timeout | null = null;
+    const onAbort = (): void => {
+      aborted = true;
+      kill('SIGTERM');
+      graceTimer = setTimeout(() => kill('SIGKILL'), ABORT_GRACE_MS);
+    };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
@@ -60,11 +96,12 @@ function run(command: string, args: readonly string[], options: ProcessOptions &
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      if (graceTimer) clearTimeout(graceTimer);
       options.signal?.removeEventListener('abort', onAbort);
       resolve({ exitCode: timedOut || aborted ? null : exitCode, timedOut, aborted });
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
-      options.onOutput(`cannot start ${options.shell ? 'the command' : command}: ${err.code ?? err.message}\n`);
+      options.onOutput(`cannot start ${options.label ?? command}: ${err.code ?? err.message}\n`);
       done(null);
     });
     child.on('close', (code) => done(code));

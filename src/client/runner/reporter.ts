@@ -32,7 +32,12 @@ export class RunReporter {
     await this.quietly(() => this.tokens.use((t) => this.api.call('POST', RUN_PATHS.steps(runId), report, t)));
   }
 
-  /** The run ended or waits for a restart. */
+  /** Tells the server the client is still there; failures are ignored (the next report tells it anyway). */
+  async heartbeat(runId: string): Promise<void> {
+    await this.tokens.use((t) => this.api.call('POST', RUN_PATHS.heartbeat(runId), undefined, t, { patient: false })).catch(() => undefined);
+  }
+
+  /** The run ended, waits for a restart, or was interrupted. */
   async finish(runId: string, input: FinishRunRequest): Promise<void> {
     await this.quietly(() => this.tokens.use((t) => this.api.call('POST', RUN_PATHS.finish(runId), input, t)));
   }

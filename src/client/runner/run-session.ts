@@ -4,13 +4,19 @@ import { arch, release } from 'node:os';
 import { join } from 'node:path';
 import { PATHS } from '../../api/contract.js';
 import { DeployrError } from '../../domain/errors.js';
-import { RUN_FAILED_EXIT_CODE, REBOOT_EXIT_CODE } from '../../domain/run.js';
-import { activeVersion, countSteps, exportTaskSequence, parseTaskSequenceExport, type TaskSequence } from '../../domain/task-sequence.js';
+import { INTERRUPTED_EXIT_CODES, RUN_FAILED_EXIT_CODE, REBOOT_EXIT_CODE, SESSION_LOST_EXIT_CODE, type DeviceInfo } from '../../domain/run.js';
+import { activeVersion, isActiveVersion, type TaskSequence } from '../../domain/task-sequence.js';
+import { describeStepCounts, planText, stepCounts, stepPlan, type DefinitionFacts } from '../../domain/step-support.js';
+import { isDeployrBuiltInId, stepTypeInfo } from '../../domain/step-types.js';
+import { walkSteps } from '../../domain/step-tree.js';
+import { exportTaskSequence } from '../../domain/task-sequence-export.js';
+import { parseTaskSequenceExport } from '../../domain/task-sequence-parse.js';
 import { parseReference } from '../../domain/reference.js';
 import { parseStepDefinitionExport, type StepDefinition } from '../../domain/step-definition.js';
 import { VariableStore } from '../../domain/variables.js';
 import { ClientError, type ApiClient } from '../api-client.js';
 import { fetchContentVersion } from '../content-download.js';
+import { contentStreamPort } from '../content/image-source.js';
 import type { Prompter } from '../prompt.js';
 import { TerminalUi, type UiOutput } from '../terminal-ui.js';
 import { findExecutable } from './process.js';
@@ -41,6 +47,25 @@ export interface SessionOptions {
   out(line: string): void;
   /** Where the step list and progress bar go (default: plain lines through `out`). */
   terminal?: UiOutput;
+  /** What this machine is (hostname, MACs, serial number, make, model), sent when the run is registered. */
+  deviceInfo?: DeviceInfo;
+  /** How to start the client again to resume (printed after an interruption). */
+  resumeHint?: string;
+  /** How long to keep trying an unreachable server during the run (default: fail at once). */
+  patience?: { totalMs: number; sleep?: (ms: number) => Promise<void> };
+  /** Boot environment: the firmware's Secure Boot state (`on`, `off`, `not-uefi`), recorded in the run's log. */
+  secureBoot?: string;
+}
+
+/** `text` without its closing full stops, so that it can be followed by one (no "running.."). */
+export function withoutFullStop(text: string): string {
+  return text.replace(/[.\s]+$/, '');
+}
+
+/** How often to tell the server the client is still there: a third of the time it waits before calling the run stale, 1 s to 60 s. */
+function heartbeatMs(run: { reportBy?: string | null; updatedAt: string }): number {
+  const window = run.reportBy ? Date.parse(run.reportBy) - Date.parse(run.updatedAt) : NaN;
+  return Number.isFinite(window) && window > 0 ? Math.min(60_000, Math.max(1000, Math.floor(window / 3))) : 60_000;
 }
 
 /** Environment variables the client never passes to step processes. */
@@ -88,6 +113,19 @@ export async function loadStepDefinition(api: ApiClient, tokens: TokenKeeper, id
   }
 }
 
+/** The plan shown before a run starts: each step numbered as the run counts it, its type, and whether this machine can run it (and why not). */
+export async function describePlan(api: ApiClient, tokens: TokenKeeper, ts: LoadedTaskSequence): Promise<string[]> {
+  const facts = new Map<string, DefinitionFacts | null | undefined>();
+  for (const { step } of walkSteps(ts.steps)) {
+    const id = step.typeId?.toLowerCase();
+    if (!id || step.isGroup || stepTypeInfo(id) || isDeployrBuiltInId(id) || facts.has(id)) continue;
+    const def = await loadStepDefinition(api, tokens, id).catch(() => undefined);
+    facts.set(id, def === undefined || def === null ? def : { name: def.name, active: def.versions.some((v) => isActiveVersion(v)) });
+  }
+  const pwsh = (await findExecutable('pwsh')) !== null;
+  return planText(stepPlan(ts.steps, { definition: (id) => facts.get(id.toLowerCase()), pwsh }), '  ');
+}
+
 /** The built-in variables DeployR documents, as this client sets them. */
 function builtIns(o: SessionOptions, ts: LoadedTaskSequence, runId: string, device: string): Record<string, string> {
   const architecture = arch() === 'x64' ? 'x64' : arch() === 'arm64' ? 'arm64' : arch();
@@ -111,7 +149,9 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   const device = await deviceId(o.paths, o.deviceId);
   const ts = await loadTaskSequence(o.api, o.tokens, reference);
   const reporter = new RunReporter(o.api, o.tokens, o.out);
-  const run = await reporter.register({ taskSequenceId: ts.id, versionNo: ts.versionNo, deviceId: device, stepsTotal: countSteps(ts.steps, { enabledOnly: true }) });
+  const counts = stepCounts(ts.steps);
+  const plan = await describePlan(o.api, o.tokens, ts);
+  const run = await reporter.register({ taskSequenceId: ts.id, versionNo: ts.versionNo, deviceId: device, stepsTotal: counts.steps, ...(o.deviceInfo ? { deviceInfo: o.deviceInfo } : {}) });
   const variables = new VariableStore(undefined, { extraSecretNames: o.secretNames });
   const fixed = builtIns(o, ts, run.id, device);
   for (const [name, value] of Object.entries(fixed)) variables.set(name, value);
@@ -126,17 +166,20 @@ export async function startRun(o: SessionOptions, reference: string): Promise<nu
   await saveState(o.paths, state);
   const log = new RunLog(state.logFile, (t) => variables.redact(t));
   log.write('INFO', `Run ${run.id} of "${ts.name}" (${ts.id}:${ts.versionNo}) on device ${device}, ${o.context}, server ${new URL(o.server).origin}`);
-  o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${countSteps(ts.steps, { enabledOnly: true })} steps.`);
+  if (o.secureBoot) log.write('INFO', `Device: Secure Boot ${/^(on|off|not-uefi)$/.test(o.secureBoot) ? o.secureBoot : 'unknown'} (the firmware's SecureBoot variable, read by the boot environment)`);
+  o.out(`Task sequence: ${ts.name} (${ts.id}:${ts.versionNo}), ${describeStepCounts(counts)}:`);
+  for (const line of plan) o.out(line);
   o.out(`Run ${run.id}: registered; follow it on the server with: deployr runs watch ${run.id}`);
-  return execute(o, { ts, state, variables, log, reporter });
+  return execute(o, { ts, state, variables, log, reporter, heartbeatMs: heartbeatMs(run) });
 }
 
 /** Continues the saved run after a restart. Returns the exit code. */
 export async function resumeRun(o: SessionOptions, state: RunState): Promise<number> {
   await ensureStateDirs(o.paths);
   const reporter = new RunReporter(o.api, o.tokens, o.out);
+  let resumed;
   try {
-    await reporter.resume(state.runId);
+    resumed = await reporter.resume(state.runId);
   } catch (err) {
     if (err instanceof ClientError && (err.status === 409 || err.status === 404)) {
       await clearState(o.paths);
@@ -162,16 +205,37 @@ export async function resumeRun(o: SessionOptions, state: RunState): Promise<num
   log.write('INFO', `Existing task sequence found: resuming run ${state.runId} of "${ts.name}" after a restart`);
   const done = Object.keys(state.done).length;
   o.out(`Resuming run ${state.runId}: "${ts.name}" (${ts.id}:${ts.versionNo}); ${done} steps and groups already done.`);
-  return execute(o, { ts, state, variables, log, reporter });
+  return execute(o, { ts, state, variables, log, reporter, heartbeatMs: heartbeatMs(resumed) });
 }
 
 /** Runs the steps, then reports the result, uploads the log and honours FinishAction. */
-async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: RunState; variables: VariableStore; log: RunLog; reporter: RunReporter }): Promise<number> {
+async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: RunState; variables: VariableStore; log: RunLog; reporter: RunReporter; heartbeatMs: number }): Promise<number> {
   const { ts, state, variables, log, reporter } = r;
   const ui = new TerminalUi(o.terminal ?? { isTTY: false, write: (text) => { for (const line of text.replace(/\n$/, '').split('\n')) o.out(line); } }, `${ts.name} (${ts.id}:${ts.versionNo})`);
   const abort = new AbortController();
-  const onSigint = (): void => { ui.say('Stopping the run (interrupted)…'); abort.abort(); };
-  process.once('SIGINT', onSigint);
+  // Ctrl-C or SIGTERM stops the current step (its process group gets SIGTERM), keeps the state and
+  // tells the server the run is interrupted; a second one ends the client at once (the state is
+  // saved after every step, so the next start still resumes).
+  let stop = null as { why: 'SIGINT' | 'SIGTERM' | 'session'; message: string } | null;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (stop) { process.exit(INTERRUPTED_EXIT_CODES[signal]); }
+    stop = { why: signal, message: `interrupted by ${signal}` };
+    ui.say(`Interrupted (${signal}): stopping the current step; the run's state is kept. Press Ctrl-C again to quit at once.`);
+    abort.abort();
+  };
+  const onSigint = (): void => onSignal('SIGINT');
+  const onSigterm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  o.tokens.onLost((err) => {
+    if (stop) return;
+    stop = { why: 'session', message: err.message };
+    ui.say(err.message);
+    abort.abort();
+  });
+  o.api.setPatience(o.patience ? { ...o.patience, notice: (line) => ui.say(line) } : null);
+  const heartbeat = setInterval(() => { void reporter.heartbeat(state.runId); }, r.heartbeatMs);
+  heartbeat.unref();
   reporter.setWarn((line) => ui.say(line));
   const cacheDir = o.paths.cache;
   const runner = new TaskSequenceRunner({
@@ -180,6 +244,7 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
     ports: {
       fetchTaskSequence: (reference) => loadTaskSequence(o.api, o.tokens, reference),
       fetchContent: (reference, onProgress, signal) => o.tokens.use((t) => fetchContentVersion(o.api, t, reference, { cacheDir, workDir: o.paths.content, onProgress, signal })),
+      streamContent: contentStreamPort(o.api, (fn) => o.tokens.use(fn), cacheDir),
       serverScript: (script, args, timeoutSeconds) => reporter.serverScript(state.runId, script, args, timeoutSeconds),
       fetchStepDefinition: (id) => loadStepDefinition(o.api, o.tokens, id),
       reportStep: (report) => reporter.step(state.runId, report),
@@ -191,9 +256,12 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
   try {
     result = await runner.run(ts);
   } finally {
+    clearInterval(heartbeat);
     process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigterm);
     ui.close();
     reporter.setWarn(o.out);
+    o.api.setPatience(o.patience ? { ...o.patience, notice: o.out } : null);
   }
 
   const upload = async (): Promise<void> => {
@@ -219,8 +287,23 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
     return REBOOT_EXIT_CODE;
   }
 
+  if (result.status === 'interrupted') {
+    const why = stop ?? { why: 'SIGINT' as const, message: 'interrupted' };
+    const at = result.step ? ` during "${result.step}"` : '';
+    state.status = 'running';
+    await saveState(o.paths, state);
+    // Whoever stopped the run is not kept waiting for an unreachable server.
+    o.api.setPatience(null);
+    log.write('WARN', `Run ${why.why === 'session' ? 'stopped' : 'interrupted'}${at}: ${withoutFullStop(why.message)}. The state is kept; the next start resumes.`);
+    await upload();
+    if (why.why !== 'session') await reporter.finish(state.runId, { status: 'interrupted', message: `${why.message}${at}` });
+    o.out(`Run ${state.runId} ${why.why === 'session' ? 'stopped' : 'interrupted'}${at}; its state is kept in ${o.paths.root}.`);
+    o.out(`To resume, start the client again with the same state folder${o.resumeHint ? `: ${o.resumeHint}` : ''} (--new-run discards the run instead).`);
+    return why.why === 'session' ? SESSION_LOST_EXIT_CODE : INTERRUPTED_EXIT_CODES[why.why];
+  }
+
   const succeeded = result.status === 'succeeded';
-  const message = result.status === 'failed' ? variables.redact(result.message) : null;
+  const message = result.status === 'failed' ? withoutFullStop(variables.redact(result.message)) : null;
   log.write(succeeded ? 'INFO' : 'ERROR', succeeded ? `Run succeeded.` : `Run failed: ${message}`);
   await upload();
   await reporter.finish(state.runId, { status: result.status, message });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { StepReport } from '../../api/contract.js';
 import { parseStepDefinitionExport, type StepDefinition } from '../../domain/step-definition.js';
-import { STEP_TYPE_IDS, type Step, type StepKind } from '../../domain/task-sequence.js';
+import { STEP_TYPE_IDS, type StepKind } from '../../domain/step-types.js';
+import type { Step } from '../../domain/task-sequence.js';
 import { VariableStore } from '../../domain/variables.js';
 import { executorFor } from '../executors/index.js';
 import type { StepExecutor } from '../executors/types.js';
@@ -232,13 +233,23 @@ test('a task sequence that runs itself is refused', async (t) => {
   assert.match((result as { message: string }).message, /would run itself/);
 });
 
-test('Windows-only steps are recognised and fail with "needs Windows PE"; a custom step whose definition the server lacks says so', async (t) => {
+test('Windows-only steps are recognised and fail with "needs Windows PE"; an unknown DeployR built-in never asks for an import; Format disk without TargetDevice says why; a custom step whose definition the server lacks says so', async (t) => {
   const h = harness(t);
   const custom = { ...cmd('Custom', ''), typeId: 'cccccccc-0000-0000-0000-000000000001' };
-  const { reports } = await h.run([step('formatDisk', 'Format', { DiskIndex: '0' }, { continueOnError: true }), { ...custom, continueOnError: true }]);
-  assert.match(reports.find((r) => r.name === 'Format' && r.status !== 'running')?.message ?? '', /"Format disk" needs Windows PE/);
-  assert.equal(reports.find((r) => r.name === 'Custom' && r.status !== 'running')?.message,
-    'step definition cccccccc-0000-0000-0000-000000000001 is not on the server; import it with deployr step import');
+  const unknown = { ...cmd('Unknown built-in', ''), typeId: '00000001-0000-0000-0000-000000000019', continueOnError: true };
+  const { reports } = await h.run([
+    step('prepareOperatingSystem', 'Prepare', {}, { continueOnError: true }),
+    step('configureInitialVariables', 'Initial variables', {}, { continueOnError: true }),
+    unknown,
+    step('formatDisk', 'Format', { DiskIndex: '0' }, { continueOnError: true }),
+    { ...custom, continueOnError: true },
+  ]);
+  const message = (name: string): string => reports.find((r) => r.name === name && r.status !== 'running')?.message ?? '';
+  assert.match(message('Prepare'), /"Prepare operating system" needs Windows PE \(DeployR's Windows client\)/);
+  assert.match(message('Initial variables'), /"Configure initial variables" needs Windows PE or Windows/);
+  assert.equal(message('Unknown built-in'), "step type 00000001-0000-0000-0000-000000000019 is a DeployR built-in step that deployr does not know; it needs DeployR's Windows client");
+  assert.match(message('Format'), /needs TargetDevice .*DiskIndex is a Windows disk number/);
+  assert.equal(message('Custom'), 'step definition cccccccc-0000-0000-0000-000000000001 is not on the server; import it with deployr step import');
 });
 
 /** A custom step definition with an inline script, a Text option with a default, and one the step overrides. */

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import type { ServerScriptResponse, StepReport } from '../../api/contract.js';
 import { outputTail } from '../../domain/run.js';
 import type { StepDefinition } from '../../domain/step-definition.js';
-import { stepKind, stepTypeInfo, type Step } from '../../domain/task-sequence.js';
+import { stepKind, stepTypeInfo } from '../../domain/step-types.js';
+import type { Step } from '../../domain/task-sequence.js';
 import type { VariableStore } from '../../domain/variables.js';
 import type { DownloadedContent, DownloadProgress } from '../content-download.js';
+import type { ContentStreamPort } from '../content/image-source.js';
 import { executorFor as defaultExecutorFor } from '../executors/index.js';
 import { failed, type ExecutorServices, type StepContext, type StepExecutor, type StepOutcome } from '../executors/types.js';
 import type { TerminalUi, UiStatus, UiStep } from '../terminal-ui.js';
@@ -29,6 +31,8 @@ export interface LoadedTaskSequence {
 export interface RunnerPorts {
   fetchTaskSequence(reference: string): Promise<LoadedTaskSequence>;
   fetchContent(reference: string, onProgress: (p: DownloadProgress) => void, signal: AbortSignal): Promise<DownloadedContent>;
+  /** Streams content files without the cache (Apply image); optional. */
+  streamContent?: ContentStreamPort;
   serverScript(script: string, args: string[], timeoutSeconds?: number): Promise<ServerScriptResponse>;
   /** A custom step definition from the server, or null when the server has none with that id. */
   fetchStepDefinition(id: string): Promise<StepDefinition | null>;
@@ -39,8 +43,11 @@ export interface RunnerPorts {
   findExecutable(name: string): Promise<string | null>;
 }
 
-/** How the run ended. */
-export type RunResult = { status: 'succeeded' } | { status: 'failed'; message: string } | { status: 'rebooting' };
+/**
+ * How the run ended. `interrupted`: the run's signal was aborted (Ctrl-C, SIGTERM, a lost session);
+ * the step that was running is not marked done, so the next start runs it again.
+ */
+export type RunResult = { status: 'succeeded' } | { status: 'failed'; message: string } | { status: 'rebooting' } | { status: 'interrupted'; step: string | null };
 
 /** What the runner is built with. */
 export interface RunnerOptions {
@@ -63,17 +70,19 @@ const MAX_NESTING = 8;
 /** Raw output kept per step for its tail, in characters. */
 const OUTPUT_KEEP = 64 * 1024;
 
-type Flow = 'continue' | 'failed' | 'reboot';
+type Flow = 'continue' | 'failed' | 'reboot' | 'interrupted';
 
-/** The UI lines for a list of steps (done ones shown as such). */
-export function planSteps(steps: readonly Step[], prefix: string, depth: number, done: Readonly<Record<string, DoneStep>>): UiStep[] {
+/** The UI lines for a list of steps (done ones shown as such; disabled ones, and the steps of a disabled group, as skipped and not counted). */
+export function planSteps(steps: readonly Step[], prefix: string, depth: number, done: Readonly<Record<string, DoneStep>>, enabled = true): UiStep[] {
   const out: UiStep[] = [];
   for (const step of steps) {
     const key = prefix + step.id;
     const finished = done[key];
-    const status: UiStatus = finished ? finished.status : step.enabled ? 'pending' : 'skipped';
-    out.push({ key, name: step.name, depth, isGroup: step.isGroup, status, ...(step.enabled ? {} : { note: 'disabled' }) });
-    if (step.isGroup) out.push(...planSteps(step.groupMembers, prefix, depth + 1, done));
+    const on = enabled && step.enabled;
+    const status: UiStatus = finished ? finished.status : on ? 'pending' : 'skipped';
+    const note = step.enabled ? (on ? {} : { note: 'in a disabled group' }) : { note: 'disabled' };
+    out.push({ key, name: step.name, depth, isGroup: step.isGroup, status, counted: on, ...note });
+    if (step.isGroup) out.push(...planSteps(step.groupMembers, prefix, depth + 1, done, on));
   }
   return out;
 }
@@ -84,6 +93,8 @@ export class TaskSequenceRunner {
   private started = 0;
   private total = 0;
   private rootName = '';
+  /** The step that was running when the run was interrupted. */
+  private interruptedAt: string | null = null;
   private readonly executorFor: (step: Step) => StepExecutor;
   /** Custom step definitions read during this run, by lower-case id (each is fetched once). */
   private readonly definitions = new Map<string, StepDefinition>();
@@ -96,11 +107,12 @@ export class TaskSequenceRunner {
   async run(ts: LoadedTaskSequence): Promise<RunResult> {
     this.rootName = ts.name;
     const plan = planSteps(ts.steps, '', 0, this.o.state.done);
-    this.total = plan.filter((s) => !s.isGroup && s.status !== 'skipped').length;
-    this.started = plan.filter((s) => !s.isGroup && this.o.state.done[s.key] !== undefined).length;
+    this.total = plan.filter((s) => !s.isGroup && s.counted !== false).length;
+    this.started = plan.filter((s) => !s.isGroup && s.counted !== false && this.o.state.done[s.key] !== undefined).length;
     this.o.ui.setSteps(plan);
     const flow = await this.runList(ts.steps, '', 0, [ts.id]);
     if (flow === 'reboot') return { status: 'rebooting' };
+    if (flow === 'interrupted') return { status: 'interrupted', step: this.interruptedAt };
     if (flow === 'failed') return { status: 'failed', message: this.failure ?? (this.o.signal.aborted ? 'the run was stopped' : 'a step failed') };
     return { status: 'succeeded' };
   }
@@ -116,10 +128,7 @@ export class TaskSequenceRunner {
   private async runOne(step: Step, key: string, prefix: string, depth: number, stack: readonly string[]): Promise<Flow> {
     const state = this.o.state;
     if (state.done[key]) return 'continue';
-    if (this.o.signal.aborted) {
-      this.failure ??= 'the run was stopped';
-      return 'failed';
-    }
+    if (this.o.signal.aborted) return 'interrupted';
     if (!step.enabled) {
       await this.record(step, key, 'skipped', { message: 'disabled', report: true });
       return 'continue';
@@ -129,6 +138,7 @@ export class TaskSequenceRunner {
         findExecutable: (name) => this.o.ports.findExecutable(name),
         runProgram: (file, args, onOutput) => runProgram(file, args, { env: this.o.env, signal: this.o.signal, onOutput }),
       });
+      if (this.o.signal.aborted) return 'interrupted';
       if ('error' in verdict) {
         const status = step.continueOnError ? 'continued' : 'failed';
         if (status === 'failed') this.failure ??= `"${step.name}": ${verdict.error}`;
@@ -148,7 +158,7 @@ export class TaskSequenceRunner {
     this.o.log.write('INFO', `Group start: ${step.name}`, step.name);
     const failureBefore = this.failure;
     const flow = await this.runList(step.groupMembers, prefix, depth + 1, stack);
-    if (flow === 'reboot') return 'reboot';
+    if (flow === 'reboot' || flow === 'interrupted') return flow;
     if (flow === 'failed' && !this.o.signal.aborted && step.continueOnError) {
       this.failure = failureBefore;
       await this.record(step, key, 'continued', { message: 'a step in the group failed; continuing (continueOnError)', report: true });
@@ -206,6 +216,7 @@ export class TaskSequenceRunner {
       const nl = pending.lastIndexOf('\n');
       if (nl >= 0) {
         this.o.log.write('OUT', pending.slice(0, nl), step.name);
+        this.o.ui.stepOutput(vars.redact(pending.slice(0, nl)).split('\n'));
         pending = pending.slice(nl + 1);
       }
     };
@@ -224,16 +235,17 @@ export class TaskSequenceRunner {
         this.o.log.write('INFO', `Content "${content.name}" (${content.id}:${content.versionNo}) is at ${content.dir}`, step.name);
         return content;
       },
+      ...(this.o.ports.streamContent ? { streamContent: this.o.ports.streamContent } : {}),
       fetchTaskSequence: (reference) => this.o.ports.fetchTaskSequence(reference),
       runNested: async (child) => {
         if (stack.includes(child.id)) throw new Error(`task sequence "${child.name}" would run itself (${[...stack, child.id].join(' > ')})`);
         if (stack.length >= MAX_NESTING) throw new Error(`task sequences nest deeper than ${MAX_NESTING} levels`);
         const childPrefix = `${key}/`;
         const plan = planSteps(child.steps, childPrefix, depth + 1, this.o.state.done);
-        this.total += plan.filter((s) => !s.isGroup && s.status !== 'skipped').length;
+        this.total += plan.filter((s) => !s.isGroup && s.counted !== false).length;
         this.o.ui.insertAfter(key, plan);
         const flow = await this.runList(child.steps, childPrefix, depth + 1, [...stack, child.id]);
-        return flow === 'continue' ? 'completed' : flow;
+        return flow === 'continue' ? 'completed' : flow === 'interrupted' ? 'failed' : flow;
       },
       serverScript: (script, args, timeoutSeconds) => this.o.ports.serverScript(script, args, timeoutSeconds),
       fetchStepDefinition: (id) => this.stepDefinition(id),
@@ -250,7 +262,14 @@ export class TaskSequenceRunner {
       outcome = failed((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? 'error');
     }
     if (pending) this.o.log.write('OUT', pending, step.name);
-    if (this.o.signal.aborted && outcome.status === 'succeeded' && outcome.reboot === undefined) outcome = failed('stopped');
+    if (this.o.signal.aborted) {
+      // Not marked done: the next start runs this step again (its condition is not evaluated again).
+      this.interruptedAt ??= step.name;
+      this.o.log.write('WARN', 'Step interrupted; it runs again when the run resumes.', step.name);
+      this.o.ui.update(key, 'pending', 'interrupted');
+      await rm(workDir, { recursive: true, force: true });
+      return 'interrupted';
+    }
     const applied = await applyVariablesFile(varsFile, written, vars);
     if (applied.problem) this.o.log.write('WARN', applied.problem, step.name);
     else if (applied.changed.length > 0) this.o.log.write('INFO', `Variables set by the step: ${applied.changed.join(', ')}`, step.name);
@@ -266,6 +285,8 @@ export class TaskSequenceRunner {
     const message = outcome.message === undefined ? null : vars.redact(outcome.message);
     if (status === 'failed') this.failure ??= `"${step.name}" failed: ${message ?? `exit code ${outcome.exitCode ?? 'none'}`}`;
     else this.failure = failureBefore;
+    // A failed step's output is shown whole (as much as is kept), not only in the log.
+    if (status === 'failed' && raw) this.o.ui.failedOutput(step.name, vars.redact(raw), raw.length >= OUTPUT_KEEP);
     await this.record(step, key, status, {
       exitCode: outcome.exitCode, durationMs, message, outputTail: raw ? outputTail(vars.redact(raw)) : null, report: true,
     });

@@ -5,8 +5,7 @@ import {
   EntraLoginSchema, PasscodeLoginSchema, PATHS, SimpleLoginSchema,
   type EntraLoginRequest, type MethodsResponse, type PasscodeLoginRequest, type SimpleLoginRequest, type TokenResponse,
 } from '../../api/contract.js';
-import type { LoginSource } from '../../auth/login-service.js';
-import type { AppDeps } from '../app.js';
+import type { LoginService, LoginSource } from '../../auth/login-service.js';
 import { peerCertificate, type PeerCertificate } from '../peer-certificate.js';
 
 /** Certificate login: given the connection's TLS facts, a token or a thrown error. */
@@ -18,8 +17,19 @@ function sourceOf(req: FastifyRequest, deviceId: string | undefined): LoginSourc
   return { address: req.ip, deviceId: deviceId ?? null };
 }
 
+/** What the login routes need (a part of the app's dependencies). */
+export interface AuthRouteDeps {
+  login: LoginService;
+  /** Certificate authentication, when wired. */
+  certificateLogin?: CertificateLogin;
+  /** Entra ID authentication, when wired. */
+  entraLogin?: EntraLogin;
+  /** Reads a request's client certificate (default: peer-certificate.ts). */
+  peerOf?: (req: FastifyRequest) => PeerCertificate;
+}
+
 /** Registers the login routes. */
-export function registerAuthRoutes(app: FastifyInstance, deps: AppDeps): void {
+export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
   const open = { config: { public: true } };
 
   app.get(PATHS.methods, open, async (): Promise<MethodsResponse> => deps.login.describeMethods());

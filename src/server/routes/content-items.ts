@@ -5,14 +5,17 @@ import type { FastifyInstance } from 'fastify';
 import { BlobParamsSchema, CONTENT_PATHS, ContentVersionParamsSchema, IdParamsSchema, PATHS, type ContentItemList, type ContentVersionResponse } from '../../api/contract.js';
 import type { ContentCatalog } from '../../engine/content-catalog.js';
 import type { ContentLibrary } from '../../engine/content-library.js';
+import type { TokenReach } from '../../engine/token-reach.js';
+import { DeployrError } from '../../domain/errors.js';
 import { errorBody } from '../error-status.js';
 import { sendBlob } from '../send-blob.js';
 
-/** Registers the content item routes. */
-export function registerContentRoutes(app: FastifyInstance, catalog: ContentCatalog): void {
-  app.get(PATHS.contentItems, async (): Promise<ContentItemList> => ({ contentItems: await catalog.list() }));
+/** Registers the content item routes; a token limited to a task sequence reads only the items in its reach. */
+export function registerContentRoutes(app: FastifyInstance, catalog: ContentCatalog, reach: TokenReach): void {
+  app.get(PATHS.contentItems, async (req): Promise<ContentItemList> => ({ contentItems: await reach.filterContentItems(req.principal, await catalog.list()) }));
   app.get(`${PATHS.contentItems}/:id`, { schema: { params: IdParamsSchema } }, async (req) => {
     const { id } = req.params as { id: string };
+    await reach.assertContentItem(req.principal, id);
     return catalog.get(id);
   });
 }
@@ -45,19 +48,21 @@ export function parseRange(header: string, size: number): ByteRange | null | 'un
 }
 
 /** True when an `If-None-Match` list names this (strong) ETag, weakly compared as RFC 9110 asks, or is `*`. */
-function noneMatch(header: string, etag: string): boolean {
+export function noneMatch(header: string, etag: string): boolean {
   return header.split(',').map((t) => t.trim().replace(/^W\//, '')).some((t) => t === '*' || t === etag);
 }
 
-/** Registers version metadata and file delivery (Range, If-Range, ETag, If-None-Match, HEAD). */
-export function registerContentDeliveryRoutes(app: FastifyInstance, library: ContentLibrary): void {
+/** Registers version metadata and file delivery (Range, If-Range, ETag, If-None-Match, HEAD), within the caller's reach. */
+export function registerContentDeliveryRoutes(app: FastifyInstance, library: ContentLibrary, reach: TokenReach): void {
   app.get(`${PATHS.contentItems}/:id/versions/:versionNo`, { schema: { params: ContentVersionParamsSchema } }, async (req): Promise<ContentVersionResponse> => {
     const { id, versionNo } = req.params as { id: string; versionNo: string };
+    await reach.assertContentItem(req.principal, id);
     const { item, version } = await library.version(id, versionNo === 'active' ? 'active' : Number(versionNo));
     return {
       contentItemId: item.id, name: item.name, contentItemPurpose: item.contentItemPurpose, type: item.type,
       versionNo: version.versionNo, status: version.status, description: version.description,
       installationCommandLine: version.installationCommandLine, driverManufacturer: version.driverManufacturer, driverModel: version.driverModel,
+      format: version.format ?? null,
       files: version.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
     };
   });
@@ -68,6 +73,8 @@ export function registerContentDeliveryRoutes(app: FastifyInstance, library: Con
     schema: { params: BlobParamsSchema },
     handler: async (req, reply) => {
       const blob = await library.blob((req.params as { sha256: string }).sha256);
+      // The same answer as for a file no content version lists: a limited token learns nothing.
+      if (!(await reach.mayReadBlob(req.principal, blob.sha256))) throw new DeployrError('NOT_FOUND', `No content file with hash ${blob.sha256}.`);
       const etag = `"${blob.sha256}"`;
       void reply.header('etag', etag).header('accept-ranges', 'bytes').header('cache-control', 'private, max-age=31536000, immutable');
       const ifNoneMatch = req.headers['if-none-match'];

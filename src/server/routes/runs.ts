@@ -48,6 +48,8 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunRegistry): void
 
   app.post(`${RUN_PATHS.runs}/:id/resume`, byId, async (req): Promise<RunSummary> => runs.resume(caller(req), idOf(req)));
 
+  app.post(`${RUN_PATHS.runs}/:id/heartbeat`, byId, async (req): Promise<RunSummary> => runs.heartbeat(caller(req), idOf(req)));
+
   app.post(`${RUN_PATHS.runs}/:id/finish`, { schema: { params: IdParamsSchema, body: FinishRunSchema } }, async (req): Promise<RunSummary> =>
     runs.finish(caller(req), idOf(req), req.body as FinishRunRequest, source(req)));
 

@@ -1,7 +1,11 @@
 // Numbered schema migrations for the SQLite store; each runs once, in order, in its own transaction.
 
+import type Database from 'better-sqlite3';
+
+type SqliteDatabase = Database.Database;
+
 /** The migrations, in order; never edit one that has shipped, add a new one. */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'security, audit, throttle, keys, task sequences, content items',
@@ -121,6 +125,34 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   },
   {
     version: 4,
+    name: 'signing key rotation: when a key was replaced and until when it verifies',
+    sql: `
+      ALTER TABLE signing_keys ADD COLUMN superseded_at TEXT;
+      ALTER TABLE signing_keys ADD COLUMN verify_until TEXT;
+    `,
+  },
+  {
+    version: 5,
+    name: 'runs: the token that registered each run (a limited token reads only its own runs)',
+    sql: `
+      ALTER TABLE runs ADD COLUMN owner_token_id TEXT;
+      CREATE INDEX runs_owner ON runs (owner_token_id, started_at);
+    `,
+  },
+  {
+    version: 6,
+    name: 'runs: status interrupted, what the device told about itself, when the client should report again (stale runs)',
+    sql: `
+      ALTER TABLE runs ADD COLUMN device_info TEXT;
+      ALTER TABLE runs ADD COLUMN report_by TEXT;
+    `,
+    // The status CHECK gains 'interrupted': SQLite cannot change a CHECK in place, so the table is
+    // rebuilt from its own definition (keeping every column other migrations added).
+    after: (db) => rebuildTable(db, 'runs', (sql) => sql.replace(/'rebooting'\s*\)\s*\)/, "'rebooting', 'interrupted'))")),
+    foreignKeysOff: true,
+  },
+  {
+    version: 7,
     name: 'console administrators and their sessions',
     sql: `
       CREATE TABLE administrators (
@@ -142,3 +174,30 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     `,
   },
 ];
+
+/** One schema migration: SQL, then (optionally) code, in one transaction. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  after?: (db: SqliteDatabase) => void;
+  /** Foreign keys are off while it runs (a table rebuild), and checked before it commits. */
+  foreignKeysOff?: boolean;
+}
+
+/**
+ * Rebuilds `table` with the definition `change` makes of its current one (SQLite's documented
+ * procedure for changes ALTER TABLE cannot make): new table, copy, drop, rename, indexes again.
+ */
+function rebuildTable(db: SqliteDatabase, table: string, change: (sql: string) => string): void {
+  const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(table) as string;
+  const indexes = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").pluck().all(table) as string[];
+  const changed = change(sql);
+  if (changed === sql) throw new Error(`migration: the definition of ${table} did not change`);
+  const temp = `${table}_rebuilt`;
+  db.exec(changed.replace(new RegExp(`^CREATE TABLE\\s+"?${table}"?`, 'i'), `CREATE TABLE ${temp}`));
+  db.exec(`INSERT INTO ${temp} SELECT * FROM ${table}`);
+  db.exec(`DROP TABLE ${table}`);
+  db.exec(`ALTER TABLE ${temp} RENAME TO ${table}`);
+  for (const index of indexes) db.exec(index);
+}

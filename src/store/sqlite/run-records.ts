@@ -1,6 +1,6 @@
 // Runs in SQLite: the run rows, their step results (in the order first reported) and their logs.
 
-import type { RunRecord, RunStatus, RunStepRecord, RunStepStatus } from '../../domain/run.js';
+import type { DeviceInfo, RunRecord, RunStatus, RunStepRecord, RunStepStatus } from '../../domain/run.js';
 import type { RunFilter } from '../../engine/ports.js';
 import type { SqliteDatabase } from './connection.js';
 
@@ -8,7 +8,12 @@ import type { SqliteDatabase } from './connection.js';
 export interface RunRow {
   id: string; task_sequence_id: string; version_no: number; name: string; device: string | null; subject: string; method: string;
   context: string; status: string; started_at: string; finished_at: string | null; current_step: string | null;
-  steps_total: number | null; message: string | null; updated_at: string;
+  steps_total: number | null; message: string | null; updated_at: string; device_info: string | null; report_by: string | null;
+}
+
+function parseDeviceInfo(text: string | null): DeviceInfo | null {
+  if (!text) return null;
+  try { return JSON.parse(text) as DeviceInfo; } catch { return null; }
 }
 
 interface StepRow {
@@ -22,6 +27,7 @@ export function toRun(r: RunRow): RunRecord {
     id: r.id, taskSequenceId: r.task_sequence_id, versionNo: r.version_no, name: r.name, device: r.device, subject: r.subject,
     method: r.method, context: r.context, status: r.status as RunStatus, startedAt: r.started_at, finishedAt: r.finished_at,
     currentStep: r.current_step, stepsTotal: r.steps_total, message: r.message, updatedAt: r.updated_at,
+    deviceInfo: parseDeviceInfo(r.device_info), reportBy: r.report_by,
   };
 }
 
@@ -35,13 +41,24 @@ function toStep(r: StepRow): RunStepRecord {
 const COLUMNS: Record<keyof Omit<RunRecord, 'id'>, string> = {
   taskSequenceId: 'task_sequence_id', versionNo: 'version_no', name: 'name', device: 'device', subject: 'subject', method: 'method',
   context: 'context', status: 'status', startedAt: 'started_at', finishedAt: 'finished_at', currentStep: 'current_step',
-  stepsTotal: 'steps_total', message: 'message', updatedAt: 'updated_at',
+  stepsTotal: 'steps_total', message: 'message', updatedAt: 'updated_at', deviceInfo: 'device_info', reportBy: 'report_by',
 };
 
-/** Inserts a run. */
-export function createRun(db: SqliteDatabase, run: RunRecord): void {
-  db.prepare(`INSERT INTO runs (id, task_sequence_id, version_no, name, device, subject, method, context, status, started_at, finished_at, current_step, steps_total, message, updated_at)
-    VALUES (@id, @taskSequenceId, @versionNo, @name, @device, @subject, @method, @context, @status, @startedAt, @finishedAt, @currentStep, @stepsTotal, @message, @updatedAt)`).run(run);
+/** Inserts a run, with the id of the token that registered it. */
+export function createRun(db: SqliteDatabase, run: RunRecord, ownerTokenId: string | null = null): void {
+  db.prepare(`INSERT INTO runs (id, task_sequence_id, version_no, name, device, subject, method, context, status, started_at, finished_at, current_step, steps_total, message, updated_at, device_info, report_by, owner_token_id)
+    VALUES (@id, @taskSequenceId, @versionNo, @name, @device, @subject, @method, @context, @status, @startedAt, @finishedAt, @currentStep, @stepsTotal, @message, @updatedAt, @deviceInfo, @reportBy, @ownerTokenId)`)
+    .run({ ...run, deviceInfo: run.deviceInfo ? JSON.stringify(run.deviceInfo) : null, ownerTokenId });
+}
+
+/** The id of the token that registered (or last resumed) a run, or null. */
+export function getRunOwner(db: SqliteDatabase, id: string): string | null {
+  return (db.prepare('SELECT owner_token_id FROM runs WHERE id = ?').pluck().get(id) as string | null | undefined) ?? null;
+}
+
+/** Makes a token the run's owner. */
+export function setRunOwner(db: SqliteDatabase, id: string, ownerTokenId: string): void {
+  db.prepare('UPDATE runs SET owner_token_id = ? WHERE id = ?').run(ownerTokenId, id);
 }
 
 /** One run, or null. */
@@ -53,9 +70,11 @@ export function getRun(db: SqliteDatabase, id: string): RunRecord | null {
 /** Runs, newest first. */
 export function listRuns(db: SqliteDatabase, filter: RunFilter): RunRecord[] {
   const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
-  const rows = filter.taskSequenceId
-    ? db.prepare('SELECT * FROM runs WHERE task_sequence_id = ? ORDER BY started_at DESC, id LIMIT ?').all(filter.taskSequenceId, limit)
-    : db.prepare('SELECT * FROM runs ORDER BY started_at DESC, id LIMIT ?').all(limit);
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.taskSequenceId) { where.push('task_sequence_id = ?'); params.push(filter.taskSequenceId); }
+  if (filter.ownerTokenId) { where.push('owner_token_id = ?'); params.push(filter.ownerTokenId); }
+  const rows = db.prepare(`SELECT * FROM runs${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id LIMIT ?`).all(...params, limit);
   return (rows as RunRow[]).map(toRun);
 }
 
@@ -68,7 +87,7 @@ export function updateRun(db: SqliteDatabase, id: string, patch: Partial<Omit<Ru
       const column = COLUMNS[key as keyof typeof COLUMNS];
       if (column === undefined) continue;
       sets.push(`${column} = @${key}`);
-      params[key] = value ?? null;
+      params[key] = key === 'deviceInfo' && value ? JSON.stringify(value) : value ?? null;
     }
     const changed = db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run(params).changes;
     return changed === 0 ? null : getRun(db, id);

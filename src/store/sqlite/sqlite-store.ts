@@ -8,7 +8,7 @@ import { DEFAULT_SECURITY_SETTINGS, type SecuritySettings } from '../../domain/s
 import type { TaskSequence } from '../../domain/task-sequence.js';
 import type { StepDefinition } from '../../domain/step-definition.js';
 import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../../domain/throttle.js';
-import type { AuditFilter, AuditVerification, RunFilter, SigningKey, Store, VersionedSecuritySettings } from '../../engine/ports.js';
+import type { AuditFilter, AuditVerification, NewSigningKey, RunFilter, StoredSigningKey, Store, VersionedSecuritySettings } from '../../engine/ports.js';
 import type { RunRecord, RunStepRecord } from '../../domain/run.js';
 import { appendAudit, listAudit, verifyAudit } from './audit-log.js';
 import { openDatabase, type SqliteDatabase } from './connection.js';
@@ -137,18 +137,46 @@ class SqliteStore implements Store {
     return login.clearThrottle(this.db, this.auditKey, input);
   }
 
-  async currentSigningKey(create: () => Promise<Omit<SigningKey, 'createdAt'>>): Promise<SigningKey> {
-    const read = (): SigningKey | undefined => {
-      const row = this.db.prepare('SELECT * FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1').get() as { kid: string; private_jwk: string; public_jwk: string; created_at: string } | undefined;
-      return row && { kid: row.kid, privateJwk: JSON.parse(row.private_jwk) as Record<string, unknown>, publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>, createdAt: row.created_at };
-    };
-    const existing = read();
-    if (existing) return existing;
-    const made = await create();
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    const rows = this.db.prepare('SELECT kid, private_jwk, public_jwk, created_at, superseded_at, verify_until FROM signing_keys ORDER BY created_at, kid').all() as
+      { kid: string; private_jwk: string; public_jwk: string; created_at: string; superseded_at: string | null; verify_until: string | null }[];
+    return rows.map((r) => ({
+      kid: r.kid, sealedPrivateKey: r.private_jwk, publicJwk: JSON.parse(r.public_jwk) as Record<string, unknown>,
+      createdAt: r.created_at, supersededAt: r.superseded_at, verifyUntil: r.verify_until,
+    }));
+  }
+
+  async addFirstSigningKey(key: NewSigningKey): Promise<void> {
     // Two processes may race on first start; the first insert wins and both read it back.
     this.db.prepare('INSERT OR IGNORE INTO signing_keys (kid, private_jwk, public_jwk, created_at) SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM signing_keys)')
-      .run(made.kid, JSON.stringify(made.privateJwk), JSON.stringify(made.publicJwk), new Date().toISOString());
-    return read() as SigningKey;
+      .run(key.kid, key.sealedPrivateKey, JSON.stringify(key.publicJwk), new Date().toISOString());
+  }
+
+  async rotateSigningKey(input: { expectedActiveKid: string; next: NewSigningKey; verifyUntil: string; event: AuditEvent }): Promise<void> {
+    this.db.transaction(() => {
+      const active = this.db.prepare('SELECT kid FROM signing_keys WHERE superseded_at IS NULL').pluck().all() as string[];
+      if (active.length !== 1 || active[0] !== input.expectedActiveKid) {
+        throw new DeployrError('CONFLICT', 'The signing keys were changed by someone else meanwhile; nothing was changed. Try again.');
+      }
+      const now = new Date().toISOString();
+      // The replaced key never signs again: its private key is erased; its public key verifies until verify_until.
+      this.db.prepare("UPDATE signing_keys SET private_jwk = '', superseded_at = ?, verify_until = ? WHERE kid = ?").run(now, input.verifyUntil, input.expectedActiveKid);
+      this.db.prepare('INSERT INTO signing_keys (kid, private_jwk, public_jwk, created_at) VALUES (?, ?, ?, ?)')
+        .run(input.next.kid, input.next.sealedPrivateKey, JSON.stringify(input.next.publicJwk), now);
+      appendAudit(this.db, this.auditKey, input.event);
+    }).immediate();
+  }
+
+  async resealSigningKeys(updates: { kid: string; expected: string; sealed: string }[], event: AuditEvent): Promise<void> {
+    this.db.transaction(() => {
+      const update = this.db.prepare('UPDATE signing_keys SET private_jwk = ? WHERE kid = ? AND private_jwk = ?');
+      for (const u of updates) {
+        if (update.run(u.sealed, u.kid, u.expected).changes !== 1) {
+          throw new DeployrError('CONFLICT', 'The signing keys were changed by someone else meanwhile; nothing was changed. Try again.');
+        }
+      }
+      appendAudit(this.db, this.auditKey, event);
+    }).immediate();
   }
 
   async putTaskSequence(ts: TaskSequence, event: AuditEvent): Promise<void> {
@@ -231,8 +259,16 @@ class SqliteStore implements Store {
     return (this.db.prepare('SELECT doc FROM content_items ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as ContentItem);
   }
 
-  async createRun(run: RunRecord): Promise<void> {
-    runs.createRun(this.db, run);
+  async createRun(run: RunRecord, ownerTokenId?: string | null): Promise<void> {
+    runs.createRun(this.db, run, ownerTokenId ?? null);
+  }
+
+  async getRunOwner(id: string): Promise<string | null> {
+    return runs.getRunOwner(this.db, id);
+  }
+
+  async setRunOwner(id: string, ownerTokenId: string): Promise<void> {
+    runs.setRunOwner(this.db, id, ownerTokenId);
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
