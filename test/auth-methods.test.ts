@@ -180,10 +180,12 @@ test('all four methods with the real client, in DeployR order and precedence, ea
     const signedIn = await client.done;
     assertSignedInAndListed(signedIn, 'entra');
 
-    // A full-OS start passing the Passcode variable is accepted while Entra ID is on.
+    // A full-OS start passing the Passcode variable is accepted while Entra ID is on; the token is
+    // limited to the task sequence named at start, so one that does not exist gets no token at all
+    // (the same refusal as any failure; the audit row says why).
     const fullos = await startClient(t, service, ['--fullos', '--ts', ABSENT_TS, '--device-id', 'dev-fullos'], { env: { DEPLOYR_VAR_Passcode: PASSCODE } }).done;
-    assert.match(fullos.stdout, /Signed in \(passcode\)/, fullos.stdout + fullos.stderr);
-    assert.match(fullos.stderr, new RegExp(`No task sequence ${ABSENT_TS}`), 'the token only reaches the task sequence named at start');
+    assert.notEqual(fullos.code, 0);
+    assert.match(fullos.stderr, /The Passcode variable was not accepted by the server/, fullos.stdout + fullos.stderr);
 
     const rows = await loginAudit(service.home);
     const entraRow = rows.find((e) => e.device === 'dev-entra');
@@ -191,7 +193,7 @@ test('all four methods with the real client, in DeployR order and precedence, ea
     assert.equal(entraRow?.detail.username, 'tess@contoso.example');
     assert.equal(entraRow?.detail.name, 'Tess Tech');
     const fullosRow = rows.find((e) => e.device === 'dev-fullos');
-    assert.deepEqual([fullosRow?.method, fullosRow?.result, fullosRow?.detail.context, fullosRow?.detail.taskSequence], ['passcode', 'success', 'fullos', ABSENT_TS]);
+    assert.deepEqual([fullosRow?.method, fullosRow?.result, fullosRow?.reason, fullosRow?.detail.context], ['passcode', 'failure', 'unknown_task_sequence', 'fullos']);
   });
 
   await Promise.all([passcodeBypassCertificate, entra]);

@@ -17,7 +17,7 @@ test('ts import FILE... names the bad file and imports none of the files', async
   const bad = join(home, 'bad-ts.json');
   const json = JSON.parse(readFileSync(APPS, 'utf8')) as { versions: { steps: { enabled: unknown }[] }[] };
   (json.versions[0]?.steps[0] as { enabled: unknown }).enabled = 'yes';
-  writeFileSync(bad, JSON.stringify(json));
+  writeFileSync(bad, JSON.stringify(json), { mode: 0o600 }); // owner-only, like everything in the home (a wider file would be tightened with a warning)
   const r = await runDeployr(['ts', 'import', TS, bad], { home });
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `error: ${bad}: versions[0].steps[0].enabled: expected a boolean, got a string; nothing was imported [INVALID_INPUT]\n`);
