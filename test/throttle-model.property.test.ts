@@ -173,6 +173,11 @@ class SetOverlap implements fc.AsyncCommand<Model, Real> {
   async run(m: Model, r: Real): Promise<void> {
     await r.f.admin.apply([{ kind: 'rotation', overlapSeconds: this.seconds }]);
     m.overlapMs = this.seconds * 1000;
+    // A running overlap follows the new setting at once: 0 ends it, a shorter one shortens it (never lengthens).
+    if (m.previous) {
+      if (m.previous.validUntil <= m.now || this.seconds === 0) m.previous = null;
+      else m.previous = { ...m.previous, validUntil: Math.min(m.previous.validUntil, m.now + m.overlapMs) };
+    }
   }
   toString(): string { return `overlap(${this.seconds})`; }
 }

@@ -9,12 +9,12 @@ export const AUDIT_KINDS: readonly AuditKind[] = ['login', 'settings', 'alert', 
 /** The `method` values deployr writes (a filter also accepts any value already in the trail). */
 export const AUDIT_METHODS: readonly string[] = [
   'passcode', 'anonymous', 'certificate', 'entra', 'security', 'import', 'activate', 'create', 'add-version', 'deactivate',
-  'delete-version', 'delete', 'collect-garbage', 'clear', 'start', 'finish', 'server-script', 'prune',
+  'delete-version', 'delete', 'collect-garbage', 'clear', 'start', 'finish', 'interrupt', 'server-script', 'prune', 'signing-key', 'rename', 'admin', 'administrators',
 ];
 
 /** The `result` values deployr writes (a filter also accepts any value already in the trail). */
 export const AUDIT_RESULTS: readonly string[] = [
-  'success', 'failure', 'changed', 'created', 'replaced', 'deleted', 'raised', 'cleared', 'started', 'succeeded', 'failed',
+  'success', 'failure', 'changed', 'created', 'replaced', 'deleted', 'raised', 'cleared', 'started', 'succeeded', 'failed', 'interrupted', 'sealed', 'rotated',
 ];
 
 /** One audit entry as written (the store adds `seq`, `at` and the chain MAC). */

@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { exportStepDefinition } from '../../../domain/step-definition.js';
-import { exportTaskSequence } from '../../../domain/task-sequence.js';
+import { exportTaskSequence } from '../../../domain/task-sequence-export.js';
 import { overview } from '../../../engine/task-sequence-catalog.js';
 import { stepDefinitionOverview } from '../../../engine/step-definition-catalog.js';
 import { actorOf } from '../../admin-guard.js';
