@@ -167,7 +167,7 @@ describe('admin API', () => {
     assert.equal(right.status, 429, 'the right password waits too');
     // Persisted in the store with the passcode logins' counters (GET /v1/admin/throttle reads the store, as `deployr throttle list` does).
     const list = (await sessions.alice.send('GET', '/v1/admin/throttle')).body as { counters: { deviceId: string | null; failures: number }[] };
-    assert.ok(list.counters.some((c) => c.deviceId === 'admin:oscar' && c.failures >= 4), JSON.stringify(list));
+    assert.ok(list.counters.some((c) => c.deviceId === 'admin:oscar' && c.failures >= 3), JSON.stringify(list));
     const rows = ((await sessions.vera.send('GET', '/v1/admin/audit?kind=login&method=admin')).body as { entries: { subject: string; result: string; reason: string }[] }).entries;
     assert.ok(rows.some((r) => r.subject === 'oscar' && r.reason === 'wrong_password'));
     assert.ok(rows.some((r) => r.subject === '(unknown)' && r.reason === 'unknown_administrator'));
