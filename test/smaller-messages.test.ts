@@ -68,7 +68,7 @@ test('audit refuses a bad --limit and unknown --method, --result and --kind valu
   }
   const kind = await cli(['audit', '--kind', 'logins']);
   assert.equal(kind.code, 1);
-  assert.equal(kind.stderr, 'error: Unknown --kind value; use one of: login, settings, alert, throttle, content, task-sequence, step-definition, run. [INVALID_INPUT]\n');
+  assert.equal(kind.stderr, 'error: Unknown --kind value; use one of: login, settings, alert, throttle, content, task-sequence, step-definition, run, keys. [INVALID_INPUT]\n');
   const method = await cli(['audit', '--method', 'pascode']);
   assert.equal(method.code, 1);
   assert.match(method.stderr, /^error: Unknown --method value; use one of: .*\bpasscode\b.*\. \[INVALID_INPUT\]\n$/);
