@@ -8,7 +8,8 @@ import { DeployrError } from '../domain/errors.js';
 import { configuredMethods, type SecuritySettings } from '../domain/security-settings.js';
 import type { VersionedSecuritySettings } from '../engine/ports.js';
 import type { Prompter } from '../client/prompt.js';
-import { describeDuration, formatDuration, parseDurationFlag, plural, type CommandIo } from './output.js';
+import { describeDuration, formatDuration, parseDurationFlag, type CommandIo } from './output.js';
+import { describeAge } from '../domain/duration-text.js';
 
 /** What the configure commands need. */
 export interface ConfigureDeps {
@@ -169,7 +170,7 @@ export function showLines(v: VersionedSecuritySettings, now: Date): string[] {
   lines.push(`  Entra ID: ${s.entra ? `tenant ${s.entra.tenantId}, application ${s.entra.clientId}, role ${s.entra.role}, authority ${s.entra.authority}` : 'not configured'}`);
   if (s.passcode) {
     const ageSeconds = Math.max(0, Math.floor((now.getTime() - Date.parse(s.passcode.changedAt)) / 1000));
-    lines.push(`  Passcode: set (last changed ${s.passcode.changedAt}, ${formatAge(ageSeconds)} ago; generation ${s.passcode.generation})`);
+    lines.push(`  Passcode: set (last changed ${s.passcode.changedAt}, ${describeAge(ageSeconds)} ago; generation ${s.passcode.generation})`);
     if (s.entra) lines.push('    At boot the passcode is refused while Entra ID is configured; full-OS starts may still pass the Passcode variable.');
     if (s.remindAfterSeconds > 0 && ageSeconds > s.remindAfterSeconds) lines.push(`    REMINDER: the passcode is older than ${formatDuration(s.remindAfterSeconds)}; consider changing it (deployr configure security --passcode).`);
   } else lines.push('  Passcode: not set');
@@ -183,14 +184,6 @@ export function showLines(v: VersionedSecuritySettings, now: Date): string[] {
     : 'off (the passcode it replaces and its tokens stop at once)'}`);
   lines.push(`  Passcode reminder: ${s.remindAfterSeconds ? `after ${formatDuration(s.remindAfterSeconds)}` : 'off'}`);
   return lines;
-}
-
-/** An age in its largest whole unit: `45 seconds`, `3 minutes`, `5 hours`, `12 days` (for less than 2 of a unit, the next smaller one). */
-function formatAge(seconds: number): string {
-  if (seconds < 120) return plural(seconds, 'second');
-  if (seconds < 7200) return plural(Math.floor(seconds / 60), 'minute');
-  if (seconds < 172800) return plural(Math.floor(seconds / 3600), 'hour');
-  return plural(Math.floor(seconds / 86400), 'day');
 }
 
 /** `deployr configure show`. */

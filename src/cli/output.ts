@@ -3,6 +3,8 @@
 import { ClientError } from '../client/api-client.js';
 import { DeployrError } from '../domain/errors.js';
 
+export { describeDuration, plural } from '../domain/duration-text.js';
+
 /** Where a command writes. */
 export interface CommandIo {
   out(line: string): void;
@@ -34,28 +36,6 @@ export function formatDuration(seconds: number): string {
     if (seconds >= n && seconds % n === 0) return `${seconds / n}${unit}`;
   }
   return `${seconds}s`;
-}
-
-/** `1 second`, `2 seconds`, `1 entry`, `3 entries`: a count with its noun in the right number (`pluralForm` defaults to `singular` + "s"). */
-export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
-  return `${n} ${n === 1 ? singular : pluralForm}`;
-}
-
-/**
- * A duration in seconds for people, in words: `1 second`, `45 seconds`, `2 hours`, `90 days`,
- * `1 hour 30 minutes` (at most the two largest units; 0 is `0 seconds`).
- */
-export function describeDuration(seconds: number): string {
-  let rest = Math.max(0, Math.round(seconds));
-  const parts: string[] = [];
-  for (const [unit, n] of [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]] as const) {
-    if (rest >= n || (n === 1 && parts.length === 0)) {
-      parts.push(plural(Math.floor(rest / n), unit));
-      rest %= n;
-    }
-    if (parts.length === 2 || (parts.length > 0 && rest === 0)) break;
-  }
-  return parts.join(' ');
 }
 
 /**

@@ -1,5 +1,6 @@
 // Runs the service: the HTTPS API and the local admin listener, settings that follow the store, a graceful stop.
 
+import { describeAge, describeDuration } from '../domain/duration-text.js';
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -164,7 +165,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     if (s.passcode && s.remindAfterSeconds > 0 && ageSeconds > s.remindAfterSeconds) {
       const days = (n: number): number => Math.floor(n / 86400);
       logger.warn({ passcodeAgeDays: days(ageSeconds), remindAfterDays: days(s.remindAfterSeconds) }, 'passcode rotation reminder: the passcode is older than the reminder period; consider changing it (deployr configure security --passcode)');
-      deps.say(`REMINDER: the passcode was last changed ${days(ageSeconds)} days ago (reminder after ${days(s.remindAfterSeconds)} days); consider changing it: deployr configure security --passcode`);
+      deps.say(`REMINDER: the passcode was last changed ${describeAge(ageSeconds)} ago (reminder after ${describeDuration(s.remindAfterSeconds)}); consider changing it: deployr configure security --passcode`);
     }
   };
   security.onChange(describe);

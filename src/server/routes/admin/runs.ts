@@ -1,5 +1,6 @@
 // /v1/admin/runs and /v1/admin/dashboard: runs with filters, detail with steps and log, prune; the live feed; today's counts and alerts.
 
+import { describeDuration } from '../../../domain/duration-text.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { RUN_STATUSES } from '../../../domain/run.js';
@@ -65,7 +66,7 @@ export function registerRunAdminRoutes(app: FastifyInstance, deps: AdminApiDeps,
     const alerts: { code: string; message: string }[] = [];
     const s = (await deps.readSecurity()).settings;
     if (s.passcode && s.remindAfterSeconds > 0 && now.getTime() - Date.parse(s.passcode.changedAt) > s.remindAfterSeconds * 1000) {
-      alerts.push({ code: 'PASSCODE_AGE', message: `The passcode is older than its reminder period (${Math.floor(s.remindAfterSeconds / 86400)} days); consider changing it.` });
+      alerts.push({ code: 'PASSCODE_AGE', message: `The passcode is older than its reminder period (${describeDuration(s.remindAfterSeconds)}); consider changing it.` });
     }
     const { global } = await deps.logins.listThrottle();
     if (global.alertSince > 0) alerts.push({ code: 'FAILED_LOGINS', message: `${global.consecutiveFailures} consecutive failed logins since ${new Date(global.alertSince).toISOString()}; checks are slowed for everyone until a login succeeds.` });
