@@ -34,7 +34,7 @@ describe('Apply image streamed from the server: breaks and failures', () => {
     const tsId = await f.importTs('Damaged', target, f.ids.bad as string);
     const r = await f.client(['--fullos', '--ts', `${tsId}:1`], join(f.work, 'state-bad'), { DEPLOYR_APPLY_STREAM: '1' });
     assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.match(r.stdout, new RegExp(`"Apply" failed: the image's SHA-256 does not match \\(got [0-9a-f]{64}, expected ${hash}\\); the target is not usable`));
+    assert.match(r.stdout, new RegExp(`at step "Apply": the image's SHA-256 does not match \\(got [0-9a-f]{64}, expected ${hash}\\); the target is not usable`));
     const show = await f.cli(['runs', 'show', f.runIdOf(r)]);
     assert.match(show.stdout, /x Apply {2}\(failed.*the image's SHA-256 does not match/);
   });
@@ -62,7 +62,7 @@ describe('Apply image streamed from the server: breaks and failures', () => {
         child.on('close', (code) => resolve({ code, stdout, stderr }));
       });
       assert.equal(r.code, 2, r.stdout + r.stderr);
-      assert.match(r.stdout, /"Apply" failed: the target .*target\.img is full after \d+ bytes were written \((ENOSPC|EFBIG)\): it is smaller than the image; the target is not usable/);
+      assert.match(r.stdout, /at step "Apply": the target .*target\.img is full after \d+ bytes were written \((ENOSPC|EFBIG)\): it is smaller than the image; the target is not usable/);
       assert.equal(readFileSync(join(dir, 'keep.txt'), 'utf8'), 'other data\n', 'other files on that disk are intact');
       const show = await f.cli(['runs', 'show', f.runIdOf(r)]);
       assert.match(show.stdout, /is full after \d+ bytes were written/, 'the run and its reason reached the server');

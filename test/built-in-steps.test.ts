@@ -50,7 +50,7 @@ describe('DeployR built-in steps, ts show and step counts with the real client a
     if (process.env.SHOW_OUTPUT) console.log(r.stdout, r.stderr);
     assert.notEqual(r.code, 0, 'the run fails');
     assert.doesNotMatch(r.stdout + r.stderr, /00000001-0000-0000-0000-000000000021 is not on the server|import it with deployr step import[^\n]*0021/);
-    assert.match(r.stdout, /"Customize - Configure Initial Variables" failed: "Configure initial variables" needs Windows PE or Windows \(DeployR's Windows client\); this client cannot run it/);
+    assert.match(r.stdout, /failed at step "Customize - Configure Initial Variables": "Configure initial variables" needs Windows PE or Windows \(DeployR's Windows client\); this client cannot run it/);
   });
 
   test('ts show lists, for every fixture, each step\'s type and whether it can run here, and why not', async () => {

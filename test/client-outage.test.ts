@@ -71,7 +71,7 @@ describe('the server going away', () => {
         writeFileSync(go, '');
         const r = await c.done;
         assert.equal(r.code, 2, r.stdout + r.stderr);
-        assert.match(r.stdout, /failed: "Needs the server" failed: .*Cannot reach the server at https:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\. Check the address and that the service is running\. Log:/);
+        assert.match(r.stdout, /failed at step "Needs the server": .*Cannot reach the server at https:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\. Check the address and that the service is running\. Log:/);
         assert.doesNotMatch(r.stdout, /\.\./);
         server = await startService({ home: home3, args: ['--port', String(port)] });
       } finally {

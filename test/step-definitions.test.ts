@@ -265,6 +265,6 @@ describe('custom step definitions with the real CLI, service and client', () => 
     const good = customStep('Lock screen', LOCKSCREEN, {}, { StepDefsCI: `${scriptsItem}:1`, BrandingLockScreenImageCI: `${imagesItem}:1` });
     const noPwsh = await client(await importTs(taskSequence('No pwsh', [good])), 'state-nopwsh', { pwsh: false });
     assert.equal(noPwsh.code, 2, noPwsh.stdout + noPwsh.stderr);
-    assert.match(noPwsh.stdout, /Task sequence "No pwsh" failed: "Lock screen" failed: custom step "Customize - Configure Lockscreen Image from Content Item" needs pwsh: PowerShell 7 \(pwsh\) is not installed on this machine/);
+    assert.match(noPwsh.stdout, /Task sequence "No pwsh" failed at step "Lock screen": custom step "Customize - Configure Lockscreen Image from Content Item" needs pwsh: PowerShell 7 \(pwsh\) is not installed on this machine/);
   });
 });

@@ -212,10 +212,10 @@ describe('running task sequences with the real client and service', () => {
     ]));
     const r = await client(['--fullos', '--ts', tsId], join(work, 'state-breaks'), { DEPLOYR_VAR_Passcode: PASSCODE });
     assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.match(r.stdout, /Task sequence "Breaks" failed: "Broken" failed: the command line failed \(exit code 7\)/);
+    assert.match(r.stdout, /Task sequence "Breaks" failed at step "Broken": the command line failed \(exit code 7\)/);
     const show = await cli(['runs', 'show', runIdOf(r)]);
     assert.match(show.stdout, /Breaks .* failed/);
-    assert.match(show.stdout, /reason: "Broken" failed/);
+    assert.match(show.stdout, /reason: at step "Broken": the command line failed \(exit code 7\)/);
     assert.match(show.stdout, /x Broken {2}\(failed, exit 7/);
     assert.match(show.stdout, /\| about to fail/);
     assert.doesNotMatch(show.stdout, /Unreached/);

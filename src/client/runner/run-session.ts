@@ -304,11 +304,13 @@ async function execute(o: SessionOptions, r: { ts: LoadedTaskSequence; state: Ru
 
   const succeeded = result.status === 'succeeded';
   const message = result.status === 'failed' ? withoutFullStop(variables.redact(result.message)) : null;
-  log.write(succeeded ? 'INFO' : 'ERROR', succeeded ? `Run succeeded.` : `Run failed: ${message}`);
+  // "failed at step "Apply": …" or "failed: the run was stopped".
+  const failedWith = message === null ? '' : message.startsWith('at step ') ? ` ${message}` : `: ${message}`;
+  log.write(succeeded ? 'INFO' : 'ERROR', succeeded ? `Run succeeded.` : `Run failed${failedWith}`);
   await upload();
   await reporter.finish(state.runId, { status: result.status, message });
   await clearState(o.paths);
-  o.out(succeeded ? `Task sequence "${ts.name}" succeeded. Log: ${state.logFile}` : `Task sequence "${ts.name}" failed: ${message}. Log: ${state.logFile}`);
+  o.out(succeeded ? `Task sequence "${ts.name}" succeeded. Log: ${state.logFile}` : `Task sequence "${ts.name}" failed${failedWith}. Log: ${state.logFile}`);
   if (succeeded) await finishAction(o, variables.get('FinishAction'));
   return succeeded ? 0 : RUN_FAILED_EXIT_CODE;
 }

@@ -127,7 +127,7 @@ test('continueOnError on a step and on a group lets the run go on; a failing ste
   ];
   const { result, reports } = await h.run(steps);
   assert.equal(result.status, 'failed');
-  assert.match((result as { message: string }).message, /"Fails" failed: the command line failed \(exit code 5\)/);
+  assert.match((result as { message: string }).message, /at step "Fails": the command line failed \(exit code 5\)/);
   const f = finals(reports);
   assert.equal(f['Fails but continues'], 'continued');
   assert.equal(f['Fails inside'], 'failed');

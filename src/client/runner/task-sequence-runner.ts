@@ -141,7 +141,7 @@ export class TaskSequenceRunner {
       if (this.o.signal.aborted) return 'interrupted';
       if ('error' in verdict) {
         const status = step.continueOnError ? 'continued' : 'failed';
-        if (status === 'failed') this.failure ??= `"${step.name}": ${verdict.error}`;
+        if (status === 'failed') this.failure ??= `at step "${step.name}": ${verdict.error}`;
         await this.record(step, key, status, { message: verdict.error, report: true });
         return status === 'failed' ? 'failed' : 'continue';
       }
@@ -283,7 +283,7 @@ export class TaskSequenceRunner {
     const status = outcome.status === 'succeeded' ? 'succeeded' : step.continueOnError && !this.o.signal.aborted ? 'continued' : 'failed';
     const durationMs = Date.now() - t0;
     const message = outcome.message === undefined ? null : vars.redact(outcome.message);
-    if (status === 'failed') this.failure ??= `"${step.name}" failed: ${message ?? `exit code ${outcome.exitCode ?? 'none'}`}`;
+    if (status === 'failed') this.failure ??= `at step "${step.name}": ${message ?? `exit code ${outcome.exitCode ?? 'none'}`}`;
     else this.failure = failureBefore;
     // A failed step's output is shown whole (as much as is kept), not only in the log.
     if (status === 'failed' && raw) this.o.ui.failedOutput(step.name, vars.redact(raw), raw.length >= OUTPUT_KEEP);
