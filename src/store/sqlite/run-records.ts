@@ -108,6 +108,15 @@ export function putRunStep(db: SqliteDatabase, runId: string, s: RunStepRecord):
   }).immediate();
 }
 
+/** One step report in one transaction: the step's result, then the run's fields; null (nothing written) when there is no such run. */
+export function reportRunStep(db: SqliteDatabase, runId: string, s: RunStepRecord, patch: Partial<Omit<RunRecord, 'id'>>): RunRecord | null {
+  return db.transaction(() => {
+    if (getRun(db, runId) === null) return null;
+    putRunStep(db, runId, s);
+    return updateRun(db, runId, patch);
+  }).immediate();
+}
+
 /** A run's steps in the order first reported. */
 export function listRunSteps(db: SqliteDatabase, runId: string): RunStepRecord[] {
   return (db.prepare('SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq').all(runId) as StepRow[]).map(toStep);
@@ -134,6 +143,16 @@ export function deleteRunsBefore(db: SqliteDatabase, before: string): number {
     db.prepare(`DELETE FROM run_steps WHERE run_id IN (${old})`).run(before);
     return db.prepare('DELETE FROM runs WHERE updated_at < ?').run(before).changes;
   }).immediate();
+}
+
+/** Deletes one run with its steps and log; returns what it was, or null when there is none. */
+export function deleteRun(db: SqliteDatabase, id: string): RunRecord | null {
+  const run = getRun(db, id);
+  if (!run) return null;
+  db.prepare('DELETE FROM run_logs WHERE run_id = ?').run(id);
+  db.prepare('DELETE FROM run_steps WHERE run_id = ?').run(id);
+  db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+  return run;
 }
 
 /** The run's whole log. */
