@@ -42,7 +42,10 @@ export interface SecurityInfo {
   remindAfterSeconds: number;
   bypass: boolean;
   entra: { tenantId: string; clientId: string; role: string; authority: string } | null;
-  certificate: { subjectPattern: string | null; sanPattern: string | null; crlPath: string | null; requireClientAuthEku: boolean } | null;
+  certificate: {
+    subjectPattern: string | null; sanPattern: string | null; crlPath: string | null; requireClientAuthEku: boolean;
+    caCertificates: { subject: string; notAfter: string; sha256: string }[];
+  } | null;
   warnings?: string[];
 }
 
