@@ -19,7 +19,7 @@ import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli
 import { tsActivate, tsDelete, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
 import { stepActivate, stepDelete, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
 import { runsDelete, runsList, runsPrune, runsShow, runsWatch } from '../cli/run-commands.js';
-import { mediaBuild, mediaDnsmasq, mediaStatus, type MediaBuildFlags } from '../cli/media-commands.js';
+import { mediaBuild, mediaBuilder, mediaDnsmasq, mediaStatus, type MediaBuildFlags } from '../cli/media-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
@@ -93,7 +93,7 @@ program.command('serve')
       const signingKeys = await openKeysOrClose(opened);
       const logger = createServiceLogger(config.logLevel, config.logFormat);
       const methods = configuredMethods((await store.getSecurity()).settings);
-      const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
+      const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH, bootMedia: mediaBuilder(paths.media, { clientBundle: CLIENT_BUNDLE_PATH, version: VERSION }) });
       writeServicePorts(config.home, { port: service.port, localPort: service.localPort, pid: process.pid, startedAt: new Date().toISOString() });
       printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1, methods, bootHttpPort: service.bootHttpPort });
       await new Promise<void>((resolve) => {
