@@ -277,7 +277,7 @@ class SqliteStore implements Store {
   }
 
   async createRun(run: RunRecord, ownerTokenId?: string | null): Promise<void> {
-    runs.createRun(this.db, run, ownerTokenId ?? null);
+    await this.writes.submit(() => runs.createRun(this.db, run, ownerTokenId ?? null));
   }
 
   async getRunOwner(id: string): Promise<string | null> {
@@ -285,7 +285,7 @@ class SqliteStore implements Store {
   }
 
   async setRunOwner(id: string, ownerTokenId: string): Promise<void> {
-    runs.setRunOwner(this.db, id, ownerTokenId);
+    await this.writes.submit(() => runs.setRunOwner(this.db, id, ownerTokenId));
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
