@@ -75,7 +75,9 @@ describe('admin API', () => {
     const rows: string[] = [];
     for (const row of table) {
       for (const who of ['vera', 'oscar', 'alice'] as const) {
-        const r = await sessions[who].send(row.method, concrete(row.path), row.method === 'GET' || row.method === 'DELETE' ? undefined : {});
+        // A media build with a body the schema refuses: the guard answers first, and no build starts (test/admin-api-more.test.ts starts one).
+        const probe = row.path === '/v1/admin/media/build' ? { zstdLevel: 0 } : {};
+        const r = await sessions[who].send(row.method, concrete(row.path), row.method === 'GET' || row.method === 'DELETE' ? undefined : probe);
         const allowed = RANK[ROLE_OF[who]] >= RANK[row.role];
         if (allowed) assert.ok(r.status !== 403 && r.status !== 401, `${who} (${ROLE_OF[who]}) ${row.method} ${row.path}: ${r.status} ${r.text}`);
         else {

@@ -168,6 +168,11 @@ describe('web console in Chromium', { skip: existsSync(CHROMIUM) || process.env.
     await shot('audit');
     await go('#/administrators', 'main table');
     await shot('administrators');
+    // Boot media: nothing published in this home and no build started (a real build takes minutes: test/boot/).
+    await go('#/media', '[data-published=no]');
+    await page.waitForSelector('[data-job=none]');
+    assert.equal(await page.inputValue('input[name=server]'), new URL(page.url()).origin);
+    await shot('boot-media');
     assert.deepEqual(dialogs, []);
   });
 });

@@ -42,7 +42,10 @@ export interface SecurityInfo {
   remindAfterSeconds: number;
   bypass: boolean;
   entra: { tenantId: string; clientId: string; role: string; authority: string } | null;
-  certificate: { subjectPattern: string | null; sanPattern: string | null; crlPath: string | null; requireClientAuthEku: boolean } | null;
+  certificate: {
+    subjectPattern: string | null; sanPattern: string | null; crlPath: string | null; requireClientAuthEku: boolean;
+    caCertificates: { subject: string; notAfter: string; sha256: string }[];
+  } | null;
   warnings?: string[];
 }
 
@@ -66,4 +69,33 @@ export interface AdministratorInfo {
   role: AdminRoleName;
   createdAt: string;
   passwordChangedAt: string;
+}
+
+/** A boot media build started from the console (`job` of the media routes). */
+export interface BootMediaJobInfo {
+  id: string;
+  state: 'running' | 'succeeded' | 'failed';
+  by: string;
+  startedAt: string;
+  finishedAt: string | null;
+  server: string;
+  secureBoot: boolean;
+  lines: string[];
+  error: string | null;
+}
+
+/** `GET /v1/admin/media/status`: what is published under /Content/Boot, and the last build started on this server. */
+export interface BootMediaStatusInfo {
+  published: boolean;
+  builtAt: string | null;
+  kernelVersion: string | null;
+  nodeVersion: string | null;
+  server: string | null;
+  fingerprint: string | null;
+  currentFingerprint: string | null;
+  matchesCertificate: boolean | null;
+  secureBoot: boolean | null;
+  files: { name: string; size: number; sha256: string; intact: boolean; url: string }[];
+  manifestUrl: string | null;
+  job: BootMediaJobInfo | null;
 }

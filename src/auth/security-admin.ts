@@ -8,6 +8,7 @@ import {
 } from '../domain/security-settings.js';
 import type { AuditStore, SecurityStore } from '../engine/ports.js';
 import type { PasscodeHasher } from './passcode-hasher.js';
+import { buildClientCertTlsOptions } from './tls-trust.js';
 
 /** One pending change to the security settings. */
 export type SecurityChange =
@@ -135,6 +136,14 @@ export class SecurityAdmin {
           next.entra = null;
           break;
         case 'certificate':
+          if (change.certificate.crlPath !== undefined && !change.certificate.crlPath.startsWith('/')) {
+            throw new DeployrError('INVALID_INPUT', 'The CRL file must be an absolute path on the server; nothing changed.');
+          }
+          // Checked the way the service loads them (every certificate a CA, the CRL file readable and parsable).
+          try { buildClientCertTlsOptions(change.certificate); } catch (err) {
+            if (err instanceof DeployrError) throw new DeployrError(err.code, `${err.message} Nothing changed.`, { ...err.details });
+            throw err;
+          }
           next.certificate = change.certificate;
           events.push(adminEvent('certificate_trust_set', { subjectPattern: change.certificate.subjectPattern ?? null, sanPattern: change.certificate.sanPattern ?? null, crlPath: change.certificate.crlPath ?? null }));
           break;

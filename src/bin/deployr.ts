@@ -16,10 +16,10 @@ import { registerAdminCommands } from './admin-command.js';
 import { keysList, keysRotate, keysRotateKek } from '../cli/keys-commands.js';
 import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDelete, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli/output.js';
-import { tsActivate, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
-import { stepActivate, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
-import { runsList, runsPrune, runsShow, runsWatch } from '../cli/run-commands.js';
-import { mediaBuild, mediaDnsmasq, mediaStatus, type MediaBuildFlags } from '../cli/media-commands.js';
+import { tsActivate, tsDelete, tsExport, tsImport, tsList, tsShow } from '../cli/task-sequence-commands.js';
+import { stepActivate, stepDelete, stepExport, stepImport, stepList, stepShow } from '../cli/step-definition-commands.js';
+import { runsDelete, runsList, runsPrune, runsShow, runsWatch } from '../cli/run-commands.js';
+import { mediaBuild, mediaBuilder, mediaDnsmasq, mediaStatus, type MediaBuildFlags } from '../cli/media-commands.js';
 import { RunRegistry } from '../engine/run-registry.js';
 import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
@@ -93,7 +93,7 @@ program.command('serve')
       const signingKeys = await openKeysOrClose(opened);
       const logger = createServiceLogger(config.logLevel, config.logFormat);
       const methods = configuredMethods((await store.getSecurity()).settings);
-      const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH });
+      const service = await runService({ config, store, digestKey, signingKeys: signingKeys.source, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version: VERSION, say, blobs: createFsBlobStore(paths.content), clientBundlePath: CLIENT_BUNDLE_PATH, bootMedia: mediaBuilder(paths.media, { clientBundle: CLIENT_BUNDLE_PATH, version: VERSION }) });
       writeServicePorts(config.home, { port: service.port, localPort: service.localPort, pid: process.pid, startedAt: new Date().toISOString() });
       printBanner(say, { version: VERSION, home: config.home, certFile: config.tlsCertFile ?? paths.tlsCert, port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint, created: service.tls.created, workers: 1, methods, bootHttpPort: service.bootHttpPort });
       await new Promise<void>((resolve) => {
@@ -237,6 +237,8 @@ ts.command('export').argument('<id>').addOption(homeOption()).option('--out <fil
   .action(async (id: string, flags: { home?: string; out?: string; pretty?: boolean }) => exit(() => withStore(flags.home, ({ store }) => tsExport(id, new TaskSequenceCatalog(store), processIo, flags))));
 ts.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version Active (only Active versions run)')
   .action(async (id: string, version: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => tsActivate(id, version, new TaskSequenceCatalog(store), processIo))));
+ts.command('delete').argument('<id>').addOption(homeOption()).description('delete a task sequence with every version (refused while another task sequence runs it; its past runs stay)')
+  .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => tsDelete(id, new TaskSequenceCatalog(store), processIo))));
 
 const step = program.command('step').description('custom step definitions');
 step.command('import').argument('<files...>', 'DeployR step definition export JSON files').addOption(homeOption())
@@ -251,6 +253,8 @@ step.command('export').argument('<id>').addOption(homeOption()).option('--out <f
   .action(async (id: string, flags: { home?: string; out?: string; pretty?: boolean }) => exit(() => withStore(flags.home, ({ store }) => stepExport(id, new StepDefinitionCatalog(store), processIo, flags))));
 step.command('activate').argument('<id>').argument('<version>').addOption(homeOption()).description('make a version Active (only Active versions run)')
   .action(async (id: string, version: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => stepActivate(id, version, new StepDefinitionCatalog(store), processIo))));
+step.command('delete').argument('<id>').addOption(homeOption()).description('delete a step definition with every version (refused while a task sequence uses it)')
+  .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => stepDelete(id, new StepDefinitionCatalog(store), processIo))));
 
 const runs = program.command('runs').description('runs of task sequences: progress and the result of each step');
 runs.command('list').addOption(homeOption()).option('--json', 'JSON output').option('--limit <n>', 'at most this many, newest first (default 50)').description('list runs, newest first')
@@ -261,6 +265,8 @@ runs.command('watch').argument('<id>').addOption(homeOption()).description('foll
   .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => runsWatch(id, new RunRegistry({ store }), processIo))));
 runs.command('prune').addOption(homeOption()).requiredOption('--older-than <duration>', 'for example 90d: runs with no change for longer are deleted').description('delete old runs with their steps and logs (audited)')
   .action(async (flags: { home?: string; olderThan: string }) => exit(() => withStore(flags.home, ({ store }) => runsPrune(new RunRegistry({ store }), processIo, flags))));
+runs.command('delete').argument('<id>').addOption(homeOption()).description('delete one run with its steps and log (audited)')
+  .action(async (id: string, flags: { home?: string }) => exit(() => withStore(flags.home, ({ store }) => runsDelete(id, new RunRegistry({ store }), processIo))));
 
 const content = program.command('content').description('content items');
 content.command('create').addOption(homeOption()).requiredOption('--name <name>').requiredOption('--purpose <purpose>', 'Application, DriverPack, OperatingSystem or Other')

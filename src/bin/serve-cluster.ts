@@ -3,6 +3,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mediaBuilder } from '../cli/media-commands.js';
 import { resolveHome, type ServiceConfig } from '../config/service-config.js';
 import { writeServicePorts } from '../config/service-ports.js';
 import { configuredMethods } from '../domain/security-settings.js';
@@ -99,6 +100,7 @@ async function runWorker(config: ServiceConfig, version: string): Promise<number
     const service = await runService({
       config, store, digestKey, signingKeys, paths: { tlsCert: paths.tlsCert, tlsKey: paths.tlsKey }, logger, version,
       say: (line) => send({ type: 'say', line }), blobs: createFsBlobStore(paths.content), gate, clientBundlePath: CLIENT_BUNDLE_PATH,
+      bootMedia: mediaBuilder(paths.media, { clientBundle: CLIENT_BUNDLE_PATH, version }),
     });
     if (!stopRequested) send({ type: 'listening', port: service.port, localPort: service.localPort, fingerprint: service.tls.fingerprint });
     await stopped;

@@ -1,6 +1,7 @@
 // `deployr configure`: the configuration tool. Security first: passcode, Entra ID, client certificates, bypass; show and check.
 
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { LocalStatus } from '../api/contract.js';
 import type { SecurityAdmin, SecurityChange } from '../auth/security-admin.js';
 import { checkNewPasscode } from '../domain/passcode-policy.js';
@@ -130,7 +131,8 @@ export async function changesFromFlags(flags: SecurityFlags, prompter: Prompter)
         caPem, requireClientAuthEku: !flags.certAllowNoEku,
         ...(flags.certSubject ? { subjectPattern: flags.certSubject } : {}),
         ...(flags.certSan ? { sanPattern: flags.certSan } : {}),
-        ...(flags.certCrl ? { crlPath: flags.certCrl } : {}),
+        // Stored as an absolute path: the service reads it from its own working folder.
+        ...(flags.certCrl ? { crlPath: resolve(flags.certCrl) } : {}),
       },
     });
   } else if (flags.certSubject || flags.certSan || flags.certCrl) {

@@ -4,10 +4,11 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DeployrError } from '../domain/errors.js';
+import type { BootMediaBuilder, BootMediaPublished } from '../engine/boot-media.js';
 import { buildMedia } from '../media/build-media.js';
 import { dnsmasqConfig } from '../media/dnsmasq-config.js';
 import { certificateFingerprint, normalizeFingerprint } from '../media/initrd-builder.js';
-import { hashFile, MEDIA_FILES, readManifest } from '../media/media-manifest.js';
+import { hashFile, MEDIA_FILES, readManifest, type MediaManifest } from '../media/media-manifest.js';
 import { findTool } from '../media/tools.js';
 import type { CommandIo } from './output.js';
 
@@ -43,23 +44,47 @@ function fingerprintFor(home: string, flags: MediaBuildFlags): string {
   try { return certificateFingerprint(pem); } catch { throw new DeployrError('INVALID_INPUT', `${file} is not a PEM certificate.`); }
 }
 
+/** A build with everything resolved: what `media build` and the admin API's build both run. */
+export interface MediaBuildRequest {
+  out: string;
+  server: string;
+  fingerprint: string;
+  kernel?: string;
+  modules?: string;
+  node?: string;
+  noprompt: boolean;
+  secureBoot: boolean;
+  zstdLevel: number;
+  /** `console=` values (default "ttyS0,115200 tty0"; the last one runs the client). */
+  consoles?: string[];
+}
+
+/** Checks a resolved build and runs it (the one build behind the CLI and the admin API). */
+export async function runMediaBuild(request: MediaBuildRequest, deps: { clientBundle: string; version: string }, say: (line: string) => void): Promise<MediaManifest> {
+  const level = request.zstdLevel;
+  if (!Number.isInteger(level) || level < 1 || level > 19) throw new DeployrError('INVALID_INPUT', '--zstd-level must be a whole number from 1 to 19.');
+  const consoles = request.consoles ?? ['ttyS0,115200', 'tty0'];
+  if (consoles.length === 0 || consoles.some((c) => !/^[A-Za-z0-9,]+$/.test(c))) throw new DeployrError('INVALID_INPUT', '--console takes console names such as "ttyS0,115200 tty0" (the last one runs the client).');
+  return buildMedia({
+    out: request.out, server: request.server, fingerprint: normalizeFingerprint(request.fingerprint),
+    ...(request.kernel ? { kernel: request.kernel } : {}), ...(request.modules ? { modules: request.modules } : {}),
+    node: request.node ?? realpathSync(process.execPath), clientBundle: deps.clientBundle, consoles, noprompt: request.noprompt,
+    secureBoot: request.secureBoot, zstdLevel: level, deployrVersion: deps.version, say,
+  });
+}
+
 /** `deployr media build`. */
 export async function mediaBuild(home: string, mediaDir: string, flags: MediaBuildFlags, deps: { clientBundle: string; version: string }, io: CommandIo): Promise<number> {
   const out = flags.out ?? mediaDir;
   const fingerprint = fingerprintFor(home, flags);
   const server = flags.server ?? `https://${hostname()}:${process.env.DEPLOYR_PORT ?? '7281'}`;
   if (!flags.server) io.err(`note: --server not given; the media will look for ${server} (this machine's name). Give --server https://HOST:PORT if clients reach it by another name.`);
-  const level = flags.zstdLevel === undefined ? 10 : Number(flags.zstdLevel);
-  if (!Number.isInteger(level) || level < 1 || level > 19) throw new DeployrError('INVALID_INPUT', '--zstd-level must be a whole number from 1 to 19.');
-  const consoles = (flags.console ?? 'ttyS0,115200 tty0').split(/\s+/).filter(Boolean);
-  if (consoles.some((c) => !/^[A-Za-z0-9,]+$/.test(c))) throw new DeployrError('INVALID_INPUT', '--console takes console names such as "ttyS0,115200 tty0" (the last one runs the client).');
-  const node = flags.node ?? realpathSync(process.execPath);
   const started = Date.now();
-  const manifest = await buildMedia({
-    out, server, fingerprint, ...(flags.kernel ? { kernel: flags.kernel } : {}), ...(flags.modules ? { modules: flags.modules } : {}),
-    node, clientBundle: deps.clientBundle, consoles, noprompt: Boolean(flags.noprompt), secureBoot: flags.secureBoot !== false, zstdLevel: level, deployrVersion: deps.version,
-    say: (line) => io.err(`  ${line}`),
-  });
+  const manifest = await runMediaBuild({
+    out, server, fingerprint, ...(flags.kernel ? { kernel: flags.kernel } : {}), ...(flags.modules ? { modules: flags.modules } : {}), ...(flags.node ? { node: flags.node } : {}),
+    noprompt: Boolean(flags.noprompt), secureBoot: flags.secureBoot !== false, zstdLevel: flags.zstdLevel === undefined ? 10 : Number(flags.zstdLevel),
+    consoles: (flags.console ?? 'ttyS0,115200 tty0').split(/\s+/).filter(Boolean),
+  }, deps, (line) => io.err(`  ${line}`));
   const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
   io.out(`Boot media written to ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s:`);
   for (const name of MEDIA_FILES) io.out(`  ${name.padEnd(12)} ${mib(manifest.files[name].size).padStart(10)}  sha256 ${manifest.files[name].sha256}`);
@@ -73,17 +98,11 @@ export async function mediaBuild(home: string, mediaDir: string, flags: MediaBui
   return 0;
 }
 
-/** `deployr media status`: what is published, whether the files are intact and pin the service's current certificate. */
-export async function mediaStatus(home: string, mediaDir: string, flags: { cert?: string; json?: boolean }, currentFingerprint: string | null, io: CommandIo): Promise<number> {
+/** What is published in `mediaDir`, checked file by file and against `fingerprint` (the service's current certificate; null: unknown). */
+export async function publishedMedia(mediaDir: string, fingerprint: string | null): Promise<BootMediaPublished> {
   const manifest = await readManifest(mediaDir);
   if (!manifest) {
-    if (flags.json) io.out(JSON.stringify({ published: false, dir: mediaDir }));
-    else io.out(`No boot media published in ${mediaDir}: build them with  deployr media build`);
-    return 1;
-  }
-  let fingerprint = currentFingerprint;
-  if (!fingerprint) {
-    try { fingerprint = certificateFingerprint(readFileSync(serverCertificateFile(home, flags.cert), 'utf8')); } catch { fingerprint = null; }
+    return { published: false, builtAt: null, kernelVersion: null, nodeVersion: null, server: null, fingerprint: null, currentFingerprint: fingerprint, matchesCertificate: null, secureBoot: null, files: [] };
   }
   const files = [];
   for (const name of MEDIA_FILES) {
@@ -91,16 +110,53 @@ export async function mediaStatus(home: string, mediaDir: string, flags: { cert?
     const actual = existsSync(path) ? await hashFile(path) : null;
     files.push({ name, size: manifest.files[name].size, sha256: manifest.files[name].sha256, intact: actual !== null && actual.sha256 === manifest.files[name].sha256 });
   }
-  const matches = fingerprint === null ? null : normalizeFingerprint(fingerprint) === manifest.fingerprint;
+  return {
+    published: true, builtAt: manifest.builtAt, kernelVersion: manifest.kernelVersion, nodeVersion: manifest.nodeVersion, server: manifest.server,
+    fingerprint: manifest.fingerprint, currentFingerprint: fingerprint,
+    matchesCertificate: fingerprint === null ? null : normalizeFingerprint(fingerprint) === manifest.fingerprint,
+    secureBoot: manifest.secureBoot?.capable ?? false, files,
+  };
+}
+
+/**
+ * The boot media builder of src/engine/boot-media.ts over this module: the service (wired in
+ * src/bin) builds into its media folder with the same code as `deployr media build`, and reports
+ * what is published with the same checks as `deployr media status`.
+ */
+export function mediaBuilder(mediaDir: string, deps: { clientBundle: string; version: string }): BootMediaBuilder {
+  return {
+    build: async (options, say) => {
+      await runMediaBuild({
+        out: mediaDir, server: options.server, fingerprint: options.fingerprint, noprompt: options.noprompt === true,
+        secureBoot: options.secureBoot !== false, zstdLevel: options.zstdLevel ?? 10,
+      }, deps, say);
+    },
+    published: (fingerprint) => publishedMedia(mediaDir, fingerprint),
+  };
+}
+
+/** `deployr media status`: what is published, whether the files are intact and pin the service's current certificate. */
+export async function mediaStatus(home: string, mediaDir: string, flags: { cert?: string; json?: boolean }, currentFingerprint: string | null, io: CommandIo): Promise<number> {
+  let fingerprint = currentFingerprint;
+  if (!fingerprint) {
+    try { fingerprint = certificateFingerprint(readFileSync(serverCertificateFile(home, flags.cert), 'utf8')); } catch { fingerprint = null; }
+  }
+  const status = await publishedMedia(mediaDir, fingerprint);
+  if (!status.published) {
+    if (flags.json) io.out(JSON.stringify({ published: false, dir: mediaDir }));
+    else io.out(`No boot media published in ${mediaDir}: build them with  deployr media build`);
+    return 1;
+  }
+  const { files, matchesCertificate: matches } = status;
   const ok = files.every((f) => f.intact) && matches === true;
   if (flags.json) {
-    io.out(JSON.stringify({ published: true, dir: mediaDir, builtAt: manifest.builtAt, kernelVersion: manifest.kernelVersion, server: manifest.server, fingerprint: manifest.fingerprint, currentFingerprint: fingerprint, matchesCertificate: matches, files }));
+    io.out(JSON.stringify({ published: true, dir: mediaDir, builtAt: status.builtAt, kernelVersion: status.kernelVersion, server: status.server, fingerprint: status.fingerprint, currentFingerprint: fingerprint, matchesCertificate: matches, files }));
     return ok ? 0 : 1;
   }
-  io.out(`Boot media in ${mediaDir} (built ${manifest.builtAt}, kernel ${manifest.kernelVersion}, Node.js ${manifest.nodeVersion}):`);
+  io.out(`Boot media in ${mediaDir} (built ${status.builtAt}, kernel ${status.kernelVersion}, Node.js ${status.nodeVersion}):`);
   for (const f of files) io.out(`  /Content/Boot/${f.name.padEnd(12)} ${(f.size / 1048576).toFixed(1).padStart(7)} MiB  ${f.intact ? 'ok' : 'MISSING OR CHANGED since the build'}`);
-  io.out(`  server ${manifest.server}`);
-  io.out(`  pinned certificate SHA-256 ${manifest.fingerprint}`);
+  io.out(`  server ${status.server}`);
+  io.out(`  pinned certificate SHA-256 ${status.fingerprint}`);
   if (matches === null) io.out('  the service\'s current certificate could not be read: cannot tell whether the media still trust it');
   else if (matches) io.out('  matches the service\'s current certificate');
   else io.out(`  DOES NOT MATCH the service's current certificate (${fingerprint}): machines booted from these media will refuse the server; rebuild with  deployr media build`);

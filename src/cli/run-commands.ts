@@ -131,3 +131,10 @@ export async function runsPrune(registry: RunRegistry, io: CommandIo, options: {
   io.out(`Deleted ${plural(deleted, 'run')} with no change since ${before} (older than ${formatDuration(seconds)}), with their steps and logs.`);
   return 0;
 }
+
+/** `deployr runs delete ID`: one run with its steps and log (audited). */
+export async function runsDelete(id: string, registry: RunRegistry, io: CommandIo): Promise<number> {
+  const run = await registry.delete(id, { subject: 'admin', source: 'local' });
+  io.out(`Deleted run ${run.id} (${run.name}${run.device ? ` on ${run.device}` : ''}, ${run.status}) with its steps and log.`);
+  return 0;
+}

@@ -74,3 +74,10 @@ export async function stepActivate(id: string, version: string, catalog: StepDef
   io.out(changed ? `Version ${version} of "${def.name}" (${def.id}) is now Active.` : `Version ${version} of "${def.name}" (${def.id}) was already Active.`);
   return 0;
 }
+
+/** `deployr step delete ID`: every version goes; refused while a task sequence uses it. */
+export async function stepDelete(id: string, catalog: StepDefinitionCatalog, io: CommandIo): Promise<number> {
+  const def = await catalog.delete(id, ACTOR);
+  io.out(`Deleted step definition "${def.name}" (${def.id}).`);
+  return 0;
+}

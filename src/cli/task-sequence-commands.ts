@@ -12,7 +12,7 @@ import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
 import type { StepDefinitionCatalog } from '../engine/step-definition-catalog.js';
 import type { TaskSequenceCatalog } from '../engine/task-sequence-catalog.js';
 import { notValidJson } from '../domain/json-syntax.js';
-import type { CommandIo } from './output.js';
+import { plural, type CommandIo } from './output.js';
 
 /** Reads and parses a JSON file, with one-line errors. */
 export function readJsonFile(file: string): unknown {
@@ -121,5 +121,12 @@ export async function tsActivate(id: string, version: string, catalog: TaskSeque
   if (!/^[1-9][0-9]{0,8}$/.test(version)) throw new DeployrError('INVALID_INPUT', `"${version}" is not a version number (1, 2, …).`);
   const { ts, changed } = await catalog.activate(id, Number(version), { subject: 'admin', source: 'local' });
   io.out(changed ? `Version ${version} of "${ts.name}" (${ts.id}) is now Active.` : `Version ${version} of "${ts.name}" (${ts.id}) was already Active.`);
+  return 0;
+}
+
+/** `deployr ts delete ID`: every version goes (past runs stay); refused while another task sequence runs it. */
+export async function tsDelete(id: string, catalog: TaskSequenceCatalog, io: CommandIo): Promise<number> {
+  const ts = await catalog.delete(id, { subject: 'admin', source: 'local' });
+  io.out(`Deleted task sequence "${ts.name}" (${ts.id}) with its ${plural(ts.versions.length, 'version')}; its past runs stay.`);
   return 0;
 }

@@ -122,6 +122,8 @@ export interface TaskSequenceStore {
   listTaskSequences(): Promise<readonly TaskSequence[]>;
   /** `listTaskSequences` without waiting, for a store that can answer that way (the embedded one). */
   listTaskSequencesNow?(): readonly TaskSequence[];
+  /** Deletes one task sequence and appends `event`, in one transaction; false (nothing written) when there is none. */
+  deleteTaskSequence(id: string, event: AuditEvent): Promise<boolean>;
 }
 
 /** Custom step definitions in DeployR's export shape. */
@@ -132,6 +134,8 @@ export interface StepDefinitionStore {
   getStepDefinition(id: string): Promise<StepDefinition | null>;
   /** Every step definition, by name. */
   listStepDefinitions(): Promise<StepDefinition[]>;
+  /** Deletes one step definition and appends `event`, in one transaction; false (nothing written) when there is none. */
+  deleteStepDefinition(id: string, event: AuditEvent): Promise<boolean>;
 }
 
 /** Content item metadata. */
@@ -217,6 +221,12 @@ export interface RunStore {
   updateRun(id: string, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord | null>;
   /** Adds or replaces the result of one step (by its key), keeping the order steps were first reported in. */
   putRunStep(runId: string, step: RunStepRecord): Promise<void>;
+  /**
+   * Optional: `putRunStep` then `updateRun` as one write (one transaction; a store that shares commits
+   * answers once it is durable). Null, with nothing written, when there is no such run. Without it,
+   * the use case makes the two calls.
+   */
+  reportRunStep?(runId: string, step: RunStepRecord, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord | null>;
   /** A run's steps in the order they were first reported. */
   listRunSteps(runId: string): Promise<RunStepRecord[]>;
   /** Appends text to a run's log. */
@@ -227,4 +237,6 @@ export interface RunStore {
   getRunLog(runId: string): Promise<string>;
   /** Deletes the runs (with their steps and logs) whose last change was before `before` (ISO 8601); returns how many. */
   deleteRunsBefore(before: string): Promise<number>;
+  /** Deletes one run with its steps and log, and appends `event`, in one transaction; returns the run, or null (nothing written) when there is none. */
+  deleteRun(id: string, event: AuditEvent): Promise<RunRecord | null>;
 }

@@ -59,7 +59,13 @@ class MemoryStore implements RunStore, TaskSequenceStore, AuditStore {
     for (const r of old) { this.runs.delete(r.id); this.steps.delete(r.id); this.logs.delete(r.id); }
     return old.length;
   }
+  async deleteRun(id: string, event: AuditEvent): Promise<RunRecord | null> {
+    const run = this.runs.get(id) ?? null;
+    if (run) { this.runs.delete(id); this.steps.delete(id); this.logs.delete(id); this.audit.push(event); }
+    return run;
+  }
   async putTaskSequence(): Promise<void> {}
+  async deleteTaskSequence(): Promise<boolean> { return false; }
   async getTaskSequence(id: string): Promise<TaskSequence | null> { return this.ts.get(id) ?? null; }
   async listTaskSequences(): Promise<TaskSequence[]> { return [...this.ts.values()]; }
   async append(event: AuditEvent): Promise<AuditEntry> { this.audit.push(event); return { ...event, seq: this.audit.length, at: '', mac: '' }; }

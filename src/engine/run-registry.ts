@@ -114,15 +114,22 @@ export class RunRegistry {
     const run = await this.writable(principal, id);
     const at = this.now().toISOString();
     const existing = report.status === 'running' ? undefined : (await this.deps.store.listRunSteps(run.id)).find((s) => s.key === report.key);
-    await this.deps.store.putRunStep(run.id, {
+    const step: RunStepRecord = {
       key: report.key.toLowerCase(), stepId: report.stepId.toLowerCase(), name: report.name, status: report.status,
       exitCode: report.exitCode ?? null, durationMs: report.durationMs ?? null, outputTail: report.outputTail ?? null, message: report.message ?? null,
       startedAt: existing?.startedAt ?? at, finishedAt: report.status === 'running' ? null : at,
-    });
-    await this.deps.store.updateRun(run.id, {
+    };
+    const patch = {
       ...(report.status === 'running' || run.currentStep === null ? { currentStep: report.name } : {}), updatedAt: at,
       ...(run.status === 'running' ? { reportBy: this.reportBy() } : {}),
-    });
+    };
+    // One write when the store offers it (one transaction, sharing its commit with other reports).
+    if (this.deps.store.reportRunStep) {
+      if (await this.deps.store.reportRunStep(run.id, step, patch) === null) throw new DeployrError('NOT_FOUND', `No run with id ${id}.`);
+      return;
+    }
+    await this.deps.store.putRunStep(run.id, step);
+    await this.deps.store.updateRun(run.id, patch);
   }
 
   /** The run ended (succeeded or failed), waits for a restart (rebooting), or was interrupted (the next client start resumes it). */
@@ -166,6 +173,18 @@ export class RunRegistry {
     const deleted = await this.deps.store.deleteRunsBefore(before);
     await this.deps.store.append({ kind: 'run', method: 'prune', result: 'deleted', reason: 'ok', subject: actor.subject, source: actor.source, device: null, detail: { deleted, before } });
     return { deleted, before };
+  }
+
+  /** Deletes one run with its steps and log (audited with who deleted it); NOT_FOUND when there is none. */
+  async delete(id: string, actor: { subject: string; source: string }): Promise<RunRecord> {
+    const key = id.toLowerCase();
+    const known = await this.deps.store.getRun(key);
+    const run = known && await this.deps.store.deleteRun(key, {
+      kind: 'run', method: 'delete', result: 'deleted', reason: 'ok', subject: actor.subject, source: actor.source, device: known.device,
+      detail: { runId: known.id, taskSequenceId: known.taskSequenceId, versionNo: known.versionNo, status: known.status },
+    });
+    if (!run) throw new DeployrError('NOT_FOUND', `No run with id ${id}.`);
+    return run;
   }
 
   /** Runs the caller may see, newest first. */

@@ -4,7 +4,9 @@ import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import { parseStepDefinitionExport, stepDefinitionVersion, type StepDefinition, type StepDefinitionVersion } from '../domain/step-definition.js';
 import { activateVersion, isActiveVersion, type Step } from '../domain/task-sequence.js';
-import type { StepDefinitionStore } from './ports.js';
+import { walkSteps } from '../domain/step-tree.js';
+import { stepKind } from '../domain/step-types.js';
+import type { StepDefinitionStore, TaskSequenceStore } from './ports.js';
 
 /** One step definition in a listing. */
 export interface StepDefinitionOverview {
@@ -27,7 +29,7 @@ export interface Actor {
  * must be able to read the definitions its steps use.
  */
 export class StepDefinitionCatalog {
-  constructor(private readonly store: StepDefinitionStore) {}
+  constructor(private readonly store: StepDefinitionStore & Partial<Pick<TaskSequenceStore, 'listTaskSequences'>>) {}
 
   /** Imports a DeployR step definition export (parsed JSON); replaces one with the same id (audited). */
   async importExport(json: unknown, actor: Actor): Promise<StepDefinition> {
@@ -62,6 +64,29 @@ export class StepDefinitionCatalog {
     if (step.typeId === null) throw new DeployrError('INVALID_INPUT', 'A group has no step definition.');
     const definition = await this.get(step.typeId);
     return { definition, version: stepDefinitionVersion(definition, step.stepDefinitionVersionNo) };
+  }
+
+  /**
+   * Deletes a step definition (every version). Refused with CONFLICT, naming up to three of them,
+   * while a task sequence has a step of it (in any version); NOT_FOUND when there is none. Audited
+   * in the same transaction.
+   */
+  async delete(id: string, actor: Actor): Promise<StepDefinition> {
+    const def = await this.get(id);
+    if (!this.store.listTaskSequences) throw new DeployrError('UNAVAILABLE', 'Deleting a step definition needs the task sequences, which this store does not offer.');
+    const users = (await this.store.listTaskSequences()).filter((ts) => ts.versions.some((v) => [...walkSteps(v.steps)].some(({ step }) =>
+      !step.isGroup && stepKind(step) === 'custom' && step.typeId?.toLowerCase() === def.id)));
+    if (users.length > 0) {
+      const shown = users.slice(0, 3).map((t) => `"${t.name}" (${t.id})`).join(', ');
+      const more = users.length > 3 ? ` and ${users.length - 3} more` : '';
+      throw new DeployrError('CONFLICT', `Step definition "${def.name}" (${def.id}) is used by task sequence ${shown}${more}; remove those steps first. Nothing was deleted.`);
+    }
+    const deleted = await this.store.deleteStepDefinition(def.id, {
+      kind: 'step-definition', method: 'delete', result: 'deleted', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
+      detail: { id: def.id, name: def.name, versions: def.versions.length },
+    });
+    if (!deleted) throw new DeployrError('NOT_FOUND', `No step definition with id ${id}.`);
+    return def;
   }
 
   /**

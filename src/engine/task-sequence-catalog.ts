@@ -4,6 +4,7 @@ import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { stepCounts } from '../domain/step-support.js';
+import { childTaskSequenceIds } from '../domain/step-tree.js';
 import { findVersion, activateVersion, isActiveVersion, type TaskSequence } from '../domain/task-sequence.js';
 import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
 import type { TaskSequenceStore } from './ports.js';
@@ -48,6 +49,27 @@ export class TaskSequenceCatalog {
       detail: { id: ts.id, name: ts.name, versionNo, previousStatus: previous },
     });
     return { ts, changed: true };
+  }
+
+  /**
+   * Deletes a task sequence (every version; its past runs stay). Refused with CONFLICT, naming up to
+   * three of them, while another task sequence runs it (a Run task sequence step in any version);
+   * NOT_FOUND when there is none. Audited in the same transaction.
+   */
+  async delete(id: string, actor: { subject: string; source: string | null }): Promise<TaskSequence> {
+    const ts = await this.get(id, null);
+    const parents = (await this.store.listTaskSequences()).filter((other) => other.id !== ts.id && childTaskSequenceIds(other).includes(ts.id.toLowerCase()));
+    if (parents.length > 0) {
+      const shown = parents.slice(0, 3).map((p) => `"${p.name}" (${p.id})`).join(', ');
+      const more = parents.length > 3 ? ` and ${parents.length - 3} more` : '';
+      throw new DeployrError('CONFLICT', `Task sequence "${ts.name}" (${ts.id}) is run by ${shown}${more}; remove those Run task sequence steps (or delete those task sequences) first. Nothing was deleted.`);
+    }
+    const deleted = await this.store.deleteTaskSequence(ts.id, {
+      kind: 'task-sequence', method: 'delete', result: 'deleted', reason: 'ok', subject: actor.subject, source: actor.source, device: null,
+      detail: { id: ts.id, name: ts.name, versions: ts.versions.length },
+    });
+    if (!deleted) throw new DeployrError('NOT_FOUND', `No task sequence with id ${id}.`);
+    return ts;
   }
 
   /**

@@ -72,13 +72,18 @@ export class RunEvents {
     try {
       const changed = await this.store.runsChangedSince(this.cursor, 5000);
       const now = Date.now();
+      const lines: string[] = [];
       for (const run of changed) {
         const key = `${run.id}@${run.updatedAt}`;
         if (run.updatedAt === this.cursor && this.sentAtCursor.has(key)) continue;
         if (run.updatedAt > this.cursor) { this.cursor = run.updatedAt; this.sentAtCursor = new Set(); }
         this.sentAtCursor.add(key);
-        const line = `event: run\ndata: ${JSON.stringify(runView(run, now, this.options.staleAfterMs))}\n\n`;
-        for (const r of this.subscribers) r.write(line);
+        lines.push(`event: run\ndata: ${JSON.stringify(runView(run, now, this.options.staleAfterMs))}\n\n`);
+      }
+      // One write per listener per poll (not one per run): with many runs reporting, the TLS records and syscalls stay few.
+      if (lines.length > 0) {
+        const chunk = lines.join('');
+        for (const r of this.subscribers) r.write(chunk);
       }
     } catch {
       // A failed read is retried at the next tick.

@@ -36,6 +36,7 @@ import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-c
 import { AdminSessions } from '../auth/admin-sessions.js';
 import { Administrators } from '../auth/administrators.js';
 import { SecurityAdmin } from '../auth/security-admin.js';
+import { BootMediaJobs, type BootMediaBuilder } from '../engine/boot-media.js';
 import { ContentLifecycle } from '../engine/content-lifecycle.js';
 
 /** A running service. */
@@ -70,6 +71,8 @@ export interface ServiceDeps {
   gate?: CheckGate;
   /** The built web console (default: dist/web); the admin API is served either way. */
   consoleDir?: string;
+  /** Builds boot media into the home's media folder for the admin API (src/cli/media-commands.ts, wired in src/bin); without it the console cannot build them. */
+  bootMedia?: BootMediaBuilder;
 }
 
 /** How often Node looks for requests past their time: a quarter of the limit, between 250 ms and Node's default 30 s. */
@@ -126,6 +129,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
       ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs), contentLifecycle: new ContentLifecycle(store, deps.blobs) } : {}),
       runs: new RunRegistry({ store }), runWatch: store, audit: store, logins: store, uploadDir: join(config.home, 'uploads'),
       ...(deps.consoleDir ? { consoleDir: deps.consoleDir } : {}),
+      ...(deps.bootMedia ? { bootMedia: new BootMediaJobs(deps.bootMedia, store) } : {}), tlsFingerprint: tls.fingerprint,
     },
   }, { https: { ...tlsBase, ...trust.tlsOptions, connectionsCheckingInterval: requestCheckInterval(config.requestTimeoutMs) } });
   // A client that stops reading (a download it no longer takes) must not hold a connection, its

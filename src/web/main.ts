@@ -11,6 +11,7 @@ import { contentDetailPage, contentPage } from './pages/content.js';
 import { securityPage } from './pages/security.js';
 import { auditPage } from './pages/audit.js';
 import { administratorsPage } from './pages/administrators.js';
+import { bootMediaPage } from './pages/boot-media.js';
 
 const RANK: Record<AdminRoleName, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -22,6 +23,7 @@ const NAV: { path: string; title: string; role: AdminRoleName }[] = [
   { path: 'content', title: 'Content', role: 'viewer' },
   { path: 'security', title: 'Security', role: 'viewer' },
   { path: 'audit', title: 'Audit', role: 'viewer' },
+  { path: 'media', title: 'Boot media', role: 'viewer' },
   { path: 'administrators', title: 'Administrators', role: 'admin' },
 ];
 
@@ -32,6 +34,7 @@ const ROUTES: Record<string, { list: Page; detail?: Page }> = {
   content: { list: contentPage, detail: contentDetailPage },
   security: { list: securityPage },
   audit: { list: auditPage },
+  media: { list: bootMediaPage },
   administrators: { list: administratorsPage },
 };
 

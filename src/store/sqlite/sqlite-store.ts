@@ -208,6 +208,15 @@ class SqliteStore implements Store {
   }
 
 
+  async deleteTaskSequence(id: string, event: AuditEvent): Promise<boolean> {
+    this.ownWrites += 1;
+    return this.db.transaction(() => {
+      if (this.db.prepare('DELETE FROM task_sequences WHERE id = ?').run(id).changes === 0) return false;
+      appendAudit(this.db, this.auditKey, event);
+      return true;
+    }).immediate();
+  }
+
   async putStepDefinition(def: StepDefinition, event: AuditEvent): Promise<void> {
     this.db.transaction(() => {
       this.db.prepare('INSERT INTO step_definitions (id, name, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, updated_at = excluded.updated_at')
@@ -223,6 +232,14 @@ class SqliteStore implements Store {
 
   async listStepDefinitions(): Promise<StepDefinition[]> {
     return (this.db.prepare('SELECT doc FROM step_definitions ORDER BY name, id').pluck().all() as string[]).map((d) => JSON.parse(d) as StepDefinition);
+  }
+
+  async deleteStepDefinition(id: string, event: AuditEvent): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.db.prepare('DELETE FROM step_definitions WHERE id = ?').run(id).changes === 0) return false;
+      appendAudit(this.db, this.auditKey, event);
+      return true;
+    }).immediate();
   }
 
   async putContentItem(item: ContentItem, event: AuditEvent, expected?: ContentItem | null): Promise<void> {
@@ -260,7 +277,7 @@ class SqliteStore implements Store {
   }
 
   async createRun(run: RunRecord, ownerTokenId?: string | null): Promise<void> {
-    runs.createRun(this.db, run, ownerTokenId ?? null);
+    await this.writes.submit(() => runs.createRun(this.db, run, ownerTokenId ?? null));
   }
 
   async getRunOwner(id: string): Promise<string | null> {
@@ -268,7 +285,7 @@ class SqliteStore implements Store {
   }
 
   async setRunOwner(id: string, ownerTokenId: string): Promise<void> {
-    runs.setRunOwner(this.db, id, ownerTokenId);
+    await this.writes.submit(() => runs.setRunOwner(this.db, id, ownerTokenId));
   }
 
   async getRun(id: string): Promise<RunRecord | null> {
@@ -279,12 +296,18 @@ class SqliteStore implements Store {
     return runs.listRuns(this.db, filter);
   }
 
+  // A client's reports (steps, heartbeats, logs) share commits: many runs reporting at once cost one
+  // transaction and one WAL sync per batch, and each still answers only once its write is on the disk.
   async updateRun(id: string, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord | null> {
-    return runs.updateRun(this.db, id, patch);
+    return this.writes.submit(() => runs.updateRun(this.db, id, patch));
   }
 
   async putRunStep(runId: string, step: RunStepRecord): Promise<void> {
-    runs.putRunStep(this.db, runId, step);
+    await this.writes.submit(() => runs.putRunStep(this.db, runId, step));
+  }
+
+  async reportRunStep(runId: string, step: RunStepRecord, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord | null> {
+    return this.writes.submit(() => runs.reportRunStep(this.db, runId, step, patch));
   }
 
   async listRunSteps(runId: string): Promise<RunStepRecord[]> {
@@ -292,7 +315,7 @@ class SqliteStore implements Store {
   }
 
   async appendRunLog(runId: string, text: string): Promise<void> {
-    runs.appendRunLog(this.db, runId, text);
+    await this.writes.submit(() => runs.appendRunLog(this.db, runId, text));
   }
 
   async runLogLength(runId: string): Promise<number> {
@@ -301,6 +324,14 @@ class SqliteStore implements Store {
 
   async deleteRunsBefore(before: string): Promise<number> {
     return runs.deleteRunsBefore(this.db, before);
+  }
+
+  async deleteRun(id: string, event: AuditEvent): Promise<RunRecord | null> {
+    return this.db.transaction(() => {
+      const run = runs.deleteRun(this.db, id);
+      if (run) appendAudit(this.db, this.auditKey, event);
+      return run;
+    }).immediate();
   }
 
   async getRunLog(runId: string): Promise<string> {

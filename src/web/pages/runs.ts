@@ -45,8 +45,17 @@ export const runsPage: Page = async (ctx) => {
 export const runDetailPage: Page = async (ctx) => {
   const id = ctx.param as string;
   const [run, log] = await Promise.all([api<AdminRunDetail>('GET', `/runs/${encodeURIComponent(id)}`), api<{ text: string }>('GET', `/runs/${encodeURIComponent(id)}/log`)]);
+  const remove = ctx.can('operator') ? h('button', {
+    type: 'button', class: 'danger', 'data-action': 'delete',
+    onclick: () => void guarded(ctx, async () => {
+      if (!window.confirm('Delete this run with its steps and log?')) return;
+      await api('DELETE', `/runs/${encodeURIComponent(run.id)}`);
+      ctx.notify('Run deleted.');
+      location.hash = '#/runs';
+    }),
+  }, 'Delete') : null;
   replace(ctx.main,
-    heading(run.name, h('a', { href: '#/runs' }, 'All runs')),
+    heading(run.name, h('a', { href: '#/runs' }, 'All runs'), remove),
     h('dl', { class: 'facts' },
       ...([['Status', run.stale ? `${run.status} (stale: no report since ${when(run.updatedAt)})` : run.status], ['Device', run.device ?? ''], ['Started', when(run.startedAt)],
         ['Finished', when(run.finishedAt)], ['By', `${run.subject} (${run.method}, ${run.context})`], ['Message', run.message ?? ''], ['Run id', run.id]] as [string, string][])

@@ -58,7 +58,16 @@ export const taskSequenceDetailPage: Page = async (ctx) => {
   const id = ctx.param as string;
   const ts = await api<TsDetail>('GET', `/task-sequences/${encodeURIComponent(id)}`);
   const draw = (): void => {
-    replace(ctx.main, heading(ts.name, h('a', { href: '#/task-sequences' }, 'All task sequences')),
+    const remove = ctx.can('operator') ? h('button', {
+      type: 'button', class: 'danger', 'data-action': 'delete',
+      onclick: () => void guarded(ctx, async () => {
+        if (!window.confirm(`Delete "${ts.name}" with every version? Its past runs stay.`)) return;
+        await api('DELETE', `/task-sequences/${encodeURIComponent(ts.id)}`);
+        ctx.notify(`Deleted "${ts.name}".`);
+        location.hash = '#/task-sequences';
+      }),
+    }, 'Delete') : null;
+    replace(ctx.main, heading(ts.name, h('a', { href: '#/task-sequences' }, 'All task sequences'), remove),
       ts.description ? h('p', {}, ts.description) : null,
       h('p', { class: 'muted' }, 'Id ', h('code', {}, ts.id)),
       ts.versions.map((v) => h('section', { class: 'version' },

@@ -1,4 +1,4 @@
-// /v1/admin/task-sequences and /v1/admin/step-definitions: list, show, export (viewer); import, activate (operator).
+// /v1/admin/task-sequences and /v1/admin/step-definitions: list, show, export (viewer); import, activate, delete (operator).
 
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -30,6 +30,10 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: AdminApiDeps):
     const { ts: t, changed } = await ts.activate((req.params as { id: string }).id, (req.body as Static<typeof ActivateSchema>).version, actorOf(req));
     return { ...overview(t), changed };
   });
+  app.delete('/v1/admin/task-sequences/:id', { config: { adminRole: 'operator' }, schema: { summary: 'Delete a task sequence (refused with 409 while another task sequence runs it)', tags, params: IdParams } }, async (req) => {
+    const t = await ts.delete((req.params as { id: string }).id, actorOf(req));
+    return { deleted: t.id, name: t.name };
+  });
 
   const steps = deps.stepDefinitions;
   tags = ['admin: step definitions'];
@@ -41,5 +45,9 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: AdminApiDeps):
   app.post('/v1/admin/step-definitions/:id/activate', { config: { adminRole: 'operator' }, schema: { summary: 'Make a version Active', tags, params: IdParams, body: ActivateSchema } }, async (req) => {
     const { def, changed } = await steps.activate((req.params as { id: string }).id, (req.body as Static<typeof ActivateSchema>).version, actorOf(req));
     return { ...stepDefinitionOverview(def), changed };
+  });
+  app.delete('/v1/admin/step-definitions/:id', { config: { adminRole: 'operator' }, schema: { summary: 'Delete a step definition (refused with 409 while a task sequence uses it)', tags, params: IdParams } }, async (req) => {
+    const d = await steps.delete((req.params as { id: string }).id, actorOf(req));
+    return { deleted: d.id, name: d.name };
   });
 }

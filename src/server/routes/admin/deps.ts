@@ -4,6 +4,7 @@ import type { AdminSessions } from '../../../auth/admin-sessions.js';
 import type { Administrators } from '../../../auth/administrators.js';
 import type { SecurityAdmin } from '../../../auth/security-admin.js';
 import type { RunWatchStore } from '../../../engine/admin-ports.js';
+import type { BootMediaJobs } from '../../../engine/boot-media.js';
 import type { ContentCatalog } from '../../../engine/content-catalog.js';
 import type { ContentLibrary } from '../../../engine/content-library.js';
 import type { ContentLifecycle } from '../../../engine/content-lifecycle.js';
@@ -33,4 +34,8 @@ export interface AdminApiDeps {
   runPollMs?: number;
   /** A running run with no report for this long shows as stale (seconds; default 600). */
   staleAfterSeconds?: number;
+  /** Boot media builds (absent: the media routes answer UNAVAILABLE). */
+  bootMedia?: BootMediaJobs;
+  /** The SHA-256 fingerprint of the service's TLS certificate (what new media pin). */
+  tlsFingerprint?: string;
 }

@@ -1,4 +1,4 @@
-// /v1/admin/runs and /v1/admin/dashboard: runs with filters, detail with steps and log, prune; the live feed; today's counts and alerts.
+// /v1/admin/runs and /v1/admin/dashboard: runs with filters, detail with steps and log, delete, prune; the live feed; today's counts and alerts.
 
 import { describeDuration } from '../../../domain/duration-text.js';
 import { Type, type Static } from '@sinclair/typebox';
@@ -53,6 +53,10 @@ export function registerRunAdminRoutes(app: FastifyInstance, deps: AdminApiDeps,
   });
   app.get('/v1/admin/runs/:id/log', { config: { adminRole: 'viewer' }, schema: { summary: "The run's uploaded log", tags, params: IdParams } },
     async (req) => ({ text: await deps.runs.log(null, (req.params as { id: string }).id) }));
+  app.delete('/v1/admin/runs/:id', { config: { adminRole: 'operator' }, schema: { summary: 'Delete one run with its steps and log', tags, params: IdParams } }, async (req) => {
+    const run = await deps.runs.delete((req.params as { id: string }).id, actorOf(req));
+    return { deleted: run.id };
+  });
   app.post('/v1/admin/runs/prune', { config: { adminRole: 'operator' }, schema: { summary: 'Delete runs with no change for longer than olderThanSeconds', tags, body: PruneSchema } },
     async (req) => deps.runs.prune((req.body as Static<typeof PruneSchema>).olderThanSeconds, actorOf(req)));
 

@@ -1,5 +1,6 @@
 // /v1/admin/security: the security settings without secrets (viewer), and changing them (admin) through SecurityAdmin.
 
+import { X509Certificate } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { SecurityChange } from '../../../auth/security-admin.js';
@@ -24,6 +25,7 @@ export const SecurityViewSchema = Type.Object({
   certificate: Type.Union([Type.Null(), Type.Object({
     subjectPattern: Type.Union([Type.Null(), Type.String()]), sanPattern: Type.Union([Type.Null(), Type.String()]),
     crlPath: Type.Union([Type.Null(), Type.String()]), requireClientAuthEku: Type.Boolean(),
+    caCertificates: Type.Array(Type.Object({ subject: Type.String(), notAfter: Type.String(), sha256: Type.String() }), { description: 'the trusted CAs (public certificates; the bundle itself is not repeated)' }),
   })]),
   warnings: Type.Optional(Type.Array(Type.String())),
 });
@@ -51,8 +53,20 @@ export function securityView(v: { settings: SecuritySettings; revision: number; 
     certificate: s.certificate ? {
       subjectPattern: s.certificate.subjectPattern ?? null, sanPattern: s.certificate.sanPattern ?? null,
       crlPath: s.certificate.crlPath ?? null, requireClientAuthEku: s.certificate.requireClientAuthEku,
+      caCertificates: caSummary(s.certificate.caPem),
     } : null,
   };
+}
+
+/** Subject, expiry and fingerprint of each certificate in a CA bundle (one that does not parse is left out). */
+function caSummary(caPem: string): { subject: string; notAfter: string; sha256: string }[] {
+  const blocks = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.flatMap((block) => {
+    try {
+      const cert = new X509Certificate(block);
+      return [{ subject: cert.subject.split('\n').join(', '), notAfter: new Date(cert.validTo).toISOString(), sha256: cert.fingerprint256 }];
+    } catch { return []; }
+  });
 }
 
 const SetPasscodeSchema = Type.Object({
@@ -68,6 +82,14 @@ const RotationSchema = Type.Object({
 const EntraSchema = Type.Object({
   tenantId: Type.String({ maxLength: 128 }), clientId: Type.String({ maxLength: 128 }), role: Type.String({ maxLength: 128 }),
   authority: Type.Optional(Type.String({ maxLength: 512 })),
+}, { additionalProperties: false });
+
+const CertificateSchema = Type.Object({
+  caPem: Type.String({ minLength: 1, maxLength: 1024 * 1024, description: 'PEM bundle of the CAs whose client certificates are trusted (every one a CA)' }),
+  subjectPattern: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'glob on the subject CN, e.g. *.contoso.com' })),
+  sanPattern: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'glob on a DNS/URI/email SAN' })),
+  crlPath: Type.Optional(Type.String({ minLength: 2, maxLength: 4096, description: 'absolute path of a CRL file on the server, reloaded without a restart' })),
+  requireClientAuthEku: Type.Optional(Type.Boolean({ description: 'require the clientAuth EKU (default true)' })),
 }, { additionalProperties: false });
 
 /** Registers the security routes. */
@@ -105,6 +127,24 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: AdminApiDeps)
 
   app.put('/v1/admin/security/entra', { config: { adminRole: 'admin' }, schema: { summary: 'Entra ID settings', tags, body: EntraSchema, response: changed } },
     async (req) => save([{ kind: 'entra', entra: req.body as Static<typeof EntraSchema> }], actorOf(req)));
+
+  app.post('/v1/admin/security/end-overlap', { config: { adminRole: 'admin' }, schema: { summary: 'End a running rotation overlap now: the previous passcode and its tokens stop', tags, response: changed } },
+    async (req) => save([{ kind: 'end-overlap' }], actorOf(req)));
+
+  app.put('/v1/admin/security/certificate', { config: { adminRole: 'admin' }, bodyLimit: 2 * 1024 * 1024, schema: { summary: 'Trust client certificates from a CA bundle (with optional subject/SAN rules and a CRL)', tags, body: CertificateSchema, response: changed } }, async (req) => {
+    const body = req.body as Static<typeof CertificateSchema>;
+    return save([{
+      kind: 'certificate', certificate: {
+        caPem: body.caPem, requireClientAuthEku: body.requireClientAuthEku !== false,
+        ...(body.subjectPattern ? { subjectPattern: body.subjectPattern } : {}),
+        ...(body.sanPattern ? { sanPattern: body.sanPattern } : {}),
+        ...(body.crlPath ? { crlPath: body.crlPath } : {}),
+      },
+    }], actorOf(req));
+  });
+
+  app.delete('/v1/admin/security/certificate', { config: { adminRole: 'admin' }, schema: { summary: 'Remove client-certificate trust', tags, response: changed } },
+    async (req) => save([{ kind: 'clear-certificate' }], actorOf(req)));
 
   app.delete('/v1/admin/security/entra', { config: { adminRole: 'admin' }, schema: { summary: 'Remove the Entra ID settings', tags, response: changed } },
     async (req) => save([{ kind: 'clear-entra' }], actorOf(req)));
