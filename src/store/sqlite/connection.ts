@@ -28,6 +28,8 @@ function migrate(db: SqliteDatabase): void {
     if (m.foreignKeysOff) db.pragma('foreign_keys = OFF');
     try {
       db.transaction(() => {
+        // Another process opening the same fresh home may have applied it while this one waited for the lock.
+        if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version) !== undefined) return;
         db.exec(m.sql);
         m.after?.(db);
         if (m.foreignKeysOff && (db.pragma('foreign_key_check') as unknown[]).length > 0) throw new Error(`migration ${m.version} broke a foreign key`);

@@ -1,6 +1,7 @@
 // Migration 6 on a database made before it: the runs table is rebuilt for the status `interrupted`, rows, steps and indexes kept.
 
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,4 +46,25 @@ test('a database from before migration 6 keeps its runs and steps, and accepts t
   for (const name of indexesBefore) assert.ok(indexes.includes(name), `index ${name} kept`);
   assert.deepEqual(db.pragma('foreign_key_check'), []);
   assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+});
+
+test('processes opening one fresh database at the same moment each apply every migration once, none failing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'deployr-migrate-race-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const connection = new URL('./connection.js', import.meta.url).href;
+  const script = `const { openDatabase } = await import(${JSON.stringify(connection)}); openDatabase(process.argv[1]).close();`;
+  for (let round = 0; round < 4; round += 1) {
+    const file = join(dir, `race-${round}.db`);
+    const results = await Promise.all([0, 1, 2, 3].map(() => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+      child.on('close', (code) => resolve({ code, stderr }));
+    })));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const db = new Database(file, { readonly: true });
+    const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
+    db.close();
+    assert.deepEqual(versions, MIGRATIONS.map((m) => m.version));
+  }
 });
