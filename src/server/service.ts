@@ -34,6 +34,7 @@ import { peerCertificate } from './peer-certificate.js';
 import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-certificate.js';
 import { AdminSessions } from '../auth/admin-sessions.js';
 import { Administrators } from '../auth/administrators.js';
+import { ScopedPasscodes } from '../auth/scoped-passcodes.js';
 import { SecurityAdmin } from '../auth/security-admin.js';
 import { ContentLifecycle } from '../engine/content-lifecycle.js';
 
@@ -121,6 +122,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     admin: {
       sessions: new AdminSessions({ store, hasher, digestKey: deps.digestKey, policy: { idleSeconds: config.adminSessionIdleSeconds, maxSeconds: config.adminSessionMaxSeconds } }),
       administrators: new Administrators(store, hasher), security: new SecurityAdmin(store, hasher), readSecurity: () => store.getSecurity(),
+      passcodes: new ScopedPasscodes(store, hasher),
       taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store),
       ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs), contentLifecycle: new ContentLifecycle(store, deps.blobs) } : {}),
       runs: new RunRegistry({ store }), runWatch: store, audit: store, logins: store, uploadDir: join(config.home, 'uploads'),

@@ -7,6 +7,7 @@ import { registerAuditRoutes } from './audit.js';
 import { registerCatalogRoutes } from './catalog.js';
 import { registerContentAdminRoutes } from './content.js';
 import type { AdminApiDeps } from './deps.js';
+import { registerPasscodeRoutes } from './passcodes.js';
 import { registerRunAdminRoutes } from './runs.js';
 import { registerSecurityRoutes } from './security.js';
 import { registerSessionRoutes } from './session.js';
@@ -24,5 +25,6 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
     registerRunAdminRoutes(scope, deps, deps.audit);
     registerAuditRoutes(scope, deps);
     registerAdministratorRoutes(scope, deps);
+    registerPasscodeRoutes(scope, deps);
   });
 }
