@@ -54,6 +54,8 @@ function login(passcode: string, options: { context?: 'boot' | 'fullos'; taskSeq
   }));
 }
 
+/** `deployr audit --json` writes one entry per line. */
+const jsonLines = (text: string): unknown[] => text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
 const tokenOf = (r: JsonResponse): string => (r.body as { token: string }).token;
 const get = (path: string, token: string, from?: string): Promise<JsonResponse> => keep(httpsJson(`${service.url}${path}`, { token, ca, ...(from ? { localAddress: from } : {}) }));
 
@@ -163,7 +165,7 @@ describe('scoped passcodes', () => {
     assert.deepEqual({ status: outside.status, body: outside.body }, wrongAnswer);
     // The audit row names the passcode (by name) on success.
     const audit = await cli(['audit', '--kind', 'login', '--json']);
-    const rows = JSON.parse(audit.stdout) as { result: string; subject: string; reason: string; detail: { scopedPasscode?: string } }[];
+    const rows = jsonLines(audit.stdout) as { result: string; subject: string; reason: string; detail: { scopedPasscode?: string } }[];
     assert.ok(rows.some((row) => row.result === 'success' && row.subject === 'passcode:site-a' && row.detail.scopedPasscode === 'site-a'), audit.stdout);
     assert.ok(rows.some((row) => row.result === 'failure' && row.reason === 'scope_task_sequence' && row.detail.scopedPasscode === 'site-a'), audit.stdout);
     // The global passcode still reads everything.
@@ -279,7 +281,7 @@ describe('scoped passcodes', () => {
     assert.equal(revoked.status, 200, revoked.text);
     assert.equal((revoked.body as { state: string }).state, 'revoked');
     assert.equal((await keep(root.send('DELETE', '/v1/admin/passcodes/api-made'))).status, 404);
-    const audit = JSON.parse((await cli(['audit', '--kind', 'settings', '--json'])).stdout) as { method: string; reason: string; subject: string; detail: { name?: string } }[];
+    const audit = jsonLines((await cli(['audit', '--kind', 'settings', '--json'])).stdout) as { method: string; reason: string; subject: string; detail: { name?: string } }[];
     assert.ok(audit.some((a) => a.method === 'scoped-passcode' && a.reason === 'scoped_passcode_added' && a.subject === 'root' && a.detail.name === 'api-made'));
     assert.ok(audit.some((a) => a.method === 'scoped-passcode' && a.reason === 'scoped_passcode_revoked' && a.detail.name === 'api-made'));
   });
