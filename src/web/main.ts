@@ -11,6 +11,7 @@ import { contentDetailPage, contentPage } from './pages/content.js';
 import { securityPage } from './pages/security.js';
 import { auditPage } from './pages/audit.js';
 import { administratorsPage } from './pages/administrators.js';
+import { passcodesPage } from './pages/passcodes.js';
 
 const RANK: Record<AdminRoleName, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -21,6 +22,7 @@ const NAV: { path: string; title: string; role: AdminRoleName }[] = [
   { path: 'task-sequences', title: 'Task sequences', role: 'viewer' },
   { path: 'content', title: 'Content', role: 'viewer' },
   { path: 'security', title: 'Security', role: 'viewer' },
+  { path: 'passcodes', title: 'Passcodes', role: 'viewer' },
   { path: 'audit', title: 'Audit', role: 'viewer' },
   { path: 'administrators', title: 'Administrators', role: 'admin' },
 ];
@@ -31,6 +33,7 @@ const ROUTES: Record<string, { list: Page; detail?: Page }> = {
   'task-sequences': { list: taskSequencesPage, detail: taskSequenceDetailPage },
   content: { list: contentPage, detail: contentDetailPage },
   security: { list: securityPage },
+  passcodes: { list: passcodesPage },
   audit: { list: auditPage },
   administrators: { list: administratorsPage },
 };
