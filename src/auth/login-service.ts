@@ -9,7 +9,7 @@ import {
   type AuthContext, type AuthMethod, type SecuritySettings,
 } from '../domain/security-settings.js';
 import { normalizePasscode } from '../domain/passcode-policy.js';
-import { cidrContains, parseCidr } from '../domain/cidr.js';
+import { cidrContains, parseCidr, type Cidr } from '../domain/cidr.js';
 import {
   canonicalGenerated, generatedPublicId, MAX_ACTIVE_TYPED_SCOPED_PASSCODES, scopedPasscodeLive, type StoredScopedPasscode,
 } from '../domain/scoped-passcode.js';
@@ -103,6 +103,8 @@ export class LoginService {
   private heldRefusals = 0;
   /** Tokens whose signature verified, by their exact text (bounded; oldest forgotten first). */
   private readonly verifiedTokens = new Map<string, VerifiedToken>();
+  /** Parsed source ranges of scoped passcodes (by their canonical text; bounded). */
+  private readonly cidrs = new Map<string, Cidr>();
   /** The principal of each remembered token (the same frozen object on every request). */
   private readonly principals = new WeakMap<VerifiedToken, Principal>();
 
@@ -135,6 +137,17 @@ export class LoginService {
     // Scoped passcodes alone (no global passcode) turn the passcode method on too.
     if (!s.passcode && this.liveScoped(this.now()).length > 0) methods.push({ method: 'passcode', contexts: s.entra ? ['fullos'] : ['boot', 'fullos'] });
     return { methods, configured: methods.length > 0 };
+  }
+
+  /** A source range, parsed once. */
+  private cidr(text: string): Cidr {
+    let range = this.cidrs.get(text);
+    if (!range) {
+      range = parseCidr(text);
+      if (this.cidrs.size >= 1024) this.cidrs.clear();
+      this.cidrs.set(text, range);
+    }
+    return range;
   }
 
   /** The scoped passcodes whose tokens are valid now (not revoked, not expired). */
@@ -221,7 +234,7 @@ export class LoginService {
       const scope = scoped.scope;
       const named = input.taskSequence ? limitEntries(input.taskSequence)[0]?.id ?? null : null;
       if (scope.context !== null && scope.context !== input.context) reason = 'scope_context';
-      else if (scope.sources.length > 0 && !scope.sources.some((c) => cidrContains(parseCidr(c), input.source.address))) reason = 'scope_source';
+      else if (scope.sources.length > 0 && !scope.sources.some((c) => cidrContains(this.cidr(c), input.source.address))) reason = 'scope_source';
       else if (scope.taskSequences.length > 0) {
         const entries = limitEntries(scope.taskSequences.join(','));
         // A start that names a task sequence gets a token for that one alone (when the scope has it).
@@ -466,7 +479,7 @@ export class LoginService {
           if (!p || !scopedPasscodeLive(p, this.now())) throw invalid();
           if (p.scope.sources.length > 0) {
             const address = addressOf?.() ?? null;
-            if (address === null || !p.scope.sources.some((c) => cidrContains(parseCidr(c), address))) throw invalid();
+            if (address === null || !p.scope.sources.some((c) => cidrContains(this.cidr(c), address))) throw invalid();
           }
           if (v.context === 'boot' && s.entra) throw invalid();
           break;

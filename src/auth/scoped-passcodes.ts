@@ -8,7 +8,7 @@ import { checkNewPasscode } from '../domain/passcode-policy.js';
 import { formatReference, parseReference } from '../domain/reference.js';
 import {
   canonicalGenerated, checkScopedPasscodeName, GENERATED_ALPHABET, generatedPublicId, MAX_ACTIVE_TYPED_SCOPED_PASSCODES,
-  scopedPasscodeState, viewScopedPasscode, type ScopedPasscodeView, type StoredScopedPasscode,
+  scopedPasscodeLive, viewScopedPasscode, type ScopedPasscodeView, type StoredScopedPasscode,
 } from '../domain/scoped-passcode.js';
 import type { AuthContext } from '../domain/security-settings.js';
 import type { ScopedPasscodeStore, SecurityStore, TaskSequenceStore } from '../engine/ports.js';
@@ -116,9 +116,10 @@ export class ScopedPasscodes {
 
     if (input.passcode !== undefined) {
       warnings.push(...checkNewPasscode(input.passcode).warnings);
-      const live = existing.filter((p) => scopedPasscodeState(p, at.getTime()) === 'active' && p.publicId === null);
+      // Used-up ones count too (until revoked): the login checks every typed one that is not revoked or expired.
+      const live = existing.filter((p) => scopedPasscodeLive(p, at.getTime()) && p.publicId === null);
       if (live.length >= MAX_ACTIVE_TYPED_SCOPED_PASSCODES) {
-        throw new DeployrError('CONFLICT', `There are already ${MAX_ACTIVE_TYPED_SCOPED_PASSCODES} active typed scoped passcodes (the most a login checks); revoke one, or use --generate (generated ones have no such limit). Nothing changed.`);
+        throw new DeployrError('CONFLICT', `There are already ${MAX_ACTIVE_TYPED_SCOPED_PASSCODES} typed scoped passcodes that are neither revoked nor expired (the most a login checks); revoke one (a used-up one too), or use --generate (generated ones have no such limit). Nothing changed.`);
       }
       await this.refuseReuse(input.passcode, existing.filter((p) => p.publicId === null && p.revokedAt === null));
       const stored: StoredScopedPasscode = { ...base, id: randomUUID(), hash: await this.hasher.hash(input.passcode), publicId: null };

@@ -3,7 +3,7 @@
 import type { AuthContext } from './security-settings.js';
 import { DeployrError } from './errors.js';
 
-/** At most this many typed (not generated) scoped passcodes are active at once: each costs one argon2 check per passcode login. */
+/** At most this many typed (not generated) scoped passcodes are live (not revoked, not expired; used-up ones count) at once: each costs one argon2 check per passcode login. */
 export const MAX_ACTIVE_TYPED_SCOPED_PASSCODES = 10;
 
 /** A scoped passcode's name: lower-case letters, digits, `.`, `_`, `-`; up to 64 characters. */
