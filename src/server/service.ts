@@ -35,6 +35,7 @@ import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-c
 import { AdminSessions } from '../auth/admin-sessions.js';
 import { Administrators } from '../auth/administrators.js';
 import { ScopedPasscodes } from '../auth/scoped-passcodes.js';
+import { scopedPasscodeLive } from '../domain/scoped-passcode.js';
 import { SecurityAdmin } from '../auth/security-admin.js';
 import { ContentLifecycle } from '../engine/content-lifecycle.js';
 
@@ -156,7 +157,8 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     const s = security.settings.settings;
     const methods = configuredMethods(s);
     logger.info({ revision: security.settings.revision, methods }, 'security settings applied');
-    if (methods.length === 0) {
+    // Live scoped passcodes alone turn the passcode method on (docs/passcodes.md).
+    if (methods.length === 0 && !security.scopedPasscodes.some((p) => scopedPasscodeLive(p, Date.now()))) {
       deps.say('WARNING: no authentication method is configured: clients cannot proceed, and no token is issued to anyone.');
       deps.say(`         Set a passcode with:  deployr configure security --passcode --home ${/\s/.test(config.home) ? JSON.stringify(config.home) : config.home}`);
     }
