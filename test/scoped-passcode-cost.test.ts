@@ -61,3 +61,22 @@ test(`at most ${MAX_ACTIVE_TYPED_SCOPED_PASSCODES} typed scoped passcodes live a
     await f.close();
   }
 });
+
+test('scoped passcodes alone (no global passcode) turn the passcode method on, until revoked', async () => {
+  const f = await securityFixture({});
+  try {
+    const passcodes = new ScopedPasscodes(f.store, f.hasher, () => new Date(f.clock.now));
+    assert.deepEqual(f.login.describeMethods(), { methods: [], configured: false });
+    const { generated } = await passcodes.add({ name: 'only-one', generate: true, expiresInSeconds: 60 }, ACTOR);
+    await f.store.getSecurityRevision();
+    const ok = await f.login.loginWithPasscode({ passcode: generated!, context: 'boot', taskSequence: null, source: source('10.0.0.1') });
+    assert.ok(ok.token);
+    assert.deepEqual(f.login.describeMethods().methods, [{ method: 'passcode', contexts: ['boot', 'fullos'] }]);
+    // Expired (the clock moves): the method is off again, and the token stops.
+    f.advance(61_000);
+    assert.deepEqual(f.login.describeMethods(), { methods: [], configured: false });
+    await assert.rejects(f.login.authenticate(ok.token, () => null, () => '10.0.0.1'), (err: unknown) => isDeployrError(err, 'TOKEN_INVALID'));
+  } finally {
+    await f.close();
+  }
+});
