@@ -99,3 +99,27 @@ export interface BootMediaStatusInfo {
   manifestUrl: string | null;
   job: BootMediaJobInfo | null;
 }
+
+/** One scoped passcode as `GET /v1/admin/passcodes` shows it (never the passcode or its hash). */
+export interface ScopedPasscodeInfo {
+  name: string;
+  kind: 'typed' | 'generated';
+  publicId: string | null;
+  scope: { taskSequences: string[]; sources: string[]; context: 'boot' | 'fullos' | null };
+  expiresAt: string | null;
+  maxUses: number | null;
+  usesLeft: number | null;
+  uses: number;
+  lastUsedAt: string | null;
+  createdAt: string;
+  createdBy: string;
+  revokedAt: string | null;
+  state: 'active' | 'expired' | 'used-up' | 'revoked';
+}
+
+/** `POST /v1/admin/passcodes`: the new one, and (with `generate`) the passcode itself, in this response only. */
+export interface AddedScopedPasscodeInfo {
+  passcode: ScopedPasscodeInfo;
+  generated?: string;
+  warnings: string[];
+}

@@ -5,16 +5,21 @@ import type { AuditEvent } from '../domain/audit.js';
 import { DeployrError, isDeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import {
-  configuredMethods, passcodeAllowed, validPasscodeGenerations,
+  configuredMethods, validPasscodeGenerations,
   type AuthContext, type AuthMethod, type SecuritySettings,
 } from '../domain/security-settings.js';
 import { normalizePasscode } from '../domain/passcode-policy.js';
+import { cidrContains, parseCidr, type Cidr } from '../domain/cidr.js';
+import {
+  canonicalGenerated, generatedPublicId, MAX_ACTIVE_TYPED_SCOPED_PASSCODES, scopedPasscodeLive, type StoredScopedPasscode,
+} from '../domain/scoped-passcode.js';
+import { formatLimit, limitEntries } from '../domain/task-sequence-limit.js';
 import {
   DEFAULT_THROTTLE_POLICY, policyForKey, retryAfterSeconds, throttleKeys, type GlobalThrottleRecord, type ThrottlePolicy,
 } from '../domain/throttle.js';
-import type { AuditStore, LoginStore } from '../engine/ports.js';
+import type { AuditStore, LoginStore, ScopedPasscodeStore } from '../engine/ports.js';
 import { evaluatePeerCertificate, parseCaBundle, type PeerCertificateInput } from './certificate-rules.js';
-import type { PasscodeHasher } from './passcode-hasher.js';
+import type { PasscodeHasher, VerifyOptions } from './passcode-hasher.js';
 import type { SecurityState } from './security-state.js';
 import { VerifiedPasscodeCache } from './verified-passcode-cache.js';
 import { LocalCheckGate, type CheckGate } from './check-gate.js';
@@ -64,7 +69,7 @@ export function authFailed(): DeployrError {
 
 /** The dependencies of the login service. */
 export interface LoginServiceDeps {
-  store: LoginStore & AuditStore;
+  store: LoginStore & AuditStore & Pick<ScopedPasscodeStore, 'recordScopedPasscodeLogin'>;
   security: SecurityState;
   hasher: PasscodeHasher;
   tokens: TokenService;
@@ -98,6 +103,8 @@ export class LoginService {
   private heldRefusals = 0;
   /** Tokens whose signature verified, by their exact text (bounded; oldest forgotten first). */
   private readonly verifiedTokens = new Map<string, VerifiedToken>();
+  /** Parsed source ranges of scoped passcodes (by their canonical text; bounded). */
+  private readonly cidrs = new Map<string, Cidr>();
   /** The principal of each remembered token (the same frozen object on every request). */
   private readonly principals = new WeakMap<VerifiedToken, Principal>();
 
@@ -127,7 +134,25 @@ export class LoginService {
         case 'passcode': return { method: 'passcode', contexts: s.entra ? ['fullos'] : ['boot', 'fullos'] };
       }
     });
+    // Scoped passcodes alone (no global passcode) turn the passcode method on too.
+    if (!s.passcode && this.liveScoped(this.now()).length > 0) methods.push({ method: 'passcode', contexts: s.entra ? ['fullos'] : ['boot', 'fullos'] });
     return { methods, configured: methods.length > 0 };
+  }
+
+  /** A source range, parsed once. */
+  private cidr(text: string): Cidr {
+    let range = this.cidrs.get(text);
+    if (!range) {
+      range = parseCidr(text);
+      if (this.cidrs.size >= 1024) this.cidrs.clear();
+      this.cidrs.set(text, range);
+    }
+    return range;
+  }
+
+  /** The scoped passcodes whose tokens are valid now (not revoked, not expired). */
+  private liveScoped(now: number): StoredScopedPasscode[] {
+    return this.deps.security.scopedPasscodes.filter((p) => scopedPasscodeLive(p, now));
   }
 
   /**
@@ -179,27 +204,20 @@ export class LoginService {
     const s = this.settings;
     // Entra ID on: a full-OS passcode start is limited to the task sequence it names.
     const limit = s.entra && input.context === 'fullos' ? input.taskSequence : null;
+    const live = this.liveScoped(now);
     let reason: string | null = null;
     let generation: number | null = null;
-    if (!s.passcode) reason = 'not_configured';
-    else if (!passcodeAllowed(s, input.context)) reason = 'superseded_by_entra';
+    let scoped: StoredScopedPasscode | null = null;
+    if (!s.passcode && live.length === 0) reason = 'not_configured';
+    else if (input.context === 'boot' && s.entra) reason = 'superseded_by_entra';
     else if (s.entra && input.context === 'fullos' && !input.taskSequence) reason = 'task_sequence_required';
 
     try {
-      if (reason === null && s.passcode) {
-        const valid = [{ hash: s.passcode.hash, generation: s.passcode.generation }];
-        if (s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now) valid.push({ hash: s.previousPasscode.hash, generation: s.previousPasscode.generation });
-        this.verified.retain(valid.map((v) => v.hash));
-        generation = valid.find((v) => this.verified.known(v.hash, input.passcode))?.generation ?? null;
-        for (const v of valid) {
-          if (generation !== null) break;
-          if (await this.verified.verify(v.hash, input.passcode, hold)) generation = v.generation;
-        }
-        if (generation === null) reason = 'wrong_passcode';
-        // Only after the right passcode, and with the same answer as any failure: nobody learns which ids exist.
-        else if (limit && this.deps.taskSequenceExists && !(await this.deps.taskSequenceExists(limit.split(':')[0]?.toLowerCase() ?? ''))) reason = 'unknown_task_sequence';
+      if (reason === null) {
+        ({ generation, scoped } = await this.matchPasscode(input.passcode, s, live, now, hold));
+        if (generation === null && scoped === null) reason = 'wrong_passcode';
       } else {
-        if (!s.passcode) this.verified.clear();
+        if (!s.passcode && live.length === 0) this.verified.clear();
         // Spend the same work, so the answer's timing does not tell the reason.
         await this.deps.hasher.verifyDummy(input.passcode, hold);
       }
@@ -208,17 +226,57 @@ export class LoginService {
       throw err;
     }
 
+    // A scoped passcode's own limits, checked only once it matched (the same answer as any failure).
+    let tokenLimit = limit;
+    let scopeDetail: Record<string, unknown> = {};
+    if (reason === null && scoped !== null) {
+      scopeDetail = { scopedPasscode: scoped.name };
+      const scope = scoped.scope;
+      const named = input.taskSequence ? limitEntries(input.taskSequence)[0]?.id ?? null : null;
+      if (scope.context !== null && scope.context !== input.context) reason = 'scope_context';
+      else if (scope.sources.length > 0 && !scope.sources.some((c) => cidrContains(this.cidr(c), input.source.address))) reason = 'scope_source';
+      else if (scope.taskSequences.length > 0) {
+        const entries = limitEntries(scope.taskSequences.join(','));
+        // A start that names a task sequence gets a token for that one alone (when the scope has it).
+        const chosen = named === null ? entries : entries.filter((e) => e.id === named);
+        if (chosen.length === 0) reason = 'scope_task_sequence';
+        else tokenLimit = formatLimit(chosen);
+      }
+    }
+    // Only after the right passcode, and with the same answer as any failure: nobody learns which ids exist.
+    // (A scope's own task sequences were checked when it was made.)
+    if (reason === null && limit && tokenLimit === limit && this.deps.taskSequenceExists) {
+      if (!(await this.deps.taskSequenceExists(limitEntries(limit)[0]?.id ?? ''))) reason = 'unknown_task_sequence';
+    }
+
     const notLogged = this.takeNotLogged(keys);
-    if (reason !== null || generation === null) {
+    const fail = async (why: string): Promise<never> => {
       const { alertRaised, global: g } = await this.audited(() => this.deps.store.recordFailure({
         keys, digest: digest.slice(0, 8), now, policy: this.policy,
-        event: { ...base, result: 'failure', reason: reason ?? 'wrong_passcode', detail: { context: input.context, ...notLogged } },
+        event: { ...base, result: 'failure', reason: why, detail: { context: input.context, ...scopeDetail, ...notLogged } },
       }));
       if (alertRaised) this.deps.onAlert?.(g.consecutiveFailures);
       throw authFailed();
+    };
+    if (reason !== null) return fail(reason);
+    if (scoped !== null) {
+      const p = scoped;
+      const subject = `passcode:${p.name}`;
+      const issued = await this.deps.tokens.issue({
+        method: 'passcode', subject, context: input.context, scopedPasscodeId: p.id,
+        ...(tokenLimit ? { taskSequenceLimit: tokenLimit } : {}),
+      }, p.expiresAt !== null ? { notAfter: Math.floor(Date.parse(p.expiresAt) / 1000) } : {});
+      // One use taken, the counters reset and the audit row written in one transaction; no use left (or
+      // revoked, or expired meanwhile): nothing taken, and the login fails like any other.
+      const taken = await this.audited(() => this.deps.store.recordScopedPasscodeLogin({
+        id: p.id, at: new Date(now).toISOString(), keys,
+        event: { ...base, subject, result: 'success', reason: 'ok', detail: { context: input.context, scopedPasscode: p.name, tokenId: issued.tokenId, ...(tokenLimit ? { taskSequence: tokenLimit } : {}), ...notLogged } },
+      }));
+      if (!taken) return fail('scope_used_up');
+      return { token: issued.token, expiresAt: issued.expiresAt };
     }
     const issued = await this.deps.tokens.issue({
-      method: 'passcode', subject: 'passcode', context: input.context, passcodeGeneration: generation,
+      method: 'passcode', subject: 'passcode', context: input.context, passcodeGeneration: generation as number,
       ...(limit ? { taskSequenceLimit: limit } : {}),
     });
     // The token is handed out only after its audit row (and the counters' reset) is committed.
@@ -227,6 +285,50 @@ export class LoginService {
       event: { ...base, result: 'success', reason: 'ok', detail: { context: input.context, generation, tokenId: issued.tokenId, ...(limit ? { taskSequence: limit } : {}), ...notLogged } },
     }));
     return { token: issued.token, expiresAt: issued.expiresAt };
+  }
+
+  /**
+   * Checks a candidate against every passcode that may sign in now, in work that depends on the
+   * configuration only, never on which one matches (docs/security.md, "Scoped passcodes"): the global
+   * passcode (and the previous one inside a rotation overlap), each live typed scoped passcode (at
+   * most MAX_ACTIVE_TYPED_SCOPED_PASSCODES, oldest first), and, while any generated one is live, one
+   * more check: the generated passcode the candidate's first group names, or a dummy. No early exit.
+   * A candidate argon2 already accepted (VerifiedPasscodeCache) skips argon2 altogether: only a right
+   * passcode can be in that cache, and its answer is a success. A scoped match wins over the global
+   * passcode (the narrower one).
+   */
+  private async matchPasscode(candidate: string, s: SecuritySettings, live: readonly StoredScopedPasscode[], now: number, hold: VerifyOptions): Promise<{ generation: number | null; scoped: StoredScopedPasscode | null }> {
+    const global: { hash: string; generation: number }[] = [];
+    if (s.passcode) global.push({ hash: s.passcode.hash, generation: s.passcode.generation });
+    if (s.passcode && s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now) global.push({ hash: s.previousPasscode.hash, generation: s.previousPasscode.generation });
+    const typed = live.filter((p) => p.publicId === null).slice(0, MAX_ACTIVE_TYPED_SCOPED_PASSCODES);
+    const generatedLive = live.filter((p) => p.publicId !== null);
+    const canonical = generatedLive.length > 0 ? canonicalGenerated(candidate) : null;
+    const selected = canonical === null ? null : generatedLive.find((p) => p.publicId === generatedPublicId(canonical)) ?? null;
+    this.verified.retain([...global.map((g) => g.hash), ...live.map((p) => p.hash)]);
+
+    // Every check is made; the results are looked at afterwards.
+    const checks: { hash: string; value: string }[] = [
+      ...global.map((g) => ({ hash: g.hash, value: candidate })),
+      ...typed.map((p) => ({ hash: p.hash, value: candidate })),
+      ...(selected !== null && canonical !== null ? [{ hash: selected.hash, value: canonical }] : []),
+    ];
+    const known = checks.map((c) => this.verified.known(c.hash, c.value));
+    let results: boolean[];
+    if (known.some(Boolean)) {
+      results = known;
+    } else {
+      results = [];
+      for (const c of checks) results.push(await this.verified.verify(c.hash, c.value, hold));
+      if (generatedLive.length > 0 && selected === null) await this.deps.hasher.verifyDummy(candidate, hold);
+    }
+    const globalMatch = global.findIndex((_, i) => results[i] === true);
+    const typedMatch = typed.findIndex((_, i) => results[global.length + i] === true);
+    const generatedMatch = selected !== null && results[global.length + typed.length] === true;
+    return {
+      generation: globalMatch >= 0 ? (global[globalMatch] as { generation: number }).generation : null,
+      scoped: generatedMatch ? selected : typedMatch >= 0 ? (typed[typedMatch] as StoredScopedPasscode) : null,
+    };
   }
 
   /**
@@ -334,13 +436,14 @@ export class LoginService {
    * only works on a connection presenting that certificate, and only while that certificate still
    * passes the certificate rules in force now (CA bundle, validity, EKU, subject/SAN patterns).
    * `peerOf` reads what the connection's TLS layer says about the client certificate (null on plain
-   * HTTP); it is only called for certificate-bound tokens.
+   * HTTP); it is only called for certificate-bound tokens. `addressOf` gives the request's source
+   * address: a scoped passcode's token with source ranges works only from them (no address: refused).
    */
-  async authenticate(token: string, peerOf: () => PeerCertificateInput | null): Promise<Principal> {
+  async authenticate(token: string, peerOf: () => PeerCertificateInput | null, addressOf?: () => string): Promise<Principal> {
     const v: VerifiedToken = await this.verifyToken(token);
     // A change saved by any process (a rotation, a method turned off) applies to the next request.
     await this.deps.security.refresh();
-    return this.admit(v, peerOf);
+    return this.admit(v, peerOf, addressOf);
   }
 
   /**
@@ -349,14 +452,14 @@ export class LoginService {
    * (`SecurityState.isFresh`). Returns null when it cannot answer that way (then call
    * `authenticate`); throws exactly what `authenticate` throws for a token it refuses.
    */
-  authenticateCached(token: string, peerOf: () => PeerCertificateInput | null): Principal | null {
+  authenticateCached(token: string, peerOf: () => PeerCertificateInput | null, addressOf?: () => string): Principal | null {
     const v = this.verifiedTokens.get(token);
     if (!v || v.expiresAt * 1000 <= this.now() || !this.deps.security.isFresh() || !this.deps.tokens.keyStillVerifies(v.kid)) return null;
-    return this.admit(v, peerOf);
+    return this.admit(v, peerOf, addressOf);
   }
 
   /** The checks of a verified token against the settings in force now (see `authenticate`). */
-  private admit(v: VerifiedToken, peerOf: () => PeerCertificateInput | null): Principal {
+  private admit(v: VerifiedToken, peerOf: () => PeerCertificateInput | null, addressOf?: () => string): Principal {
     const s = this.settings;
     const invalid = (): DeployrError => new DeployrError('TOKEN_INVALID', 'The token is missing, expired or not valid; sign in again.');
     switch (v.method) {
@@ -370,6 +473,17 @@ export class LoginService {
         break;
       }
       case 'passcode':
+        if (v.scopedPasscodeId !== undefined) {
+          // A scoped passcode's token: only while it is neither revoked nor expired, and only from its sources.
+          const p = this.deps.security.scopedPasscode(v.scopedPasscodeId);
+          if (!p || !scopedPasscodeLive(p, this.now())) throw invalid();
+          if (p.scope.sources.length > 0) {
+            const address = addressOf?.() ?? null;
+            if (address === null || !p.scope.sources.some((c) => cidrContains(this.cidr(c), address))) throw invalid();
+          }
+          if (v.context === 'boot' && s.entra) throw invalid();
+          break;
+        }
         // The current passcode's generation needs no date; a previous one only inside its overlap window.
         if (v.passcodeGeneration === undefined) throw invalid();
         if (v.passcodeGeneration !== s.passcode?.generation && !validPasscodeGenerations(s, new Date(this.now())).includes(v.passcodeGeneration)) throw invalid();

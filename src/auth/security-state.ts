@@ -1,6 +1,10 @@
-// The security settings as a running service sees them: cached, and refreshed when the store's revision changes.
+// The security settings (and the scoped passcodes) as a running service sees them: cached, and refreshed when the store's revision changes.
 
-import type { SecurityStore, VersionedSecuritySettings } from '../engine/ports.js';
+import type { StoredScopedPasscode } from '../domain/scoped-passcode.js';
+import type { ScopedPasscodeStore, SecurityStore, VersionedSecuritySettings } from '../engine/ports.js';
+
+/** A store SecurityState follows: the settings, and the scoped passcodes when the store keeps them. */
+export type FollowedStore = SecurityStore & Partial<Pick<ScopedPasscodeStore, 'listScopedPasscodes'>>;
 
 /** How long a comparison with the store counts as current: a change saved by another process applies within this time. */
 export const FRESH_MS = 1;
@@ -12,14 +16,30 @@ export class SecurityState {
   /** When (performance.now()) the store's revision was last compared with the cached one. */
   private checkedAt = -Infinity;
   private readonly listeners: ((s: VersionedSecuritySettings) => void)[] = [];
+  private scoped: { all: readonly StoredScopedPasscode[]; byId: ReadonlyMap<string, StoredScopedPasscode> };
 
-  private constructor(private readonly store: SecurityStore, initial: VersionedSecuritySettings) {
+  private constructor(private readonly store: FollowedStore, initial: VersionedSecuritySettings, scoped: readonly StoredScopedPasscode[]) {
     this.current = initial;
+    this.scoped = indexScoped(scoped);
   }
 
-  /** Loads the current settings. */
-  static async load(store: SecurityStore): Promise<SecurityState> {
-    return new SecurityState(store, await store.getSecurity());
+  /** Loads the current settings (and scoped passcodes). */
+  static async load(store: FollowedStore): Promise<SecurityState> {
+    const settings = await store.getSecurity();
+    return new SecurityState(store, settings, await store.listScopedPasscodes?.() ?? []);
+  }
+
+  /**
+   * The scoped passcodes as of the settings' revision (adding or revoking one moves it), with their
+   * hashes: for the login service only. Their use counts may be behind; the store counts uses.
+   */
+  get scopedPasscodes(): readonly StoredScopedPasscode[] {
+    return this.scoped.all;
+  }
+
+  /** One scoped passcode by id (as of the settings' revision). */
+  scopedPasscode(id: string): StoredScopedPasscode | undefined {
+    return this.scoped.byId.get(id);
   }
 
   /** The settings in force. */
@@ -35,7 +55,9 @@ export class SecurityState {
       this.checkedAt = Math.max(this.checkedAt, started);
       return false;
     }
-    this.current = await this.store.getSecurity();
+    const next = await this.store.getSecurity();
+    this.scoped = indexScoped(await this.store.listScopedPasscodes?.() ?? []);
+    this.current = next;
     this.checkedAt = Math.max(this.checkedAt, started);
     for (const l of this.listeners) l(this.current);
     return true;
@@ -66,4 +88,8 @@ export class SecurityState {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
+}
+
+function indexScoped(all: readonly StoredScopedPasscode[]): { all: readonly StoredScopedPasscode[]; byId: ReadonlyMap<string, StoredScopedPasscode> } {
+  return { all: Object.freeze([...all]), byId: new Map(all.map((p) => [p.id, p])) };
 }

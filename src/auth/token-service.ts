@@ -24,6 +24,14 @@ export interface TokenClaims {
   taskSequenceLimit?: string;
   /** For certificate tokens: SHA-256 thumbprint (hex) of the certificate, also put in `cnf` (RFC 8705). */
   certificateThumbprint?: string;
+  /** For tokens of a scoped passcode: its id (`spc`), checked on every request (revoked or expired: refused). */
+  scopedPasscodeId?: string;
+}
+
+/** Options of one issue. */
+export interface IssueOptions {
+  /** The token expires no later than this (epoch seconds): a scoped passcode's expiry. */
+  notAfter?: number;
 }
 
 /** A verified token's claims with its id and expiry. */
@@ -36,7 +44,7 @@ export interface VerifiedToken extends TokenClaims {
 
 /** Signs and verifies session tokens. */
 export interface TokenService {
-  issue(claims: TokenClaims): Promise<{ token: string; expiresAt: string; tokenId: string }>;
+  issue(claims: TokenClaims, options?: IssueOptions): Promise<{ token: string; expiresAt: string; tokenId: string }>;
   /**
    * Throws TOKEN_INVALID for a bad signature, type, issuer, audience, an expired token, a malformed
    * one, or one signed by a key that is unknown or retired. `expiresAt` is the earlier of the
@@ -109,9 +117,9 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
   };
 
   return {
-    async issue(claims) {
+    async issue(claims, issueOptions = {}) {
       const iat = Math.floor(now().getTime() / 1000);
-      const exp = iat + options.ttlSeconds;
+      const exp = Math.min(iat + options.ttlSeconds, issueOptions.notAfter ?? Infinity);
       const jti = randomUUID();
       const payload: JWTPayload = {
         amr: [claims.method], ctx: claims.context,
@@ -119,6 +127,7 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
       };
       if (claims.passcodeGeneration !== undefined) payload.gen = claims.passcodeGeneration;
       if (claims.taskSequenceLimit) payload.tsl = claims.taskSequenceLimit;
+      if (claims.scopedPasscodeId) payload.spc = claims.scopedPasscodeId;
       if (claims.certificateThumbprint) {
         payload.cnf = { 'x5t#S256': Buffer.from(claims.certificateThumbprint, 'hex').toString('base64url') };
       }
@@ -159,6 +168,7 @@ export async function createTokenService(keys: SigningKeySource, options: { ttlS
         expiresAt: verifyUntil === null ? (payload.exp as number) : Math.min(payload.exp as number, Math.floor(verifyUntil / 1000)),
         ...(typeof payload.gen === 'number' ? { passcodeGeneration: payload.gen } : {}),
         ...(typeof payload.tsl === 'string' ? { taskSequenceLimit: payload.tsl } : {}),
+        ...(typeof payload.spc === 'string' ? { scopedPasscodeId: payload.spc } : {}),
         ...(x5t ? { certificateThumbprint: x5t } : {}),
       };
     },

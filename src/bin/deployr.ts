@@ -13,6 +13,7 @@ import { configureCheck, configureInteractive, configureSecurity, configureShow,
 import { auditExport, auditList, auditVerify, type AuditListFlags } from '../cli/audit-commands.js';
 import { throttleClear, throttleList } from '../cli/throttle-commands.js';
 import { registerAdminCommands } from './admin-command.js';
+import { registerPasscodeCommands } from './passcode-command.js';
 import { keysList, keysRotate, keysRotateKek } from '../cli/keys-commands.js';
 import { contentActivate, contentAddVersion, contentCreate, contentDeactivate, contentDelete, contentDeleteVersion, contentGc, contentList, contentShow } from '../cli/content-commands.js';
 import { commandExit as exit, endQuietlyOnClosedOutput, processIo } from '../cli/output.js';
@@ -345,6 +346,7 @@ audit.command('export').addOption(homeOption()).description('every entry as JSON
   .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
 
 registerAdminCommands(program);
+registerPasscodeCommands(program);
 const media = program.command('media').description('boot media: a small Linux boot environment (kernel, initrd, iPXE script, hybrid ISO) that runs the client');
 media.command('build').addOption(homeOption())
   .option('--out <dir>', 'where to write (default: the home\'s media folder, which the service publishes under /Content/Boot/)')

@@ -81,7 +81,7 @@ function sentence(text: string): string {
 }
 
 /** Asks for a new passcode twice (masked, or two lines of standard input); one the policy refuses, or a mismatch, changes nothing. */
-async function readNewPasscode(prompter: Prompter): Promise<string> {
+export async function readNewPasscode(prompter: Prompter): Promise<string> {
   const first = await prompter.secret('Passcode:');
   if (first === null) throw new DeployrError('INVALID_INPUT', 'No passcode was given (the input ended); nothing changed.');
   // The policy is checked before the second prompt, so that nobody types twice a passcode that will be refused.

@@ -10,6 +10,7 @@ export const AUDIT_KINDS: readonly AuditKind[] = ['login', 'settings', 'alert', 
 export const AUDIT_METHODS: readonly string[] = [
   'passcode', 'anonymous', 'certificate', 'entra', 'security', 'import', 'activate', 'create', 'add-version', 'deactivate',
   'delete-version', 'delete', 'collect-garbage', 'clear', 'start', 'finish', 'interrupt', 'server-script', 'prune', 'signing-key', 'rename', 'admin', 'administrators', 'media-build',
+  'scoped-passcode',
 ];
 
 /** The `result` values deployr writes (a filter also accepts any value already in the trail). */

@@ -8,6 +8,7 @@ import type { TaskSequence } from '../domain/task-sequence.js';
 import type { StepDefinition } from '../domain/step-definition.js';
 import type { RunRecord, RunStepRecord } from '../domain/run.js';
 import type { AdminConsoleStore } from './admin-ports.js';
+import type { StoredScopedPasscode } from '../domain/scoped-passcode.js';
 
 /** Security settings with the revision that changes on every save. */
 export interface VersionedSecuritySettings {
@@ -69,6 +70,33 @@ export interface LoginStore {
    * alert. Appends `event` (with what was cleared added to its detail) in the same transaction.
    */
   clearThrottle(input: { address?: string; all?: boolean; resetAlert?: boolean; event: AuditEvent }): Promise<{ cleared: number; alertCleared: boolean }>;
+}
+
+/**
+ * Scoped passcodes (docs/passcodes.md). Adding or revoking one moves the security settings'
+ * revision in the same transaction, so every running service (each node, each worker) re-reads the
+ * list on its next request, as it does after a rotation.
+ */
+export interface ScopedPasscodeStore {
+  /** Every scoped passcode, revoked ones included, oldest first (with hashes: for the service only). */
+  listScopedPasscodes(): Promise<StoredScopedPasscode[]>;
+  /**
+   * Adds one and appends `event`, and moves the security revision, in one transaction. CONFLICT
+   * (nothing written) when an unrevoked one has the same name, or the same `publicId`.
+   */
+  addScopedPasscode(passcode: StoredScopedPasscode, event: AuditEvent): Promise<void>;
+  /**
+   * Sets `revokedAt` of the unrevoked one named `name`, appends `event` and moves the security
+   * revision, in one transaction; returns it as revoked. NOT_FOUND (nothing written) when none.
+   */
+  revokeScopedPasscode(name: string, revokedAt: string, event: AuditEvent): Promise<StoredScopedPasscode>;
+  /**
+   * A login with scoped passcode `id`, in one transaction: takes one use (only while it is not
+   * revoked, not expired at `at` and has uses left; sets `lastUsedAt` to `at`), clears the throttle
+   * `keys` and appends `event` as `recordSuccess` does. Returns false, and writes nothing, when no use
+   * could be taken (then the login fails). Atomic across processes and nodes: N uses, N logins.
+   */
+  recordScopedPasscodeLogin(input: { id: string; at: string; keys: string[]; event: AuditEvent }): Promise<boolean>;
 }
 
 /**
@@ -152,7 +180,7 @@ export interface ContentItemStore {
 }
 
 /** Everything the service needs from its store. */
-export interface Store extends SecurityStore, AuditStore, LoginStore, KeyStore, TaskSequenceStore, StepDefinitionStore, ContentItemStore, RunStore, AdminConsoleStore {
+export interface Store extends SecurityStore, AuditStore, LoginStore, ScopedPasscodeStore, KeyStore, TaskSequenceStore, StepDefinitionStore, ContentItemStore, RunStore, AdminConsoleStore {
   /** Runs a consistency check of the underlying database. */
   integrityCheck(): Promise<string>;
   close(): Promise<void>;

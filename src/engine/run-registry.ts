@@ -6,6 +6,7 @@ import { DeployrError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import { isRunFinished, isRunStale, type DeviceInfo, type RunRecord, type RunStatus, type RunStepRecord, type RunStepStatus } from '../domain/run.js';
 import { activeVersion } from '../domain/task-sequence.js';
+import { limitAllows, limitVersions } from '../domain/task-sequence-limit.js';
 import type { AuditStore, RunStore, TaskSequenceStore } from './ports.js';
 import { runServerScript, type ServerScriptResult } from './server-scripts.js';
 
@@ -74,9 +75,9 @@ export class RunRegistry {
     if (!mayUse(tsId, principal)) {
       throw new DeployrError('FORBIDDEN', 'This sign-in may only run the task sequence it was issued for.');
     }
-    const limitedVersion = principal.taskSequenceLimit?.split(':')[1];
-    if (limitedVersion !== undefined && Number(limitedVersion) !== input.versionNo) {
-      throw new DeployrError('FORBIDDEN', `This sign-in may only run version ${limitedVersion} of the task sequence.`);
+    const versions = limitVersions(principal.taskSequenceLimit, tsId);
+    if (versions !== null && !versions.includes(input.versionNo)) {
+      throw new DeployrError('FORBIDDEN', `This sign-in may only run version ${versions.join(' or ')} of the task sequence.`);
     }
     const ts = await this.deps.store.getTaskSequence(tsId);
     if (!ts) throw new DeployrError('NOT_FOUND', `No task sequence with id ${tsId}.`);
@@ -190,7 +191,9 @@ export class RunRegistry {
   /** Runs the caller may see, newest first. */
   async list(principal: Principal | null, limit = 100): Promise<RunView[]> {
     const lim = principal?.taskSequenceLimit;
-    return (await this.deps.store.listRuns({ limit, ...(lim && principal ? { taskSequenceId: limitId(lim), ownerTokenId: principal.tokenId } : {}) })).map((r) => this.view(r));
+    // A limited token sees only the runs it registered (or resumed), of the task sequences it names.
+    const runs = await this.deps.store.listRuns({ limit, ...(lim && principal ? { ownerTokenId: principal.tokenId } : {}) });
+    return runs.filter((r) => mayUse(r.taskSequenceId, principal)).map((r) => this.view(r));
   }
 
   /** One run and its steps; NOT_FOUND when missing or not visible to the caller. */
@@ -271,13 +274,7 @@ export class RunRegistry {
   }
 }
 
-/** The id part of a task sequence limit (`<guid>` or `<guid>:<version>`). */
-function limitId(limit: string): string {
-  return (limit.split(':')[0] ?? '').toLowerCase();
-}
-
-/** A token limited to one task sequence may use only that one; a null principal (local admin) any. */
+/** A token limited to task sequences may use only those; a null principal (local admin) any. */
 function mayUse(taskSequenceId: string, principal: Principal | null): boolean {
-  const limit = principal?.taskSequenceLimit;
-  return !limit || limitId(limit) === taskSequenceId.toLowerCase();
+  return limitAllows(principal?.taskSequenceLimit, taskSequenceId);
 }

@@ -7,6 +7,7 @@ import { stepCounts } from '../domain/step-support.js';
 import { childTaskSequenceIds } from '../domain/step-tree.js';
 import { findVersion, activateVersion, isActiveVersion, type TaskSequence } from '../domain/task-sequence.js';
 import { parseTaskSequenceExport } from '../domain/task-sequence-parse.js';
+import { limitAllows } from '../domain/task-sequence-limit.js';
 import type { TaskSequenceStore } from './ports.js';
 import { reachOf } from './token-reach.js';
 
@@ -122,8 +123,7 @@ export class TaskSequenceCatalog {
 const MAX_REMEMBERED_LIMITS = 256;
 
 function visible(id: string, principal: Principal | null): boolean {
-  const limit = principal?.taskSequenceLimit;
-  return !limit || limit.split(':')[0]?.toLowerCase() === id.toLowerCase();
+  return limitAllows(principal?.taskSequenceLimit, id);
 }
 
 /** The overview of a task sequence. */

@@ -6,12 +6,13 @@ import type { Principal } from '../domain/principal.js';
 import { childTaskSequenceIds, walkSteps } from '../domain/step-tree.js';
 import { stepKind } from '../domain/step-types.js';
 import type { TaskSequence } from '../domain/task-sequence.js';
+import { limitIds } from '../domain/task-sequence-limit.js';
 import { isOptionType, OPTION_TYPES } from '../domain/step-definition.js';
 import type { ContentItemStore, StepDefinitionStore, TaskSequenceStore } from './ports.js';
 
 /** The closure of a task sequence limit: lower-case ids of what a limited token may read. */
 export interface Reach {
-  /** The named task sequence and every one its Run task sequence steps run, transitively (any version). */
+  /** The named task sequences and every one their Run task sequence steps run, transitively (any version). */
   taskSequences: ReadonlySet<string>;
   /**
    * Every content item a step of any version of those task sequences references, and every default
@@ -22,13 +23,9 @@ export interface Reach {
   stepDefinitions: ReadonlySet<string>;
 }
 
-/** The id part of a task sequence limit (`<guid>` or `<guid>:<version>`), lower-case. */
-export function limitId(limit: string): string {
-  return (limit.split(':')[0] ?? '').trim().toLowerCase();
-}
 
 /**
- * The closure of `limit` over `all` task sequences: follows Run task sequence steps of every
+ * The closure of `limit` (one or more `<id>[:<version>]`, comma-separated) over `all` task sequences: follows Run task sequence steps of every
  * version (a module's version can change under a running parent), and collects the content items
  * (`contentItems` slots, by id) and custom step definitions (`typeId`) of every step. A missing
  * task sequence ends that branch; cycles are followed once.
@@ -38,7 +35,7 @@ export function reachOf(all: readonly TaskSequence[], limit: string): Reach {
   const taskSequences = new Set<string>();
   const contentItems = new Set<string>();
   const stepDefinitions = new Set<string>();
-  const queue = [limitId(limit)];
+  const queue = limitIds(limit);
   while (queue.length > 0) {
     const id = queue.shift() as string;
     if (taskSequences.has(id)) continue;
@@ -98,7 +95,7 @@ export class TokenReach {
     if (!limit) return null;
     const all = await this.store.listTaskSequences();
     if (this.remembered?.source !== all) this.remembered = { source: all, byLimit: new Map() };
-    const key = limitId(limit);
+    const key = limitIds(limit).sort().join(',');
     let reach = this.remembered.byLimit.get(key);
     if (!reach) {
       reach = reachOf(all, key);

@@ -34,9 +34,10 @@ export function authenticationHook(login: LoginService, peerOf: (req: FastifyReq
     }
     if (!token) { done(new DeployrError('TOKEN_INVALID', 'This endpoint needs a token: sign in first (Authorization: Bearer <token>).')); return; }
     const peer = (): PeerCertificate => peerOf(req);
+    const address = (): string => req.ip;
     let principal: Principal | null;
     try {
-      principal = login.authenticateCached(token, peer);
+      principal = login.authenticateCached(token, peer, address);
     } catch (err) {
       done(err as Error);
       return;
@@ -46,7 +47,7 @@ export function authenticationHook(login: LoginService, peerOf: (req: FastifyReq
       done();
       return;
     }
-    login.authenticate(token, peer).then((p) => { req.principal = p; done(); }, (err: Error) => done(err));
+    login.authenticate(token, peer, address).then((p) => { req.principal = p; done(); }, (err: Error) => done(err));
   };
 }
 

@@ -8,6 +8,7 @@ import { isPretty, prettyDestination } from './log-format.js';
 export const REDACT_PATHS = [
   'passcode', '*.passcode', '*.*.passcode', 'body.passcode', 'req.body', 'accessToken', '*.accessToken', 'token', '*.token',
   'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'privateJwk', '*.privateJwk', 'hash', '*.hash',
+  'verify', '*.verify', 'generated', '*.generated',
 ];
 
 /** Makes the service logger writing JSON lines to standard output (or `destination`). */

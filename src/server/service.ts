@@ -35,6 +35,8 @@ import { peerCertificate } from './peer-certificate.js';
 import { loadOrCreateTlsMaterial, publicKeyPin, type TlsMaterial } from './tls-certificate.js';
 import { AdminSessions } from '../auth/admin-sessions.js';
 import { Administrators } from '../auth/administrators.js';
+import { ScopedPasscodes } from '../auth/scoped-passcodes.js';
+import { scopedPasscodeLive } from '../domain/scoped-passcode.js';
 import { SecurityAdmin } from '../auth/security-admin.js';
 import { BootMediaJobs, type BootMediaBuilder } from '../engine/boot-media.js';
 import { ContentLifecycle } from '../engine/content-lifecycle.js';
@@ -125,6 +127,7 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     admin: {
       sessions: new AdminSessions({ store, hasher, digestKey: deps.digestKey, policy: { idleSeconds: config.adminSessionIdleSeconds, maxSeconds: config.adminSessionMaxSeconds } }),
       administrators: new Administrators(store, hasher), security: new SecurityAdmin(store, hasher), readSecurity: () => store.getSecurity(),
+      passcodes: new ScopedPasscodes(store, hasher),
       taskSequences: new TaskSequenceCatalog(store), stepDefinitions: new StepDefinitionCatalog(store), content: new ContentCatalog(store),
       ...(deps.blobs ? { contentLibrary: new ContentLibrary(store, deps.blobs), contentLifecycle: new ContentLifecycle(store, deps.blobs) } : {}),
       runs: new RunRegistry({ store }), runWatch: store, audit: store, logins: store, uploadDir: join(config.home, 'uploads'),
@@ -159,7 +162,8 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     const s = security.settings.settings;
     const methods = configuredMethods(s);
     logger.info({ revision: security.settings.revision, methods }, 'security settings applied');
-    if (methods.length === 0) {
+    // Live scoped passcodes alone turn the passcode method on (docs/passcodes.md).
+    if (methods.length === 0 && !security.scopedPasscodes.some((p) => scopedPasscodeLive(p, Date.now()))) {
       deps.say('WARNING: no authentication method is configured: clients cannot proceed, and no token is issued to anyone.');
       deps.say(`         Set a passcode with:  deployr configure security --passcode --home ${/\s/.test(config.home) ? JSON.stringify(config.home) : config.home}`);
     }

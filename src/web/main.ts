@@ -12,6 +12,7 @@ import { securityPage } from './pages/security.js';
 import { auditPage } from './pages/audit.js';
 import { administratorsPage } from './pages/administrators.js';
 import { bootMediaPage } from './pages/boot-media.js';
+import { passcodesPage } from './pages/passcodes.js';
 
 const RANK: Record<AdminRoleName, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -22,6 +23,7 @@ const NAV: { path: string; title: string; role: AdminRoleName }[] = [
   { path: 'task-sequences', title: 'Task sequences', role: 'viewer' },
   { path: 'content', title: 'Content', role: 'viewer' },
   { path: 'security', title: 'Security', role: 'viewer' },
+  { path: 'passcodes', title: 'Passcodes', role: 'viewer' },
   { path: 'audit', title: 'Audit', role: 'viewer' },
   { path: 'media', title: 'Boot media', role: 'viewer' },
   { path: 'administrators', title: 'Administrators', role: 'admin' },
@@ -33,6 +35,7 @@ const ROUTES: Record<string, { list: Page; detail?: Page }> = {
   'task-sequences': { list: taskSequencesPage, detail: taskSequenceDetailPage },
   content: { list: contentPage, detail: contentDetailPage },
   security: { list: securityPage },
+  passcodes: { list: passcodesPage },
   audit: { list: auditPage },
   media: { list: bootMediaPage },
   administrators: { list: administratorsPage },

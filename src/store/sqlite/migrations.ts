@@ -173,6 +173,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_updated ON runs (updated_at);
     `,
   },
+  {
+    version: 8,
+    name: 'scoped passcodes',
+    sql: `
+      CREATE TABLE scoped_passcodes (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        public_id TEXT,
+        scope TEXT NOT NULL,
+        expires_at TEXT,
+        max_uses INTEGER CHECK (max_uses IS NULL OR max_uses > 0),
+        uses INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+      );
+      CREATE UNIQUE INDEX scoped_passcodes_name ON scoped_passcodes (name) WHERE revoked_at IS NULL;
+      CREATE UNIQUE INDEX scoped_passcodes_public_id ON scoped_passcodes (public_id) WHERE revoked_at IS NULL AND public_id IS NOT NULL;
+    `,
+  },
 ];
 
 /** One schema migration: SQL, then (optionally) code, in one transaction. */

@@ -15,6 +15,8 @@ import { openDatabase, type SqliteDatabase } from './connection.js';
 import { GroupCommit } from './group-commit.js';
 import * as login from './login-records.js';
 import * as runs from './run-records.js';
+import * as scoped from './scoped-passcode-records.js';
+import type { StoredScopedPasscode } from '../../domain/scoped-passcode.js';
 import { AdminRecords } from './admin-records.js';
 import type { Administrator, AdminRole, AdminSession } from '../../domain/administrator.js';
 
@@ -127,6 +129,25 @@ class SqliteStore implements Store {
 
   async recordSuccess(input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry> {
     return this.writes.submit(() => login.recordSuccess(this.db, this.auditKey, input));
+  }
+
+  async listScopedPasscodes(): Promise<StoredScopedPasscode[]> {
+    return scoped.listScopedPasscodes(this.db);
+  }
+
+  async addScopedPasscode(passcode: StoredScopedPasscode, event: AuditEvent): Promise<void> {
+    // It moves the security revision, whose read is cached per connection.
+    this.ownWrites += 1;
+    scoped.addScopedPasscode(this.db, this.auditKey, passcode, event);
+  }
+
+  async revokeScopedPasscode(name: string, revokedAt: string, event: AuditEvent): Promise<StoredScopedPasscode> {
+    this.ownWrites += 1;
+    return scoped.revokeScopedPasscode(this.db, this.auditKey, name, revokedAt, event);
+  }
+
+  async recordScopedPasscodeLogin(input: { id: string; at: string; keys: string[]; event: AuditEvent }): Promise<boolean> {
+    return this.writes.submit(() => scoped.recordScopedPasscodeLogin(this.db, this.auditKey, input));
   }
 
   async listThrottle(): Promise<{ records: { key: string; record: ThrottleRecord }[]; global: GlobalThrottleRecord }> {

@@ -2,6 +2,7 @@
 
 import type { AdminSessions } from '../../../auth/admin-sessions.js';
 import type { Administrators } from '../../../auth/administrators.js';
+import type { ScopedPasscodes } from '../../../auth/scoped-passcodes.js';
 import type { SecurityAdmin } from '../../../auth/security-admin.js';
 import type { RunWatchStore } from '../../../engine/admin-ports.js';
 import type { BootMediaJobs } from '../../../engine/boot-media.js';
@@ -18,6 +19,8 @@ export interface AdminApiDeps {
   sessions: AdminSessions;
   administrators: Administrators;
   security: SecurityAdmin;
+  /** Scoped passcodes (the same use case as `deployr passcode`). */
+  passcodes: ScopedPasscodes;
   readSecurity(): Promise<VersionedSecuritySettings>;
   taskSequences: TaskSequenceCatalog;
   stepDefinitions: StepDefinitionCatalog;

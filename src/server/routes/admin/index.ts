@@ -8,6 +8,7 @@ import { registerCatalogRoutes } from './catalog.js';
 import { registerContentAdminRoutes } from './content.js';
 import type { AdminApiDeps } from './deps.js';
 import { registerMediaAdminRoutes } from './media.js';
+import { registerPasscodeRoutes } from './passcodes.js';
 import { registerRunAdminRoutes } from './runs.js';
 import { registerSecurityRoutes } from './security.js';
 import { registerSessionRoutes } from './session.js';
@@ -26,5 +27,6 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
     registerAuditRoutes(scope, deps);
     registerAdministratorRoutes(scope, deps);
     registerMediaAdminRoutes(scope, deps);
+    registerPasscodeRoutes(scope, deps);
   });
 }
