@@ -14,7 +14,8 @@ import type { CommandIo } from './output.js';
 /** `media build` flags. */
 export interface MediaBuildFlags {
   out?: string;
-  server?: string;
+  /** `--server`, repeatable; each value one URL or several separated by commas. */
+  server?: string[];
   fingerprint?: string;
   cert?: string;
   kernel?: string;
@@ -47,8 +48,9 @@ function fingerprintFor(home: string, flags: MediaBuildFlags): string {
 export async function mediaBuild(home: string, mediaDir: string, flags: MediaBuildFlags, deps: { clientBundle: string; version: string }, io: CommandIo): Promise<number> {
   const out = flags.out ?? mediaDir;
   const fingerprint = fingerprintFor(home, flags);
-  const server = flags.server ?? `https://${hostname()}:${process.env.DEPLOYR_PORT ?? '7281'}`;
-  if (!flags.server) io.err(`note: --server not given; the media will look for ${server} (this machine's name). Give --server https://HOST:PORT if clients reach it by another name.`);
+  const given = flags.server ?? [];
+  const servers = given.length > 0 ? given : [`https://${hostname()}:${process.env.DEPLOYR_PORT ?? '7281'}`];
+  if (given.length === 0) io.err(`note: --server not given; the media will look for ${servers[0] ?? ''} (this machine's name). Give --server https://HOST:PORT if clients reach it by another name.`);
   const level = flags.zstdLevel === undefined ? 10 : Number(flags.zstdLevel);
   if (!Number.isInteger(level) || level < 1 || level > 19) throw new DeployrError('INVALID_INPUT', '--zstd-level must be a whole number from 1 to 19.');
   const consoles = (flags.console ?? 'ttyS0,115200 tty0').split(/\s+/).filter(Boolean);
@@ -56,7 +58,7 @@ export async function mediaBuild(home: string, mediaDir: string, flags: MediaBui
   const node = flags.node ?? realpathSync(process.execPath);
   const started = Date.now();
   const manifest = await buildMedia({
-    out, server, fingerprint, ...(flags.kernel ? { kernel: flags.kernel } : {}), ...(flags.modules ? { modules: flags.modules } : {}),
+    out, servers, fingerprint, ...(flags.kernel ? { kernel: flags.kernel } : {}), ...(flags.modules ? { modules: flags.modules } : {}),
     node, clientBundle: deps.clientBundle, consoles, noprompt: Boolean(flags.noprompt), secureBoot: flags.secureBoot !== false, zstdLevel: level, deployrVersion: deps.version,
     say: (line) => io.err(`  ${line}`),
   });
@@ -64,7 +66,7 @@ export async function mediaBuild(home: string, mediaDir: string, flags: MediaBui
   io.out(`Boot media written to ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s:`);
   for (const name of MEDIA_FILES) io.out(`  ${name.padEnd(12)} ${mib(manifest.files[name].size).padStart(10)}  sha256 ${manifest.files[name].sha256}`);
   io.out(`  kernel ${manifest.kernelVersion}, Node.js ${manifest.nodeVersion}, ${manifest.initrd.modules} drivers, ${manifest.initrd.firmware} firmware files`);
-  io.out(`  server ${manifest.server}, certificate SHA-256 ${manifest.fingerprint}${manifest.noprompt ? ', no menu (--noprompt)' : ''}`);
+  io.out(`  ${(manifest.servers?.length ?? 1) > 1 ? 'servers (in order)' : 'server'} ${manifest.server}, certificate SHA-256 ${manifest.fingerprint}${manifest.noprompt ? ', no menu (--noprompt)' : ''}`);
   io.out(manifest.secureBoot?.capable
     ? `  Secure Boot: yes (UEFI: shim → signed GRUB → kernel ${manifest.secureBoot.kernel.package}); network boot under Secure Boot: shimx64.efi, grubx64.efi, grub/grub.cfg in ${out}`
     : '  Secure Boot: no (--no-secure-boot: the UEFI path is an unsigned GRUB; turn Secure Boot off to boot it)');
