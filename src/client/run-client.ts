@@ -141,12 +141,14 @@ export const SERVER_RETRY_SECONDS = 5;
  */
 async function connect(o: ClientOptions, io: ClientIo): Promise<ApiClient> {
   const api = await ApiClient.connect(o.servers, trustFromOptions(o));
-  api.onServerChange(io.out);
-  if (!o.waitForServer) return api;
+  if (!o.waitForServer) { api.onServerChange(io.out); return api; }
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
+      // While waiting, the one line per attempt below names every server; moves are told only after the first attempt.
+      api.onServerChange(attempt === 1 ? io.out : null);
       await api.call('GET', PATHS.health);
+      api.onServerChange(io.out);
       if (attempt > 1) io.out(`The server ${api.baseUrl.origin} answers.`);
       return api;
     } catch (err) {
