@@ -350,7 +350,7 @@ registerPasscodeCommands(program);
 const media = program.command('media').description('boot media: a small Linux boot environment (kernel, initrd, iPXE script, hybrid ISO) that runs the client');
 media.command('build').addOption(homeOption())
   .option('--out <dir>', 'where to write (default: the home\'s media folder, which the service publishes under /Content/Boot/)')
-  .option('--server <url>', 'the server the boot environment connects to (default https://THIS-HOST:7281)')
+  .option('--server <url>', 'the server the boot environment connects to (default https://THIS-HOST:7281); several (repeat it, or separate them with commas) are tried in order', (v: string, prev: string[]) => [...prev, v], [] as string[])
   .option('--fingerprint <sha256>', 'the server certificate fingerprint to pin (default: from the service\'s certificate)')
   .option('--cert <file>', 'the service\'s certificate, to pin its fingerprint (default: the home\'s tls/server.crt or $DEPLOYR_TLS_CERT)')
   .option('--kernel <file>', 'the kernel (default: the newest /boot/vmlinuz-*)').option('--modules <dir>', 'its modules folder (/lib/modules/VERSION)')

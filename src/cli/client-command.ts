@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ClientError } from '../client/api-client.js';
 import { createPrompter } from '../client/prompt.js';
+import { parseServerList } from '../client/server-list.js';
 import { DEFAULT_PATIENCE_MS, runClient, variable } from '../client/run-client.js';
 import { isSecretVariableName } from '../domain/variables.js';
 import { commandExit, parseDuration } from './output.js';
@@ -66,11 +67,21 @@ function patienceMs(flag: string | undefined, env: string | undefined): number {
   }
 }
 
+/**
+ * The servers: every `--server` (each one address or several separated by commas), else
+ * DEPLOYRHOST (likewise). Checked before anything is sent; a bad entry is a one-line INPUT error.
+ */
+function serverList(flags: string[], env: string | undefined): string[] {
+  if (flags.length > 0) return parseServerList(flags, '--server').map((u) => u.origin);
+  if (env !== undefined && env.trim() !== '') return parseServerList([env], 'DEPLOYRHOST').map((u) => u.origin);
+  throw new ClientError('INPUT', 'Give the server with --server https://HOST:7281 (several: repeat it, or separate them with commas), or set DEPLOYRHOST.');
+}
+
 /** Adds `client` to `program`: sign in, choose a task sequence (or take --ts), run it. */
 export function registerClientCommand(program: Command): void {
   program.command('client')
     .description('the machine side: sign in, choose a task sequence (or take --ts), run it')
-    .requiredOption('--server <url>', 'the service, e.g. https://deployr.contoso.com:7281')
+    .option('--server <url>', 'the service, e.g. https://deployr.contoso.com:7281; several (repeat it, or separate them with commas) are tried in order, moving to the next when one stops answering (default: $DEPLOYRHOST)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--ca <file>', 'trust this CA or certificate (e.g. the service\'s tls/server.crt)')
     .option('--fingerprint <sha256>', 'trust the server certificate with this SHA-256 fingerprint')
     .option('--ts <id[:version]>', 'the task sequence to run (skips the chooser)')
@@ -87,10 +98,11 @@ export function registerClientCommand(program: Command): void {
     .option('--allow-power-actions', 'allow restarting or shutting down this machine (FinishAction, Reboot steps)')
     .option('--patience <duration>', 'how long to keep retrying an unreachable server during a run (default 10m; 0 = not at all; env DEPLOYR_CLIENT_PATIENCE)')
     .option('--boot', 'boot environment: wait for the server while it cannot be reached, and honour FinishAction and Reboot steps without asking')
-    .action(async (flags: { boot?: boolean; server: string; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean; patience?: string }) => {
+    .action(async (flags: { boot?: boolean; server: string[]; ca?: string; fingerprint?: string; ts?: string; var: string[]; vars?: string; fullos?: boolean; deviceId?: string; cert?: string; key?: string; pfx?: string; stateDir?: string; newRun?: boolean; secret: string[]; allowPowerActions?: boolean; patience?: string }) => {
       await commandExit(async () => {
         // Two trust anchors would mean one is silently ignored (the fingerprint would win): refused.
         if (flags.ca && flags.fingerprint) throw new ClientError('INPUT', 'Give --ca FILE or --fingerprint SHA256, not both: each alone says which server certificate to trust.');
+        const servers = serverList(flags.server, process.env.DEPLOYRHOST);
         const patience = patienceMs(flags.patience, process.env.DEPLOYR_CLIENT_PATIENCE);
         const fromEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DEPLOYR_VAR_')).map(([k, v]) => [k.slice('DEPLOYR_VAR_'.length), v ?? '']));
         const fromOptions = parseVarOptions(flags.var);
@@ -104,7 +116,7 @@ export function registerClientCommand(program: Command): void {
         const prompter = createPrompter();
         try {
           return await runClient({
-            server: flags.server, fullos: Boolean(flags.fullos), variables,
+            servers, fullos: Boolean(flags.fullos), variables,
             ...(flags.ca ? { caFile: flags.ca } : {}), ...(flags.fingerprint ? { fingerprint: flags.fingerprint } : {}),
             ...(flags.ts ?? variable(variables, 'TSID') ? { ts: (flags.ts ?? variable(variables, 'TSID')) as string } : {}),
             ...(flags.deviceId ? { deviceId: flags.deviceId } : {}), ...(flags.cert ? { certFile: flags.cert } : {}), ...(flags.key ? { keyFile: flags.key } : {}),

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DeployrError } from '../domain/errors.js';
+import { splitServerList } from '../domain/server-list.js';
 import type { BootMediaBuilder, BootMediaPublished } from '../engine/boot-media.js';
 import { buildMedia } from '../media/build-media.js';
 import { dnsmasqConfig } from '../media/dnsmasq-config.js';
@@ -15,7 +16,8 @@ import type { CommandIo } from './output.js';
 /** `media build` flags. */
 export interface MediaBuildFlags {
   out?: string;
-  server?: string;
+  /** `--server`, repeatable; each value one URL or several separated by commas. */
+  server?: string[];
   fingerprint?: string;
   cert?: string;
   kernel?: string;
@@ -47,7 +49,8 @@ function fingerprintFor(home: string, flags: MediaBuildFlags): string {
 /** A build with everything resolved: what `media build` and the admin API's build both run. */
 export interface MediaBuildRequest {
   out: string;
-  server: string;
+  /** The servers the media try, in order (several for failover). */
+  servers: string[];
   fingerprint: string;
   kernel?: string;
   modules?: string;
@@ -66,7 +69,7 @@ export async function runMediaBuild(request: MediaBuildRequest, deps: { clientBu
   const consoles = request.consoles ?? ['ttyS0,115200', 'tty0'];
   if (consoles.length === 0 || consoles.some((c) => !/^[A-Za-z0-9,]+$/.test(c))) throw new DeployrError('INVALID_INPUT', '--console takes console names such as "ttyS0,115200 tty0" (the last one runs the client).');
   return buildMedia({
-    out: request.out, server: request.server, fingerprint: normalizeFingerprint(request.fingerprint),
+    out: request.out, servers: request.servers, fingerprint: normalizeFingerprint(request.fingerprint),
     ...(request.kernel ? { kernel: request.kernel } : {}), ...(request.modules ? { modules: request.modules } : {}),
     node: request.node ?? realpathSync(process.execPath), clientBundle: deps.clientBundle, consoles, noprompt: request.noprompt,
     secureBoot: request.secureBoot, zstdLevel: level, deployrVersion: deps.version, say,
@@ -77,11 +80,12 @@ export async function runMediaBuild(request: MediaBuildRequest, deps: { clientBu
 export async function mediaBuild(home: string, mediaDir: string, flags: MediaBuildFlags, deps: { clientBundle: string; version: string }, io: CommandIo): Promise<number> {
   const out = flags.out ?? mediaDir;
   const fingerprint = fingerprintFor(home, flags);
-  const server = flags.server ?? `https://${hostname()}:${process.env.DEPLOYR_PORT ?? '7281'}`;
-  if (!flags.server) io.err(`note: --server not given; the media will look for ${server} (this machine's name). Give --server https://HOST:PORT if clients reach it by another name.`);
+  const given = flags.server ?? [];
+  const servers = given.length > 0 ? given : [`https://${hostname()}:${process.env.DEPLOYR_PORT ?? '7281'}`];
+  if (given.length === 0) io.err(`note: --server not given; the media will look for ${servers[0] ?? ''} (this machine's name). Give --server https://HOST:PORT if clients reach it by another name.`);
   const started = Date.now();
   const manifest = await runMediaBuild({
-    out, server, fingerprint, ...(flags.kernel ? { kernel: flags.kernel } : {}), ...(flags.modules ? { modules: flags.modules } : {}), ...(flags.node ? { node: flags.node } : {}),
+    out, servers, fingerprint, ...(flags.kernel ? { kernel: flags.kernel } : {}), ...(flags.modules ? { modules: flags.modules } : {}), ...(flags.node ? { node: flags.node } : {}),
     noprompt: Boolean(flags.noprompt), secureBoot: flags.secureBoot !== false, zstdLevel: flags.zstdLevel === undefined ? 10 : Number(flags.zstdLevel),
     consoles: (flags.console ?? 'ttyS0,115200 tty0').split(/\s+/).filter(Boolean),
   }, deps, (line) => io.err(`  ${line}`));
@@ -89,7 +93,7 @@ export async function mediaBuild(home: string, mediaDir: string, flags: MediaBui
   io.out(`Boot media written to ${out} in ${((Date.now() - started) / 1000).toFixed(0)} s:`);
   for (const name of MEDIA_FILES) io.out(`  ${name.padEnd(12)} ${mib(manifest.files[name].size).padStart(10)}  sha256 ${manifest.files[name].sha256}`);
   io.out(`  kernel ${manifest.kernelVersion}, Node.js ${manifest.nodeVersion}, ${manifest.initrd.modules} drivers, ${manifest.initrd.firmware} firmware files`);
-  io.out(`  server ${manifest.server}, certificate SHA-256 ${manifest.fingerprint}${manifest.noprompt ? ', no menu (--noprompt)' : ''}`);
+  io.out(`  ${(manifest.servers?.length ?? 1) > 1 ? 'servers (in order)' : 'server'} ${manifest.server}, certificate SHA-256 ${manifest.fingerprint}${manifest.noprompt ? ', no menu (--noprompt)' : ''}`);
   io.out(manifest.secureBoot?.capable
     ? `  Secure Boot: yes (UEFI: shim → signed GRUB → kernel ${manifest.secureBoot.kernel.package}); network boot under Secure Boot: shimx64.efi, grubx64.efi, grub/grub.cfg in ${out}`
     : '  Secure Boot: no (--no-secure-boot: the UEFI path is an unsigned GRUB; turn Secure Boot off to boot it)');
@@ -127,7 +131,7 @@ export function mediaBuilder(mediaDir: string, deps: { clientBundle: string; ver
   return {
     build: async (options, say) => {
       await runMediaBuild({
-        out: mediaDir, server: options.server, fingerprint: options.fingerprint, noprompt: options.noprompt === true,
+        out: mediaDir, servers: splitServerList([options.server]), fingerprint: options.fingerprint, noprompt: options.noprompt === true,
         secureBoot: options.secureBoot !== false, zstdLevel: options.zstdLevel ?? 10,
       }, deps, say);
     },

@@ -15,7 +15,8 @@ import type { UiOutput } from './terminal-ui.js';
 
 /** The client's options (from the command line and environment). */
 export interface ClientOptions {
-  server: string;
+  /** The servers in the order to try them: addresses, or lists of them separated by commas (`--server`, DEPLOYRHOST). */
+  servers: string[];
   caFile?: string;
   fingerprint?: string;
   /** `ID` or `ID:VERSION`. */
@@ -119,9 +120,9 @@ async function chooseTaskSequence(list: TaskSequenceSummary[], named: string | n
 }
 
 /** The command that resumes the run (no secrets: variables are not repeated). */
-function resumeCommand(o: ClientOptions, stateDir: string): string {
+function resumeCommand(o: ClientOptions, servers: URL[], stateDir: string): string {
   const q = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  const parts = ['deployr client', '--server', q(o.server)];
+  const parts = ['deployr client', '--server', q(servers.map((u) => u.origin).join(','))];
   if (o.caFile) parts.push('--ca', q(o.caFile));
   if (o.fingerprint) parts.push('--fingerprint', q(o.fingerprint));
   if (o.pfxFile) parts.push('--pfx', q(o.pfxFile));
@@ -135,17 +136,20 @@ export const SERVER_RETRY_SECONDS = 5;
 
 /**
  * Connects and checks the server answers; in the boot environment an unreachable server (no
- * network yet, service not started) is reported and tried again. An untrusted certificate is not
- * retried: waiting does not make a wrong server the right one.
+ * network yet, service not started) is reported and tried again (with several, each in turn). An
+ * untrusted certificate is not retried: waiting does not make a wrong server the right one.
  */
 async function connect(o: ClientOptions, io: ClientIo): Promise<ApiClient> {
-  if (!o.waitForServer) return ApiClient.connect(o.server, trustFromOptions(o));
+  const api = await ApiClient.connect(o.servers, trustFromOptions(o));
+  if (!o.waitForServer) { api.onServerChange(io.out); return api; }
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
-      const api = await ApiClient.connect(o.server, trustFromOptions(o));
+      // While waiting, the one line per attempt below names every server; moves are told only after the first attempt.
+      api.onServerChange(attempt === 1 ? io.out : null);
       await api.call('GET', PATHS.health);
-      if (attempt > 1) io.out(`The server ${o.server} answers.`);
+      api.onServerChange(io.out);
+      if (attempt > 1) io.out(`The server ${api.baseUrl.origin} answers.`);
       return api;
     } catch (err) {
       if (!(err instanceof ClientError) || err.code !== 'UNREACHABLE') throw err;
@@ -153,6 +157,12 @@ async function connect(o: ClientOptions, io: ClientIo): Promise<ApiClient> {
       await sleep(SERVER_RETRY_SECONDS * 1000);
     }
   }
+}
+
+/** Whether `server` (a saved run's) is one of the servers given. */
+function isOneOf(server: string, servers: URL[]): boolean {
+  const origin = new URL(server).origin;
+  return servers.some((u) => u.origin === origin);
 }
 
 /** Runs the client; returns the exit code. */
@@ -166,12 +176,13 @@ export async function runClient(o: ClientOptions, io: ClientIo): Promise<number>
     io.out('Note: the Passcode variable is used only with --fullos (a task sequence started in an installed OS); at boot it is ignored and the passcode is asked for at the prompt.');
   }
   const api = await connect(o, io);
-  o = { ...o, server: api.baseUrl.origin };
+  const servers = api.servers;
   const paths = statePaths(resolveStateDir(o.stateDir));
   let saved = o.newRun ? await loadState(paths).catch(() => null) : await loadState(paths);
   const abandoned = o.newRun ? saved : null;
   if (o.newRun) { await clearState(paths); saved = null; }
-  if (saved && new URL(saved.server).origin !== new URL(o.server).origin) {
+  // A run lives in the store every server of the list shares: any of them may continue it.
+  if (saved && !isOneOf(saved.server, servers)) {
     throw new ClientError('INPUT', `The state folder ${paths.root} holds a run on another server (${saved.server}); use another --state-dir, or --new-run to discard it.`);
   }
   const given = o.ts ?? variable(o.variables, 'TSID');
@@ -198,14 +209,15 @@ export async function runClient(o: ClientOptions, io: ClientIo): Promise<number>
   });
   io.out(`Signed in (${session.method}); the session is valid until ${session.expiresAt}.`);
   const sessionOptions = {
-    api, tokens, server: o.server, context: fullos ? 'fullos' as const : 'boot' as const, paths, variables: o.variables,
+    // The server that answered the sign-in (DEPLOYRHOST, the run's log); later requests may move on.
+    api, tokens, server: api.baseUrl.origin, context: fullos ? 'fullos' as const : 'boot' as const, paths, variables: o.variables,
     secretNames: o.secretNames ?? [], allowPowerActions: o.allowPowerActions === true, prompter: io.prompter, out: io.out,
     deviceId: device, ...(o.power ? { power: o.power } : {}), ...(io.terminal ? { terminal: io.terminal } : {}),
-    deviceInfo: await readDeviceInfo(), resumeHint: resumeCommand(o, paths.root),
+    deviceInfo: await readDeviceInfo(), resumeHint: resumeCommand(o, servers, paths.root),
     patience: { totalMs: o.patienceMs ?? DEFAULT_PATIENCE_MS, ...(o.sleep ? { sleep: o.sleep } : {}) },
     ...(o.secureBoot ? { secureBoot: o.secureBoot } : {}),
   };
-  if (abandoned && new URL(abandoned.server).origin === new URL(o.server).origin) {
+  if (abandoned && isOneOf(abandoned.server, servers)) {
     await new RunReporter(api, tokens, io.out).finish(abandoned.runId, { status: 'failed', message: 'abandoned: the client was started again with --new-run' });
     io.out(`The unfinished run ${abandoned.runId} was abandoned (--new-run).`);
   }

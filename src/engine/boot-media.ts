@@ -6,7 +6,7 @@ import type { AuditStore } from './ports.js';
 
 /** What a build is asked for; everything else is the service's (its certificate, this Node.js, the client bundle). */
 export interface BootMediaBuildOptions {
-  /** The URL the media look for (https://HOST[:PORT]). */
+  /** The URL the media look for (https://HOST[:PORT]), or several separated by commas (tried in order). */
   server: string;
   /** SHA-256 of the certificate the media pin (the running service's). */
   fingerprint: string;

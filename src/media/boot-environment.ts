@@ -4,9 +4,9 @@
  * PID 1 of the boot environment. It mounts the basics, loads every driver in /etc/modules.order,
  * asks for an address by DHCP on every wired link, opens a troubleshooting shell on a second
  * console, then runs the client on the console (again and again, with a menu, when it ends).
- * Kernel command line: `deployr.server=URL`, `deployr.fingerprint=SHA256` override the media's
- * settings; `deployr.shell=TTY` adds a shell on that terminal (e.g. ttyS1); `deployr.noclient`
- * gives a shell on the console instead of the client.
+ * Kernel command line: `deployr.server=URL` (or several, `URL,URL`, tried in order by the client)
+ * and `deployr.fingerprint=SHA256` override the media's settings; `deployr.shell=TTY` adds a shell
+ * on that terminal (e.g. ttyS1); `deployr.noclient` gives a shell on the console instead of the client.
  */
 export const INIT_SCRIPT = `#!/bin/sh
 # deployr boot environment: PID 1 (written by deployr media build)
@@ -93,7 +93,7 @@ if [ -n "$NOCLIENT" ]; then
   say "deployr.noclient: a shell on the console"
   exec setsid cttyhack sh
 fi
-[ -z "$DEPLOYR_SERVER" ] && say "no server is set: boot with deployr.server=https://HOST:7281 deployr.fingerprint=SHA256"
+[ -z "$DEPLOYR_SERVER" ] && say "no server is set: boot with deployr.server=https://HOST:7281 (several: separated by commas) deployr.fingerprint=SHA256"
 while :; do
   say "starting the client: server $DEPLOYR_SERVER, certificate SHA-256 $DEPLOYR_FINGERPRINT"
   # On a serial console the terminal has no size (0 0): give it one, or prompts wrap after every character.
@@ -139,7 +139,7 @@ case "$1" in
 esac
 `;
 
-/** The media's settings, sourced by /init: only the server URL and its certificate fingerprint (never a secret). */
+/** The media's settings, sourced by /init: only the server URL (or several, separated by commas) and its certificate fingerprint (never a secret). */
 export function bootConf(server: string, fingerprint: string, mediaVersion: string): string {
   return `# written by deployr media build: no secret here, only where the server is and how to recognise it\nDEPLOYR_SERVER='${server}'\nDEPLOYR_FINGERPRINT='${fingerprint}'\nDEPLOYR_MEDIA_VERSION='${mediaVersion}'\n`;
 }

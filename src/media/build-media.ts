@@ -3,6 +3,7 @@
 import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeployrError } from '../domain/errors.js';
+import { splitServerList } from '../domain/server-list.js';
 import { buildInitrd } from './initrd-builder.js';
 import { ipxeScript } from './ipxe-script.js';
 import { buildIso } from './iso-builder.js';
@@ -15,7 +16,8 @@ import { checkSignedKernel, SIGNED_PARTS, signedBinaries, type SecureBootManifes
 /** What to build. */
 export interface BuildMediaOptions {
   out: string;
-  server: string;
+  /** The servers the boot environment tries in order (each one `https://HOST[:PORT]`, or several separated by commas). */
+  servers: string[];
   /** SHA-256 of the server certificate (normalised). */
   fingerprint: string;
   kernel?: string;
@@ -43,9 +45,30 @@ export function checkServerUrl(server: string): string {
   return url.origin;
 }
 
+/**
+ * Checks every server of `--server` (repeatable, each value one URL or several separated by
+ * commas) with `checkServerUrl`, in order; the same origin twice is kept once. A bad entry is named
+ * with its place in the list.
+ */
+export function checkServerList(values: readonly string[]): string[] {
+  const entries = splitServerList(values);
+  if (entries.length === 0) throw new DeployrError('INVALID_INPUT', '--server names no server; use https://HOST:7281 (several: separated by commas, or --server repeated).');
+  const origins: string[] = [];
+  for (const [i, entry] of entries.entries()) {
+    let origin: string;
+    try { origin = checkServerUrl(entry); } catch (err) {
+      if (entries.length === 1) throw err;
+      throw new DeployrError('INVALID_INPUT', `${(err as Error).message.replace(/^--server/, `--server entry ${i + 1} of ${entries.length}`)}`);
+    }
+    if (!origins.includes(origin)) origins.push(origin);
+  }
+  return origins;
+}
+
 /** Builds every medium into `o.out` (files replaced one by one, media.json last); returns the manifest. */
 export async function buildMedia(o: BuildMediaOptions): Promise<MediaManifest> {
-  const server = checkServerUrl(o.server);
+  const servers = checkServerList(o.servers);
+  const server = servers.join(',');
   const kernel = chooseKernel({ ...(o.kernel ? { kernel: o.kernel } : {}), ...(o.modules ? { modules: o.modules } : {}) });
   let secureBoot: SecureBootManifest = { capable: false, reason: '--no-secure-boot' };
   if (o.secureBoot) {
@@ -65,7 +88,7 @@ export async function buildMedia(o: BuildMediaOptions): Promise<MediaManifest> {
       kernel, node: o.node, clientBundle: o.clientBundle, server, fingerprint: o.fingerprint, mediaVersion, zstdLevel: o.zstdLevel, out: join(work, 'initrd'), say: o.say,
     });
     if (initrd.skipped.length) o.say(`initrd: not modules in this kernel (built in or absent): ${initrd.skipped.join(' ')}`);
-    const line = { server, fingerprint: o.fingerprint, consoles: o.consoles };
+    const line = { servers, fingerprint: o.fingerprint, consoles: o.consoles };
     await writeFile(join(work, 'boot.ipxe'), ipxeScript(line));
     o.say('boot.ipxe written');
     await buildIso({ ...line, vmlinuz: join(work, 'vmlinuz'), initrd: join(work, 'initrd'), noprompt: o.noprompt, secureBoot: o.secureBoot, out: join(work, 'deployr.iso'), say: o.say });
@@ -83,7 +106,7 @@ export async function buildMedia(o: BuildMediaOptions): Promise<MediaManifest> {
     for (const name of MEDIA_FILES) files[name] = await hashFile(join(work, name));
     const manifest: MediaManifest = {
       format: 1, kind: 'linux', builtAt: new Date().toISOString(), deployrVersion: o.deployrVersion, kernelVersion: kernel.version, nodeVersion: initrd.nodeVersion,
-      server, fingerprint: o.fingerprint, consoles: o.consoles, noprompt: o.noprompt, secureBoot,
+      server, servers, fingerprint: o.fingerprint, consoles: o.consoles, noprompt: o.noprompt, secureBoot,
       initrd: { compression: 'zstd', uncompressedBytes: initrd.uncompressedBytes, modules: initrd.modules, firmware: initrd.firmware },
       files,
     };

@@ -21,7 +21,10 @@ export interface MediaManifest {
   deployrVersion: string;
   kernelVersion: string;
   nodeVersion: string;
+  /** The server list as the kernel line carries it: one origin, or several separated by commas. */
   server: string;
+  /** The same servers one by one, in the order the client tries them (absent in media built before it). */
+  servers?: string[];
   /** SHA-256 of the server certificate the media trust (upper case, colons). */
   fingerprint: string;
   consoles: string[];

@@ -35,7 +35,7 @@ test('the version string inside a bzImage is read from its setup header; anythin
 });
 
 test('the network GRUB config loads vmlinuz and initrd from its TFTP root with the server and fingerprint on the kernel line', () => {
-  const cfg = netbootGrubConfig({ server: 'https://deployr.lan:7281', fingerprint: FP, consoles: ['ttyS0,115200'] });
+  const cfg = netbootGrubConfig({ servers: ['https://deployr.lan:7281'], fingerprint: FP, consoles: ['ttyS0,115200'] });
   assert.match(cfg, /\nlinux \/vmlinuz console=ttyS0,115200 .*deployr\.server=https:\/\/deployr\.lan:7281 deployr\.fingerprint=AB:AB/);
   assert.match(cfg, /\ninitrd \/initrd\nboot\n/);
 });

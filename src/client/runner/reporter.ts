@@ -6,7 +6,11 @@ import {
 import type { ApiClient } from '../api-client.js';
 import type { TokenKeeper } from './token-keeper.js';
 
-/** The run's side of the API, with the current token. */
+/**
+ * The run's side of the API, with the current token. A step report (stored by its key), a
+ * heartbeat, a resume and the end may reach the server twice without harm, so they are marked
+ * idempotent: after a connection reset they are sent again, to the same server or the next one.
+ */
 export class RunReporter {
   private warned = false;
 
@@ -24,22 +28,22 @@ export class RunReporter {
 
   /** The run continues after a restart; failures are thrown. */
   async resume(runId: string): Promise<RunSummary> {
-    return this.tokens.use((t) => this.api.call<RunSummary>('POST', RUN_PATHS.resume(runId), undefined, t));
+    return this.tokens.use((t) => this.api.call<RunSummary>('POST', RUN_PATHS.resume(runId), undefined, t, { idempotent: true }));
   }
 
   /** A step started or ended. */
   async step(runId: string, report: StepReport): Promise<void> {
-    await this.quietly(() => this.tokens.use((t) => this.api.call('POST', RUN_PATHS.steps(runId), report, t)));
+    await this.quietly(() => this.tokens.use((t) => this.api.call('POST', RUN_PATHS.steps(runId), report, t, { idempotent: true })));
   }
 
   /** Tells the server the client is still there; failures are ignored (the next report tells it anyway). */
   async heartbeat(runId: string): Promise<void> {
-    await this.tokens.use((t) => this.api.call('POST', RUN_PATHS.heartbeat(runId), undefined, t, { patient: false })).catch(() => undefined);
+    await this.tokens.use((t) => this.api.call('POST', RUN_PATHS.heartbeat(runId), undefined, t, { patient: false, idempotent: true })).catch(() => undefined);
   }
 
   /** The run ended, waits for a restart, or was interrupted. */
   async finish(runId: string, input: FinishRunRequest): Promise<void> {
-    await this.quietly(() => this.tokens.use((t) => this.api.call('POST', RUN_PATHS.finish(runId), input, t)));
+    await this.quietly(() => this.tokens.use((t) => this.api.call('POST', RUN_PATHS.finish(runId), input, t, { idempotent: true })));
   }
 
   /** Appends a piece of the log. Throws, so the caller keeps its upload offset. */
