@@ -234,6 +234,9 @@ describe('scoped passcodes', () => {
     for (let i = 0; i < 6; i++) for (const t of tokens) assert.equal((await get('/v1/task-sequences', t)).status, 401);
     assert.deepEqual(await login(code).then((x) => ({ status: x.status, body: x.body })), wrongAnswer);
     assert.match((await cli(['passcode', 'list'])).stdout, /to-revoke\trevoked\t/);
+    const shown = await cli(['configure', 'show']);
+    assert.match(shown.stdout, /^ {2}Scoped passcodes: \d+ active \((\d+ (expired|used-up), )*\d+ revoked\); see deployr passcode list$/m);
+    assert.ok(!shown.stdout.includes(code));
     // The global passcode's tokens are not touched by a revocation.
     assert.equal((await get('/v1/task-sequences', tokenOf(await login(GLOBAL)))).status, 200);
   });

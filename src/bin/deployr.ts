@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `deployr` command: the composition root that wires the concrete store into the service, the configuration tool and the client.
 
+import { scopedPasscodeState } from '../domain/scoped-passcode.js';
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -135,6 +136,12 @@ function configureDeps(homeFlag: string | undefined, localPort: string | undefin
     prompter, io: processIo, localPort: port,
     serviceStatus: () => localStatus(port),
     failedLogins: async () => { const { global } = await store.throttleState([]); return { consecutive: global.consecutiveFailures, alertSince: global.alertSince }; },
+    scopedPasscodeCounts: async () => {
+      const now = Date.now();
+      const counts: Record<string, number> = {};
+      for (const p of await store.listScopedPasscodes()) { const state = scopedPasscodeState(p, now); counts[state] = (counts[state] ?? 0) + 1; }
+      return counts;
+    },
     close: async () => { prompter.close(); await store.close(); },
   };
 }

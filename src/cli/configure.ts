@@ -24,6 +24,16 @@ export interface ConfigureDeps {
   now?: () => Date;
   /** The failed-login counters in the store (read when the service is not running). */
   failedLogins?(): Promise<{ consecutive: number; alertSince: number }>;
+  /** How many scoped passcodes are in each state (`active`, `expired`, `used-up`, `revoked`). */
+  scopedPasscodeCounts?(): Promise<Record<string, number>>;
+}
+
+/** The scoped passcodes line of `configure show` (never a passcode), or null when there are none. */
+export function scopedPasscodesLine(counts: Record<string, number>): string | null {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const others = (['expired', 'used-up', 'revoked'] as const).filter((k) => (counts[k] ?? 0) > 0).map((k) => `${counts[k]} ${k}`);
+  return `  Scoped passcodes: ${counts.active ?? 0} active${others.length ? ` (${others.join(', ')})` : ''}; see deployr passcode list`;
 }
 
 /** The alert line, when consecutive failed logins have raised the alert. */
@@ -191,6 +201,8 @@ export function showLines(v: VersionedSecuritySettings, now: Date): string[] {
 /** `deployr configure show`. */
 export async function configureShow(deps: ConfigureDeps): Promise<number> {
   for (const line of showLines(await deps.readSettings(), deps.now?.() ?? new Date())) deps.io.out(line);
+  const scoped = deps.scopedPasscodeCounts ? scopedPasscodesLine(await deps.scopedPasscodeCounts()) : null;
+  if (scoped) deps.io.out(scoped);
   const alert = await alertLine(deps, await deps.serviceStatus());
   if (alert) deps.io.out(`  ${alert}`);
   return 0;
