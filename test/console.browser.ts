@@ -25,6 +25,8 @@ describe('web console in Chromium', { skip: existsSync(CHROMIUM) || process.env.
   let context: BrowserContext;
   let page: Page;
   const dialogs: string[] = [];
+  /** Accept the next confirmation (a revoke); every other dialog is unexpected and recorded. */
+  let acceptConfirm = false;
   const live = taskSequence('Live progress', [
     step('First step', RUN_COMMAND_LINE, { CommandLine: 'sleep 2' }),
     step('Second step', RUN_COMMAND_LINE, { CommandLine: 'sleep 2' }),
@@ -51,7 +53,10 @@ describe('web console in Chromium', { skip: existsSync(CHROMIUM) || process.env.
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = context.pages()[0] ?? await context.newPage();
-    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    page.on('dialog', (d) => {
+      if (acceptConfirm && d.type() === 'confirm') { acceptConfirm = false; void d.accept(); return; }
+      dialogs.push(d.message()); void d.dismiss();
+    });
   });
 
   after(async () => {
@@ -149,6 +154,33 @@ describe('web console in Chromium', { skip: existsSync(CHROMIUM) || process.env.
     assert.match(old.stderr, /Passcode variable was not accepted/);
     const fresh = await client(NEW_PASSCODE);
     assert.equal(fresh.code, 0, fresh.stderr);
+  });
+
+  test('Passcodes page: a generated scoped passcode is shown once, runs its task sequence with the real client, and is refused once revoked', async () => {
+    await go('#/passcodes', 'form[aria-label="Add a scoped passcode"]');
+    await page.fill('input[name=name]', 'phone-tech');
+    await page.fill('input[name=taskSequences]', `${live.id as string}`);
+    await page.fill('input[name=uses]', '5');
+    await page.click('form[aria-label="Add a scoped passcode"] button[type=submit]');
+    await page.waitForSelector('p.passcode code');
+    const generated = (await page.textContent('p.passcode code')) ?? '';
+    assert.match(generated, /^[A-Z2-9]{4}(-[A-Z2-9]{4}){5}$/);
+    await shot('passcodes-generated');
+    await page.click('text=I have noted it: hide');
+    await page.waitForSelector('p.passcode', { state: 'detached' });
+    assert.ok(!(await page.content()).includes(generated), 'hidden from the page once noted');
+    const ran = await client(generated);
+    assert.equal(ran.code, 0, ran.stderr);
+    await go('#/audit', 'main table');
+    await go('#/passcodes', 'main table');
+    await page.waitForSelector('td:text-is("4 of 5")');
+    acceptConfirm = true;
+    await page.click('button:text("Revoke")');
+    await page.waitForSelector('.message.ok:text("Revoked phone-tech.")');
+    await page.waitForSelector('td:text-is("revoked")');
+    await shot('passcodes');
+    const refused = await client(generated);
+    assert.notEqual(refused.code, 0, 'a revoked passcode is refused');
   });
 
   test('the other pages draw (screenshots for review)', async () => {
