@@ -151,7 +151,7 @@ describe('retiring content versions and collecting unused files', () => {
       [['content', 'deactivate', item, 'x'], /"x" is not a version number\./],
       [['content', 'delete-version', item, '9'], /Content item "Tools" has no version 9\./],
       [['content', 'deactivate', '0b226848-2b30-4863-ab1c-c8bbd66e1c42', '1'], /No content item with id 0b226848-2b30-4863-ab1c-c8bbd66e1c42\./],
-      [['content', 'gc', '--grace', 'soon'], /--grace: "soon" is not a duration/],
+      [['content', 'gc', '--grace', 'soon'], /--grace: the value given \(4 characters\) is not a duration/],
     ] as const) {
       const r = await cli([...args]);
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}`);

@@ -70,7 +70,7 @@ describe('deployr throttle', () => {
     for (const [args, message] of [
       [['throttle', 'clear'], /Say what to clear: an ADDRESS \(see deployr throttle list\), --all, or --alert\./],
       [['throttle', 'clear', '127.0.0.3', '--all'], /Give either an ADDRESS or --all, not both\./],
-      [['throttle', 'clear', 'a b'], /"a b" is not an address as deployr throttle list shows them\./],
+      [['throttle', 'clear', 'a b'], /The address given \(3 characters\) is not an address as deployr throttle list shows them\./],
     ] as const) {
       const r = await cli([...args]);
       assert.equal(r.code, 1, args.join(' '));

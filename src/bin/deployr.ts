@@ -39,6 +39,7 @@ import { runService } from '../server/service.js';
 import { kekFile, openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
 import { CLIENT_BUNDLE_PATH, printBanner, serveWithWorkers } from './serve-cluster.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
+import { describeForMessage } from '../domain/input-description.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -119,7 +120,7 @@ async function openKeysOrClose(opened: OpenedStore): Promise<Awaited<ReturnType<
 function localPortFor(home: string, flag: string | undefined): number {
   if (flag !== undefined) {
     const n = Number(flag);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new DeployrError('INVALID_INPUT', `--local-port must be a port number from 1 to 65535, not "${flag}".`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new DeployrError('INVALID_INPUT', `--local-port must be a port number from 1 to 65535 (the value given: ${describeForMessage(flag)}).`);
     return n;
   }
   return readServicePorts(home)?.localPort ?? DEFAULT_LOCAL_PORT;

@@ -8,6 +8,7 @@ import { parseServerList } from '../client/server-list.js';
 import { DEFAULT_PATIENCE_MS, runClient, variable } from '../client/run-client.js';
 import { isSecretVariableName } from '../domain/variables.js';
 import { commandExit, parseDuration } from './output.js';
+import { describeForMessage } from '../domain/input-description.js';
 
 /**
  * Turns the `--var NAME=VALUE` options into variables. Runs inside the command, so that a bad one
@@ -63,7 +64,7 @@ function patienceMs(flag: string | undefined, env: string | undefined): number {
   const text = flag ?? env;
   if (text === undefined || text.trim() === '') return DEFAULT_PATIENCE_MS;
   try { return parseDuration(text) * 1000; } catch {
-    throw new ClientError('INPUT', `${flag !== undefined ? '--patience' : 'DEPLOYR_CLIENT_PATIENCE'} takes a duration such as 90s, 10m or 1h (0 = do not wait), not "${text}".`);
+    throw new ClientError('INPUT', `${flag !== undefined ? '--patience' : 'DEPLOYR_CLIENT_PATIENCE'} takes a duration such as 90s, 10m or 1h (0 = do not wait), not the value given (${describeForMessage(text)}).`);
   }
 }
 

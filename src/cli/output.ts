@@ -2,6 +2,7 @@
 
 import { ClientError } from '../client/api-client.js';
 import { DeployrError } from '../domain/errors.js';
+import { describeForMessage } from '../domain/input-description.js';
 
 export { describeDuration, plural } from '../domain/duration-text.js';
 
@@ -20,7 +21,7 @@ export const processIo: CommandIo = {
 /** Parses durations such as `90d`, `2h`, `30m`, `45s` or `0` into seconds. */
 export function parseDuration(text: string): number {
   const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a duration; use for example 30m, 2h or 90d.`);
+  if (!m) throw new Error(`the value given (${describeForMessage(text)}) is not a duration; use for example 30m, 2h or 90d.`);
   const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
   return Number(m[1]) * unit;
 }

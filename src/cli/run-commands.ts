@@ -4,6 +4,7 @@ import { DeployrError } from '../domain/errors.js';
 import { isRunFinished, RUN_FAILED_EXIT_CODE, type DeviceInfo, type RunStepRecord } from '../domain/run.js';
 import type { RunRegistry, RunView, RunWithSteps } from '../engine/run-registry.js';
 import { formatDuration, parseDurationFlag, plural, type CommandIo } from './output.js';
+import { describeForMessage } from '../domain/input-description.js';
 
 const MARK: Record<RunStepRecord['status'], string> = {
   running: '>', succeeded: '+', failed: 'x', continued: '!', skipped: '-',
@@ -50,7 +51,7 @@ export function stepLine(s: RunStepRecord): string {
 /** `deployr runs list [--json] [--limit N]`. */
 export async function runsList(registry: RunRegistry, io: CommandIo, options: { json?: boolean; limit?: string } = {}): Promise<number> {
   const limit = options.limit === undefined ? 50 : Number(options.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new DeployrError('INVALID_INPUT', `--limit takes a whole number ≥ 1, not "${options.limit}".`);
+  if (!Number.isInteger(limit) || limit < 1) throw new DeployrError('INVALID_INPUT', `--limit takes a whole number ≥ 1; the value given (${describeForMessage(String(options.limit))}) is not one.`);
   const runs = await registry.list(null, limit);
   if (options.json) { io.out(JSON.stringify(runs, null, 2)); return 0; }
   if (runs.length === 0) { io.out('No runs yet. A client registers one when it starts a task sequence.'); return 0; }

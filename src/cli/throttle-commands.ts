@@ -4,6 +4,7 @@ import { describeThrottleKey, retryAfterSeconds } from '../domain/throttle.js';
 import { DeployrError } from '../domain/errors.js';
 import type { LoginStore } from '../engine/ports.js';
 import type { CommandIo } from './output.js';
+import { describeForMessage } from '../domain/input-description.js';
 
 /** A wait in a short human form (45 s, 3 min, 2 h). */
 function waitText(seconds: number): string {
@@ -43,7 +44,7 @@ export async function throttleClear(address: string | undefined, flags: { all?: 
   if (target !== undefined && flags.all) throw new DeployrError('INVALID_INPUT', 'Give either an ADDRESS or --all, not both.');
   if (target === undefined && !flags.all && !flags.alert) throw new DeployrError('INVALID_INPUT', 'Say what to clear: an ADDRESS (see deployr throttle list), --all, or --alert.');
   if (target !== undefined && (target === '' || target.length > 100 || /[\s|\0-\x1f]/.test(target))) {
-    throw new DeployrError('INVALID_INPUT', `"${address ?? ''}" is not an address as deployr throttle list shows them.`);
+    throw new DeployrError('INVALID_INPUT', `The address given (${describeForMessage(address ?? '')}) is not an address as deployr throttle list shows them.`);
   }
   const { cleared, alertCleared } = await store.clearThrottle({
     ...(target !== undefined ? { address: target } : {}), all: flags.all === true, resetAlert: flags.alert === true,

@@ -2,6 +2,7 @@
 
 import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { describeForMessage } from '../domain/input-description.js';
 
 /** Everything the service needs to start. Security settings live in the store, not here. */
 export interface ServiceConfig {
@@ -47,7 +48,7 @@ export type LogFormat = 'json' | 'pretty' | 'auto';
 export function parseLogFormat(value: string | undefined): LogFormat {
   const v = (value ?? 'auto').trim().toLowerCase();
   if (v === 'json' || v === 'pretty' || v === 'auto') return v;
-  throw new Error(`--log-format must be json, pretty or auto, not "${value ?? ''}"`);
+  throw new Error(`--log-format must be json, pretty or auto (the value given: ${describeForMessage(value ?? '')})`);
 }
 
 /** The default ports, as DeployR uses them. */
@@ -93,14 +94,14 @@ export function homePaths(home: string): HomePaths {
 function parsePort(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number from 0 to 65535, not "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number from 0 to 65535 (the value given: ${describeForMessage(value)})`);
   return n;
 }
 
 function parsePositive(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not "${value}"`);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number (the value given: ${describeForMessage(value)})`);
   return n;
 }
 
@@ -109,7 +110,7 @@ export function parseWorkers(value: string | undefined): number {
   if (value === undefined || value === '') return 1;
   if (value.trim().toLowerCase() === 'auto') return availableParallelism();
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be a whole number from 1 to 256 or "auto", not "${value}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be a whole number from 1 to 256 or "auto" (the value given: ${describeForMessage(value)})`);
   return n;
 }
 
@@ -118,7 +119,7 @@ export function parseStaleAfter(value: string | undefined): number {
   if (value === undefined || value.trim() === '') return 300;
   const m = /^(\d+)\s*([smh]?)$/.exec(value.trim());
   const seconds = m ? Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600 }[m[2] as '' | 's' | 'm' | 'h'] : NaN;
-  if (!Number.isSafeInteger(seconds) || seconds < 1) throw new Error(`DEPLOYR_RUN_STALE_AFTER must be a number of seconds or a duration such as 90s, 10m or 2h, not "${value}"`);
+  if (!Number.isSafeInteger(seconds) || seconds < 1) throw new Error(`DEPLOYR_RUN_STALE_AFTER must be a number of seconds or a duration such as 90s, 10m or 2h (the value given: ${describeForMessage(value)})`);
   return seconds;
 }
 

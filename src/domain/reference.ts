@@ -1,6 +1,7 @@
 // DeployR references: GUIDs and the `"<guid>:<versionNo>"` strings that point at a versioned entity.
 
 import { DeployrError } from './errors.js';
+import { describeForMessage } from './input-description.js';
 
 /** A DeployR GUID in canonical form: 8-4-4-4-12 hex digits, any case (normalise with `normalizeGuid`). */
 export const GUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -93,10 +94,3 @@ export function formatReference(ref: Reference): string {
   return `${id}:${ref.version}`;
 }
 
-/**
- * Describes user input for a one-line error message without quoting it: errors never echo a
- * submitted value (it may be a secret pasted into the wrong place, or hostile text).
- */
-function describeForMessage(s: string): string {
-  return s.length === 0 ? 'empty' : `${s.length} character${s.length === 1 ? '' : 's'}`;
-}
