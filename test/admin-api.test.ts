@@ -111,6 +111,17 @@ describe('admin API', () => {
     assert.equal(none.status, 401);
   });
 
+  test('HEAD of the live run feed answers at once with the stream\'s headers and ends (it used to stay open, unanswered)', async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const head = await Promise.race([
+      adminRequest(service.url, 'HEAD', '/v1/admin/runs/events', { headers: { cookie: sessions.vera.cookie } }),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('HEAD /v1/admin/runs/events did not end within 10 s')), 10_000); }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(head.status, 200);
+    assert.match(String(head.headers['content-type']), /^text\/event-stream/);
+    assert.equal(head.text, '');
+  });
+
   test('a client bearer token never opens an admin route, and the admin cookie never opens a client route', async () => {
     const login = await httpsJson(`${service.url}/v1/auth/passcode`, { body: { passcode: PASSCODE, context: 'boot' } });
     assert.equal(login.status, 200, login.text);

@@ -42,6 +42,8 @@ export function registerRunAdminRoutes(app: FastifyInstance, deps: AdminApiDeps,
     const headers = { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' };
     reply.hijack();
     reply.raw.writeHead(200, headers);
+    // HEAD gets the stream's headers and nothing more: subscribing would keep it open with no body to send.
+    if (req.method === 'HEAD') { reply.raw.end(); return; }
     reply.raw.write(': deployr run events\n\n');
     req.raw.socket.setTimeout(0);
     events.subscribe(reply.raw);
