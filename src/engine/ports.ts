@@ -183,6 +183,11 @@ export interface ContentItemStore {
 export interface Store extends SecurityStore, AuditStore, LoginStore, ScopedPasscodeStore, KeyStore, TaskSequenceStore, StepDefinitionStore, ContentItemStore, RunStore, AdminConsoleStore {
   /** Runs a consistency check of the underlying database. */
   integrityCheck(): Promise<string>;
+  /**
+   * Keeps `value` (see `keyCheckValue`) the first time; afterwards answers whether `value` is the one
+   * kept. False means this process holds a different audit key from the nodes that wrote the database.
+   */
+  recordKeyCheck(value: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

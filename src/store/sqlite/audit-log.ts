@@ -1,28 +1,10 @@
 // The audit trail in SQLite: append-only rows, each with an HMAC chained to the one before it.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { AuditEntry, AuditEvent, AuditKind } from '../../domain/audit.js';
+import type { AuditEntry, AuditEvent } from '../../domain/audit.js';
 import type { AuditFilter, AuditVerification } from '../../engine/ports.js';
+import { auditEntryOf as toEntry, rowMac, rowMacMatches, type AuditRow } from '../audit-chain.js';
 import type { SqliteDatabase } from './connection.js';
-
-interface AuditRow {
-  seq: number; at: string; kind: string; method: string; result: string; reason: string;
-  subject: string; source: string | null; device: string | null; detail: string; mac: string;
-}
-
-/** The MAC of a row given the MAC before it: HMAC-SHA256 over the previous MAC and the row's fields. */
-function rowMac(key: Buffer, previousMac: string, row: Omit<AuditRow, 'mac'>): string {
-  const canonical = JSON.stringify([row.seq, row.at, row.kind, row.method, row.result, row.reason, row.subject, row.source, row.device, row.detail]);
-  return createHmac('sha256', key).update(previousMac).update('\n').update(canonical).digest('hex');
-}
-
-function toEntry(row: AuditRow): AuditEntry {
-  return {
-    seq: row.seq, at: row.at, kind: row.kind as AuditKind, method: row.method, result: row.result, reason: row.reason,
-    subject: row.subject, source: row.source, device: row.device, detail: JSON.parse(row.detail) as Record<string, unknown>, mac: row.mac,
-  };
-}
 
 const statements = new WeakMap<SqliteDatabase, Map<string, Database.Statement<unknown[], unknown>>>();
 
@@ -69,8 +51,7 @@ export function verifyAudit(db: SqliteDatabase, key: Buffer): AuditVerification 
   let expectedSeq = 1;
   let checked = 0;
   for (const row of db.prepare('SELECT * FROM audit ORDER BY seq ASC').iterate() as IterableIterator<AuditRow>) {
-    const mac = rowMac(key, previousMac, row);
-    const same = mac.length === row.mac.length && timingSafeEqual(Buffer.from(mac), Buffer.from(row.mac));
+    const same = rowMacMatches(key, previousMac, row);
     if (row.seq !== expectedSeq || !same) return { ok: false, checked, brokenAt: row.seq };
     previousMac = row.mac;
     expectedSeq += 1;

@@ -1,7 +1,8 @@
 // Opens the SQLite database file: WAL, synchronous=FULL for security state, foreign keys, migrations.
 
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from './migrations.js';
+import { DeployrError } from '../../domain/errors.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 /** An open better-sqlite3 database. */
 export type SqliteDatabase = Database.Database;
@@ -22,6 +23,11 @@ export function openDatabase(file: string): SqliteDatabase {
 function migrate(db: SqliteDatabase): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const newest = Math.max(0, ...applied);
+  if (newest > SCHEMA_VERSION) {
+    db.close();
+    throw new DeployrError('INTEGRITY', `The database's schema is version ${newest}, newer than this deployr knows (${SCHEMA_VERSION}): run the newer deployr, or restore a backup made before the upgrade.`);
+  }
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     // PRAGMA foreign_keys has no effect inside a transaction: switched around it.

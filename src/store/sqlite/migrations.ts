@@ -195,7 +195,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX scoped_passcodes_public_id ON scoped_passcodes (public_id) WHERE revoked_at IS NULL AND public_id IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'store facts (the key check that nodes sharing a database hold the same keys)',
+    sql: `
+      CREATE TABLE store_facts (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
 ];
+
+/** The newest schema version this build knows; a database at a higher one is refused. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** One schema migration: SQL, then (optionally) code, in one transaction. */
 export interface Migration {

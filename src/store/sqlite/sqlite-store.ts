@@ -377,6 +377,11 @@ class SqliteStore implements Store {
     return String(this.db.pragma('integrity_check', { simple: true }));
   }
 
+  async recordKeyCheck(value: string): Promise<boolean> {
+    this.db.prepare("INSERT INTO store_facts (name, value) VALUES ('key-check', ?) ON CONFLICT (name) DO NOTHING").run(value);
+    return this.db.prepare("SELECT value FROM store_facts WHERE name = 'key-check'").pluck().get() === value;
+  }
+
   async close(): Promise<void> {
     this.writes.flush();
     this.db.close();
