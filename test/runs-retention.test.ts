@@ -24,7 +24,7 @@ describe('runs prune', () => {
 
   test('deletes runs with no change for longer than --older-than (steps and logs too), keeps the rest, and audits it', async () => {
     const runs = { oldFinished: run(200, 'succeeded'), oldStalled: run(120, 'running'), recent: run(10, 'failed'), recentRunning: run(0, 'running') };
-    const { store } = openHomeStore(home);
+    const { store } = await openHomeStore(home);
     try {
       for (const r of Object.values(runs)) {
         await store.createRun(r);
@@ -48,7 +48,7 @@ describe('runs prune', () => {
 
     const listed = await runDeployr(['runs', 'list', '--json'], { home });
     assert.deepEqual((JSON.parse(listed.stdout) as { id: string }[]).map((r) => r.id).sort(), [runs.recent.id, runs.recentRunning.id].sort());
-    const again = openHomeStore(home).store;
+    const again = (await openHomeStore(home)).store;
     try {
       for (const gone of [runs.oldFinished, runs.oldStalled]) {
         assert.equal(await again.getRun(gone.id), null);

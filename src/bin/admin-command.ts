@@ -11,7 +11,7 @@ import { openHomeStore } from './open-store.js';
 
 /** Runs `body` with the administrators of the home and a prompter, closing both afterwards. */
 async function withAdmins(home: string | undefined, body: (admins: Administrators, prompter: ReturnType<typeof createPrompter>) => Promise<number>): Promise<number> {
-  const { store } = openHomeStore(resolveHome(home));
+  const { store } = await openHomeStore(resolveHome(home));
   const prompter = createPrompter();
   try { return await body(new Administrators(store, createArgon2Hasher()), prompter); } finally { prompter.close(); await store.close(); }
 }

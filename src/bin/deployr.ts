@@ -91,7 +91,7 @@ program.command('serve')
       // Whatever the service (and a server-side script it runs) creates is owner-only, besides the explicit modes.
       process.umask(0o077);
       if (config.workers > 1 || cluster.isWorker) return serveWithWorkers(config, VERSION, say);
-      const opened = openHomeStore(config.home, { warn: say, deep: true });
+      const opened = await openHomeStore(config.home, { warn: say, deep: true });
       const { store, paths, digestKey } = opened;
       const signingKeys = await openKeysOrClose(opened);
       const logger = createServiceLogger(config.logLevel, config.logFormat);
@@ -126,10 +126,10 @@ function localPortFor(home: string, flag: string | undefined): number {
   return readServicePorts(home)?.localPort ?? DEFAULT_LOCAL_PORT;
 }
 
-function configureDeps(homeFlag: string | undefined, localPort: string | undefined): ConfigureDeps & { close(): Promise<void> } {
+async function configureDeps(homeFlag: string | undefined, localPort: string | undefined): Promise<ConfigureDeps & { close(): Promise<void> }> {
   const home = resolveHome(homeFlag);
   const port = localPortFor(home, localPort);
-  const { store } = openHomeStore(home);
+  const { store } = await openHomeStore(home);
   const prompter = createPrompter();
   return {
     admin: new SecurityAdmin(store, createArgon2Hasher()),
@@ -169,7 +169,7 @@ const configure = program.command('configure')
   .addOption(localPortOption())
   .action(async (flags: { home?: string; localPort?: string }) => {
     await exit(async () => {
-      const deps = configureDeps(flags.home, flags.localPort);
+      const deps = await configureDeps(flags.home, flags.localPort);
       try { return await configureInteractive(deps); } finally { await deps.close(); }
     });
   });
@@ -198,7 +198,7 @@ configure.command('security')
     await exit(async () => {
       if (flags.certCa) checkClientCertificateTrust(flags.certCa, flags.certCrl);
       const parentHome = (cmd.parent?.opts() as { home?: string }).home;
-      const deps = configureDeps(flags.home ?? parentHome, (cmd.parent?.opts() as { localPort?: string }).localPort);
+      const deps = await configureDeps(flags.home ?? parentHome, (cmd.parent?.opts() as { localPort?: string }).localPort);
       try { return await configureSecurity(flags, deps); } finally { await deps.close(); }
     });
   });
@@ -210,7 +210,7 @@ configure.command('show')
   .action(async (flags: { home?: string; localPort?: string }, cmd: Command) => {
     await exit(async () => {
       const parent = cmd.parent?.opts() as { home?: string; localPort?: string };
-      const deps = configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
+      const deps = await configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
       try { return await configureShow(deps); } finally { await deps.close(); }
     });
   });
@@ -222,14 +222,14 @@ configure.command('check')
   .action(async (flags: { home?: string; localPort?: string }, cmd: Command) => {
     await exit(async () => {
       const parent = cmd.parent?.opts() as { home?: string; localPort?: string };
-      const deps = configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
+      const deps = await configureDeps(flags.home ?? parent.home, flags.localPort ?? parent.localPort);
       try { return await configureCheck(deps); } finally { await deps.close(); }
     });
   });
 
 /** Runs `body` on the store of an existing home (never makes one: see openHomeStore). */
-function withStore<T>(home: string | undefined, body: (s: ReturnType<typeof openHomeStore>) => Promise<T>): Promise<T> {
-  const opened = openHomeStore(resolveHome(home), { mustExist: true });
+async function withStore<T>(home: string | undefined, body: (s: OpenedStore) => Promise<T>): Promise<T> {
+  const opened = await openHomeStore(resolveHome(home), { mustExist: true });
   return body(opened).finally(() => opened.store.close());
 }
 
@@ -388,5 +388,26 @@ media.command('dnsmasq').requiredOption('--subnet <address>', 'the LAN\'s networ
   .action(async (flags: { subnet: string; bootUrl: string; tftpRoot?: string; interface?: string; secureBoot?: boolean; home?: string }) => exit(async () => mediaDnsmasq(flags, processIo, homePaths(resolveHome(flags.home)).media)));
 
 registerClientCommand(program);
+
+/**
+ * Every command that opens a home's store also takes `--database` and `--content-dir`; they set
+ * `DEPLOYR_DATABASE_URL` and `DEPLOYR_CONTENT_DIR` for this process (and the workers `serve` forks),
+ * which is where openHomeStore and homePaths read them. A subcommand's flag wins over its parent's.
+ */
+function addStoreOptions(parent: Command): void {
+  for (const cmd of parent.commands) {
+    if (cmd.options.some((o) => o.long === '--home')) {
+      cmd.addOption(new Option('--database <url>', 'the store: sqlite:PATH, or postgres://USER@HOST:PORT/DB[?schema=NAME] shared by several nodes (default: $DEPLOYR_DATABASE_URL, else the home\'s deployr.db)'));
+      cmd.addOption(new Option('--content-dir <dir>', 'the content library, e.g. a share every node mounts (default: $DEPLOYR_CONTENT_DIR, else the home\'s content folder)'));
+    }
+    addStoreOptions(cmd);
+  }
+}
+addStoreOptions(program);
+program.hook('preAction', (_hooked, action) => {
+  const flags = { ...action.parent?.opts(), ...action.opts() } as { database?: string; contentDir?: string };
+  if (flags.database !== undefined) process.env.DEPLOYR_DATABASE_URL = flags.database;
+  if (flags.contentDir !== undefined) process.env.DEPLOYR_CONTENT_DIR = flags.contentDir;
+});
 
 await program.parseAsync(process.argv);

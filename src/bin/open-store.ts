@@ -1,13 +1,15 @@
-// Opens the embedded default store under a home: the SQLite file, the audit key and the signing-key KEK kept beside it, all owner-only.
+// Opens a home's store (its SQLite file, or the PostgreSQL database named by --database) with the audit key and signing-key KEK kept in the home, all owner-only.
 
 import { createHmac, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { kekFromBytes, type Kek } from '../auth/key-sealing.js';
 import { prepareSigningKeys, signingKeySource, type RotatableKekSource, type SigningKeySource } from '../auth/signing-keys.js';
-import { homePaths, type HomePaths } from '../config/service-config.js';
+import { homePaths, parseDatabaseLocation, type DatabaseLocation, type HomePaths } from '../config/service-config.js';
 import { DeployrError } from '../domain/errors.js';
 import type { Store } from '../engine/ports.js';
+import { keyCheckValue } from '../store/audit-chain.js';
+import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { OWNER_ONLY, tightenHome, tightenedWarning } from './home-permissions.js';
 
@@ -15,6 +17,8 @@ import { OWNER_ONLY, tightenHome, tightenedWarning } from './home-permissions.js
 export interface OpenedStore {
   store: Store;
   paths: HomePaths;
+  /** Where the store is: the SQLite file or the PostgreSQL database. */
+  database: DatabaseLocation;
   /** Keys the throttle's short digests of wrong values. */
   digestKey: Buffer;
 }
@@ -40,22 +44,44 @@ function keyFile(file: string, create: boolean): Buffer | null {
  * does not exist yet; every other command passes `mustExist`, so a mistyped `--home` is an error
  * naming it rather than a new, empty server (an `audit verify` that finds nothing to check would say
  * "intact"). The home is made 0700 and whatever under it is open to other users is tightened (a
- * `WARNING:` line goes to `warn`); the database file is made 0600 before SQLite opens it, so its
+ * `WARNING:` line goes to `warn`); a SQLite file is made 0600 before SQLite opens it, so its
  * `-wal` and `-shm` (which SQLite creates with the database file's mode) are 0600 too. `deep` also
- * walks the content library (`serve` does).
+ * walks the content library (`serve` does). The store is `DEPLOYR_DATABASE_URL` (`--database`) when
+ * set. A store written by nodes holding a different audit key is refused: every node of one database
+ * must carry the same `audit.key` (and `keys/signing-kek`), or the chain they write would not verify.
  */
-export function openHomeStore(home: string, options: { warn?: (line: string) => void; deep?: boolean; mustExist?: boolean } = {}): OpenedStore {
+export async function openHomeStore(home: string, options: { warn?: (line: string) => void; deep?: boolean; mustExist?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<OpenedStore> {
   if (options.mustExist && !existsSync(home)) {
     throw new DeployrError('INVALID_INPUT', `There is no deployr home at ${home}: check --home or DEPLOYR_HOME (only deployr serve and deployr configure make a new one).`);
   }
-  const paths = homePaths(home);
+  const env = options.env ?? process.env;
+  const paths = homePaths(home, env);
+  const database = parseDatabaseLocationOrRefuse(env.DEPLOYR_DATABASE_URL, paths.database);
   mkdirSync(home, { recursive: true, mode: OWNER_ONLY.dir });
   const warning = tightenedWarning(home, tightenHome(home, options.deep ?? false));
   if (warning) (options.warn ?? ((line: string) => process.stderr.write(line + '\n')))(warning);
-  if (!existsSync(paths.database)) closeSync(openSync(paths.database, 'a', OWNER_ONLY.file));
   const key = keyFile(paths.auditKey, true) as Buffer;
-  const store = openSqliteStore(paths.database, createHmac('sha256', key).update('audit-chain').digest());
-  return { store, paths, digestKey: createHmac('sha256', key).update('throttle-digest').digest() };
+  const auditKey = createHmac('sha256', key).update('audit-chain').digest();
+  let store: Store;
+  if (database.kind === 'sqlite') {
+    mkdirSync(dirname(database.file), { recursive: true, mode: OWNER_ONLY.dir });
+    if (!existsSync(database.file)) closeSync(openSync(database.file, 'a', OWNER_ONLY.file));
+    store = openSqliteStore(database.file, auditKey);
+  } else {
+    store = await openPostgresStore(database.url, auditKey);
+  }
+  let same: boolean;
+  try { same = await store.recordKeyCheck(keyCheckValue(auditKey)); } catch (err) { await store.close(); throw err; }
+  if (!same) {
+    await store.close();
+    throw new DeployrError('INTEGRITY', `${paths.auditKey} is not the audit key this database was written with: every node sharing a database needs the same audit.key and keys/signing-kek (copy them from the first node; docs/scale-out.md). Nothing was changed.`);
+  }
+  return { store, paths, database, digestKey: createHmac('sha256', key).update('throttle-digest').digest() };
+}
+
+/** `parseDatabaseLocation` with its refusal as a DeployrError (a one-line INVALID_INPUT). */
+function parseDatabaseLocationOrRefuse(value: string | undefined, homeDatabase: string): DatabaseLocation {
+  try { return parseDatabaseLocation(value, homeDatabase); } catch (err) { throw new DeployrError('INVALID_INPUT', (err as Error).message + '.'); }
 }
 
 /** Fsyncs a folder so a rename inside it survives a crash (best effort). */

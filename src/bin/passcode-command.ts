@@ -11,7 +11,7 @@ import { openHomeStore } from './open-store.js';
 
 /** Runs `body` with the scoped passcodes of the home and a prompter, closing both afterwards. */
 async function withPasscodes(home: string | undefined, body: (passcodes: ScopedPasscodes, prompter: ReturnType<typeof createPrompter>) => Promise<number>): Promise<number> {
-  const { store } = openHomeStore(resolveHome(home));
+  const { store } = await openHomeStore(resolveHome(home));
   const prompter = createPrompter();
   try { return await body(new ScopedPasscodes(store, createArgon2Hasher()), prompter); } finally { prompter.close(); await store.close(); }
 }

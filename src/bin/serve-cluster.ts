@@ -93,7 +93,7 @@ async function runWorker(config: ServiceConfig, version: string): Promise<number
   process.once('disconnect', () => { gate.refuseAll(); requestStop(); });
 
   try {
-    const opened = openHomeStore(config.home, { warn: (line) => send({ type: 'say', line }) });
+    const opened = await openHomeStore(config.home, { warn: (line) => send({ type: 'say', line }) });
     const { store, paths, digestKey } = opened;
     const { source: signingKeys } = await openSigningKeys(opened);
     const logger = createServiceLogger(config.logLevel, config.logFormat).child({ worker: cluster.worker?.id, pid: process.pid });
@@ -131,7 +131,7 @@ interface Slot {
 async function runPrimary(config: ServiceConfig, version: string, say: (line: string) => void): Promise<number> {
   const logger = createServiceLogger(config.logLevel, config.logFormat).child({ role: 'primary', pid: process.pid });
   // Once, here, so that workers do not race: the home folder (tightened) and its key files, the schema migrations, the sealed signing keys, the self-signed certificate.
-  const opened = openHomeStore(config.home, { warn: say, deep: true });
+  const opened = await openHomeStore(config.home, { warn: say, deep: true });
   let methods: ReturnType<typeof configuredMethods>;
   try {
     await openSigningKeys(opened);

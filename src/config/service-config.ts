@@ -76,8 +76,9 @@ export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv = p
   return resolve(flag ?? env.DEPLOYR_HOME ?? join(homedir(), '.deployr'));
 }
 
-/** The files and folders under a home. */
-export function homePaths(home: string): HomePaths {
+/** The files and folders under a home; the content library moves to `DEPLOYR_CONTENT_DIR` when it is set (`--content-dir`). */
+export function homePaths(home: string, env: NodeJS.ProcessEnv = process.env): HomePaths {
+  const contentDir = env.DEPLOYR_CONTENT_DIR?.trim();
   return {
     database: join(home, 'deployr.db'),
     auditKey: join(home, 'audit.key'),
@@ -85,10 +86,43 @@ export function homePaths(home: string): HomePaths {
     tlsDir: join(home, 'tls'),
     tlsCert: join(home, 'tls', 'server.crt'),
     tlsKey: join(home, 'tls', 'server.key'),
-    content: join(home, 'content'),
+    content: contentDir ? resolve(contentDir) : join(home, 'content'),
     logs: join(home, 'logs'),
     media: join(home, 'media'),
   };
+}
+
+/** Where the state lives: the home's SQLite file (the default), another SQLite file, or a PostgreSQL database shared by several nodes. */
+export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/**
+ * Parses `--database` / `DEPLOYR_DATABASE_URL`: `sqlite:PATH` (relative to the working folder),
+ * `postgres://…` or `postgresql://…`; unset means the home's `deployr.db`.
+ */
+export function parseDatabaseLocation(value: string | undefined, homeDatabase: string): DatabaseLocation {
+  const v = value?.trim();
+  if (!v) return { kind: 'sqlite', file: homeDatabase };
+  if (/^sqlite:/i.test(v)) {
+    const path = v.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) throw new Error('--database sqlite: needs a file, as in sqlite:/srv/deployr/deployr.db');
+    return { kind: 'sqlite', file: resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//i.test(v)) {
+    try { new URL(v); } catch { throw new Error(`--database is not a valid postgres:// URL (the value given: ${describeForMessage(v)})`); }
+    return { kind: 'postgres', url: v };
+  }
+  throw new Error(`--database must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (the value given: ${describeForMessage(v)})`);
+}
+
+/** A PostgreSQL URL fit for messages and logs: the password, if any, replaced. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the PostgreSQL URL given';
+  }
 }
 
 function parsePort(value: string | undefined, fallback: number, name: string): number {
