@@ -1,0 +1,53 @@
+// Several real `deployr serve` nodes on loopback sharing one database and one content folder, as docs/scale-out.md sets them up.
+
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startService, type ServiceProcess } from './deployr-process.js';
+
+/** A running cluster: node homes are copies of the first one's keys and certificate. */
+export interface Cluster {
+  /** The running nodes (a killed node's slot keeps its last process until `restart`). */
+  nodes: ServiceProcess[];
+  /** Each node's home folder. */
+  homes: string[];
+  /** What every node (and every admin command) is given: DEPLOYR_DATABASE_URL and DEPLOYR_CONTENT_DIR. */
+  env: Record<string, string>;
+  /** Starts node `i` again on its home (after a kill). */
+  restart(i: number): Promise<ServiceProcess>;
+  /** Stops every node and removes the homes and content folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `size` nodes on `databaseUrl` with one shared content folder. The first node makes the
+ * keys (audit.key, keys/signing-kek) and TLS certificate; the others get copies, as an
+ * administrator copies them (docs/scale-out.md), so one fingerprint and one audit chain serve all.
+ */
+export async function startCluster(options: { size: number; databaseUrl: string; env?: Record<string, string> }): Promise<Cluster> {
+  const root = mkdtempSync(join(tmpdir(), 'deployr-cluster-'));
+  const contentDir = join(root, 'content');
+  mkdirSync(contentDir, { mode: 0o700 });
+  const env = { DEPLOYR_DATABASE_URL: options.databaseUrl, DEPLOYR_CONTENT_DIR: contentDir, ...options.env };
+  const homes = Array.from({ length: options.size }, (_, i) => join(root, `node${i + 1}`));
+  const nodes: ServiceProcess[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    nodes.push(await startService({ home: homes[0]!, env }));
+    for (const home of homes.slice(1)) {
+      mkdirSync(home, { mode: 0o700 });
+      for (const part of ['audit.key', 'keys', 'tls']) cpSync(join(homes[0]!, part), join(home, part), { recursive: true });
+    }
+    nodes.push(...await Promise.all(homes.slice(1).map((home) => startService({ home, env }))));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    nodes, homes, env, close,
+    restart: async (i) => (nodes[i] = await startService({ home: homes[i]!, env })),
+  };
+}
