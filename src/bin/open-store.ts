@@ -61,7 +61,7 @@ export async function openHomeStore(home: string, options: { warn?: (line: strin
   const warning = tightenedWarning(home, tightenHome(home, options.deep ?? false));
   if (warning) (options.warn ?? ((line: string) => process.stderr.write(line + '\n')))(warning);
   const key = keyFile(paths.auditKey, true) as Buffer;
-  const auditKey = createHmac('sha256', key).update('audit-chain').digest();
+  const auditKey = chainKey(key);
   let store: Store;
   if (database.kind === 'sqlite') {
     mkdirSync(dirname(database.file), { recursive: true, mode: OWNER_ONLY.dir });
@@ -77,6 +77,18 @@ export async function openHomeStore(home: string, options: { warn?: (line: strin
     throw new DeployrError('INTEGRITY', `${paths.auditKey} is not the audit key this database was written with: every node sharing a database needs the same audit.key and keys/signing-kek (copy them from the first node; docs/scale-out.md). Nothing was changed.`);
   }
   return { store, paths, database, digestKey: createHmac('sha256', key).update('throttle-digest').digest() };
+}
+
+/** The key of the audit chain's HMAC, derived from the home's audit.key. */
+function chainKey(key: Buffer): Buffer {
+  return createHmac('sha256', key).update('audit-chain').digest();
+}
+
+/** The audit chain's key of an existing home (`db copy` verifies the chain it copied with it); INVALID_INPUT when the home has no audit.key. */
+export function homeAuditChainKey(home: string): Buffer {
+  const key = keyFile(homePaths(home).auditKey, false);
+  if (!key) throw new DeployrError('INVALID_INPUT', `There is no audit.key in ${home}: give the home of the install being copied (--home or DEPLOYR_HOME).`);
+  return chainKey(key);
 }
 
 /** `parseDatabaseLocation` with its refusal as a DeployrError (a one-line INVALID_INPUT). */

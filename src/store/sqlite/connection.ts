@@ -1,6 +1,7 @@
 // Opens the SQLite database file: WAL, synchronous=FULL for security state, foreign keys, migrations.
 
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { DeployrError } from '../../domain/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
@@ -18,6 +19,22 @@ export function openDatabase(file: string): SqliteDatabase {
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/**
+ * Brings the SQLite file's schema up to date (what opening it does) and says from which version to
+ * which (`deployr db migrate`). A file that does not exist is refused rather than made.
+ */
+export function migrateSqliteFile(file: string): { from: number; to: number } {
+  if (!existsSync(file)) throw new DeployrError('INVALID_INPUT', `There is no database at ${file}.`);
+  const before = new Database(file, { readonly: true, fileMustExist: true });
+  let from: number;
+  try {
+    const hasTable = before.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+    from = hasTable ? ((before.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get() as number | null) ?? 0) : 0;
+  } finally { before.close(); }
+  openDatabase(file).close();
+  return { from, to: Math.max(from, SCHEMA_VERSION) };
 }
 
 function migrate(db: SqliteDatabase): void {
