@@ -1,14 +1,13 @@
 // Benchmark: a boot storm of passcode logins under a wrong-passcode flood, and token-protected reads against a bare route.
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
-import { fileURLToPath } from 'node:url';
 import { EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome } from '../test/helpers/deployr-process.js';
 import type { AttackReport } from './helpers/attacker.js';
+import { cpuMs, median, percentile, startHelper } from './helpers/bench-kit.js';
 import type { StormReport } from './helpers/storm-clients.js';
 
 const PASSCODE = 'Storm-Lantern-Harbour-42';
@@ -26,31 +25,6 @@ const CLIENT_PROCESSES = Math.max(1, Number(process.env.BENCH_CLIENT_PROCESSES ?
 /** The part of autocannon's API used here. */
 type Autocannon = (opts: { url: string; connections: number; duration: number; headers?: Record<string, string> }) => Promise<{ requests: { average: number; total: number }; non2xx: number; errors: number; latency: { p50: number; p99: number } }>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-const helper = (name: string): string => fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const own = (Number(fields[11]) + Number(fields[12])) * 10;
-  // With --workers the requests are served by the service's child processes: count theirs too.
-  let children: number[] = [];
-  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { /* no such file: no children counted */ }
-  return own + children.reduce((n, child) => { try { return n + cpuMs(child); } catch { return n; } }, 0);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-/** Starts a helper process and waits for its first message. */
-function startHelper<T>(file: string, args: string[]): Promise<{ child: ChildProcess; first: T }> {
-  const child = fork(helper(file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve({ child, first: m as T }));
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-  });
-}
 
 function fetchJson(url: string, token: string, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -121,7 +95,6 @@ export async function run(): Promise<void> {
     const cannon = (url: string, headers?: Record<string, string>) => autocannon({ url, connections: 10, duration: 2, ...(headers ? { headers } : {}) });
     const protectedUrl = `${svc.url}/v1/task-sequences`;
     const authorization = { authorization: `Bearer ${token}` };
-    const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return ((s[Math.floor((s.length - 1) / 2)] as number) + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2; };
     // The machine is shared, so the two alternate in short rounds and the median of the round ratios
     // counts; the server CPU spent per request (from /proc) is the steadier second view.
     const measure = async (url: string, pid: number, headers?: Record<string, string>): Promise<{ rps: number; cpuUsPerRequest: number; non2xx: number }> => {
