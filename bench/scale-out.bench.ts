@@ -26,8 +26,14 @@ const CLIENT_PROCESSES = Math.max(1, Number(process.env.BENCH_CLIENT_PROCESSES ?
 const MAX_CONNECTING = Number(process.env.BENCH_MAX_CONNECTING ?? 0);
 /** Wrong guesses a second, spread over the nodes (BENCH_ATTACK_RATE, default 1,000). */
 const ATTACK_RATE = Number(process.env.BENCH_ATTACK_RATE ?? 1000);
-/** The attacker's guesses outstanding at most (beyond that a due guess is skipped and counted). */
-const ATTACK_OUTSTANDING = 256;
+/**
+ * The attacker's guesses outstanding at most (beyond that a due guess is skipped and counted): the
+ * service holds a throttled source's answer up to 1 s (a tarpit), so 1,000 a second needs about 1,000
+ * kept-alive connections. BENCH_ATTACK_OUTSTANDING, default 1.3 × the rate.
+ */
+const ATTACK_OUTSTANDING = Number(process.env.BENCH_ATTACK_OUTSTANDING ?? Math.ceil(1.3 * ATTACK_RATE));
+/** How long the attack runs before the storm starts, so that its connections are open and it is throttled (BENCH_ATTACK_LEAD_MS). */
+const ATTACK_LEAD_MS = Number(process.env.BENCH_ATTACK_LEAD_MS ?? 4000);
 /** The attacker's source addresses (four, so that with three nodes every address reaches every node). */
 const ATTACK_ADDRESSES = '127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5';
 /** Storms per configuration (BENCH_STORMS, default 1). */
@@ -138,29 +144,42 @@ interface StormResult {
   clientsCpuMs: number;
   attackerCpuMs: number;
   machineBusyPct: number;
-  attack: AttackReport & { ratePerSecond: number };
+  /** The whole attack (lead-in, storm, drain). */
+  attack: AttackReport;
+  /** Guesses sent while the storm ran, and their rate. */
+  attackDuringStorm: { sent: number; ratePerSecond: number; statuses: Record<string, number> };
 }
 
 /** The boot storm: CLIENTS machines log in at once, spread evenly over the nodes, while the attacker guesses at ATTACK_RATE a second. */
 async function storm(nodes: Nodes, firstOctet: number): Promise<StormResult> {
   const urls = nodes.cluster.nodes.map((n) => n.url).join(',');
   const caFile = nodes.cluster.nodes[0]?.caFile as string;
-  const attacker = await startHelper<string>('attacker.js', [urls, String(ATTACK_OUTSTANDING), ATTACK_ADDRESSES, String(ATTACK_RATE)]);
-  await new Promise((r) => setTimeout(r, 1000)); // let the attack get going (and get throttled)
+  // BENCH_ATTACK_RATE=0: no attacker (the storm alone).
+  const attacker = ATTACK_RATE > 0 ? await startHelper<string>('attacker.js', [urls, String(ATTACK_OUTSTANDING), ATTACK_ADDRESSES, String(ATTACK_RATE)]) : null;
+  if (attacker) await new Promise((r) => setTimeout(r, ATTACK_LEAD_MS)); // let the attack get going (and get throttled)
   const shares = await Promise.all(Array.from({ length: CLIENT_PROCESSES }, (_, k) => startHelper<string>('storm-clients.js', [
     urls, caFile, PASSCODE, String(firstOctet), String(Math.floor((k * CLIENTS) / CLIENT_PROCESSES)), String(Math.floor(((k + 1) * CLIENTS) / CLIENT_PROCESSES)), String(MAX_CONNECTING),
   ])));
   const reports = shares.map((share) => nextMessage<StormReport>(share.child));
   const pids = nodes.cluster.nodes.map((n) => n.child.pid as number);
   const nodesCpu = (): number => pids.reduce((n, pid) => n + cpuMs(pid), 0);
-  const [nodesBefore, pgBefore, attackerBefore, ticksBefore] = [nodesCpu(), cpuMsByName('postgres'), cpuMs(attacker.child.pid as number), machineTicks()];
+  const attackerCpu = (): number => (attacker ? cpuMs(attacker.child.pid as number) : 0);
+  const [nodesBefore, pgBefore, attackerBefore, ticksBefore] = [nodesCpu(), cpuMsByName('postgres'), attackerCpu(), machineTicks()];
+  const mark = async (): Promise<AttackReport> => {
+    if (!attacker) return { sent: 0, statuses: {}, succeeded: 0 };
+    const answer = nextMessage<{ mark: AttackReport }>(attacker.child);
+    attacker.child.send('mark');
+    return (await answer).mark;
+  };
+  const atGo = await mark();
   const started = performance.now();
   for (const share of shares) share.child.send('go');
   const done = await Promise.all(reports);
   const allInMs = performance.now() - started;
-  const [nodesAfter, pgAfter, attackerAfter, ticksAfter] = [nodesCpu(), cpuMsByName('postgres'), cpuMs(attacker.child.pid as number), machineTicks()];
-  attacker.child.send('stop');
-  const attack = await nextMessage<AttackReport>(attacker.child);
+  const [nodesAfter, pgAfter, attackerAfter, ticksAfter] = [nodesCpu(), cpuMsByName('postgres'), attackerCpu(), machineTicks()];
+  const atDone = await mark();
+  attacker?.child.send('stop');
+  const attack: AttackReport = attacker ? await nextMessage<AttackReport>(attacker.child) : { sent: 0, statuses: {}, succeeded: 0 };
   const results = done.flatMap((r) => r.logins);
   const ok = results.filter((r) => r.status === 200);
   const latencies = ok.map((r) => r.ms).sort((a, b) => a - b);
@@ -177,7 +196,11 @@ async function storm(nodes: Nodes, firstOctet: number): Promise<StormResult> {
     nodesCpuMs, nodesCpuMsPerLogin: Number((nodesCpuMs / Math.max(1, ok.length)).toFixed(2)), postgresCpuMs: pgAfter - pgBefore,
     clientsCpuMs: done.reduce((n, r) => n + r.cpuMs, 0), attackerCpuMs: attackerAfter - attackerBefore,
     machineBusyPct: Math.round((100 * (ticksAfter.busy - ticksBefore.busy)) / Math.max(1, ticksAfter.total - ticksBefore.total)),
-    attack: { ...attack, ratePerSecond: Math.round(attack.sent / Math.max(0.001, attack.seconds ?? 0)) },
+    attack,
+    attackDuringStorm: {
+      sent: atDone.sent - atGo.sent, ratePerSecond: Math.round((atDone.sent - atGo.sent) / (allInMs / 1000)),
+      statuses: Object.fromEntries(Object.entries(atDone.statuses).map(([k, v]) => [k, v - (atGo.statuses[k] ?? 0)])),
+    },
   };
 }
 

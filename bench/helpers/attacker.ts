@@ -12,12 +12,15 @@ export interface AttackReport {
   succeeded: number;
   /** Seconds from the first guess to the stop (0 when unknown). */
   seconds?: number;
+  /** TLS connections opened (kept alive, so far fewer than guesses unless the service closes them). */
+  connections?: number;
   /** Guesses the rate asked for but not sent because CONCURRENCY answers were still outstanding (rate mode only). */
   skipped?: number;
 }
 
 /**
- * Arguments: URL[,URL…] [CONCURRENCY] [ADDRESS,…] [RATE]. Without RATE (or 0), CONCURRENCY workers
+ * Arguments: URL[,URL…] [CONCURRENCY] [ADDRESS,…] [RATE]. (The service holds a throttled answer up to
+ * 1 s, so RATE a second needs about RATE outstanding guesses: CONCURRENCY must allow that.) Without RATE (or 0), CONCURRENCY workers
  * each send the next guess the moment an answer arrives. With RATE, guesses leave at RATE a second in
  * all, spread round-robin over the URLs (nodes) and the addresses, with at most CONCURRENCY outstanding.
  */
@@ -27,7 +30,8 @@ const urls = urlsText.split(',');
 const concurrency = Number(concurrencyText ?? 16);
 const addresses = (addressesText ?? '127.0.0.2').split(',');
 const rate = Number(rateText ?? 0);
-const report: AttackReport = { sent: 0, statuses: {}, succeeded: 0 };
+const report: AttackReport = { sent: 0, statuses: {}, succeeded: 0, connections: 0 };
+const seen = new WeakSet<object>();
 let running = true;
 
 /** One keep-alive connection per worker and address, so the attacker pays no handshake per guess. */
@@ -44,6 +48,7 @@ function guess(agent: Agent, url: string): Promise<void> {
         resolve();
       });
     });
+    req.on('socket', (socket) => { if (!seen.has(socket)) { seen.add(socket); report.connections = (report.connections ?? 0) + 1; } });
     req.on('error', () => { report.statuses.error = (report.statuses.error ?? 0) + 1; resolve(); });
     report.sent += 1;
     req.end(body);
@@ -78,8 +83,10 @@ async function paced(): Promise<void> {
   await Promise.all(pending);
 }
 
+// 'mark': answers at once with the counts so far (the benchmark marks the start and end of a storm); 'stop': stops and reports.
 process.on('message', (m) => {
   if (m === 'stop') running = false;
+  if (m === 'mark') process.send?.({ mark: { ...report, statuses: { ...report.statuses } } });
 });
 process.send?.('ready');
 const attackStarted = performance.now();
