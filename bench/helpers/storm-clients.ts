@@ -15,8 +15,10 @@ export interface StormLogin {
   node: number;
   /** Connections that failed before an answer (ECONNRESET and the like) and were retried; 0 normally. */
   connectionErrors: number;
-  /** The last connection error's code when the client gave up without an answer (status 0). */
+  /** The code of the last connection error (ECONNRESET, …), when there was one; with status 0 the client gave up on it. */
   lastError?: string;
+  /** Answers 429 (throttled or busy) waited out and retried. */
+  throttledRetries: number;
 }
 
 /** What the process reports when its clients are all done. */
@@ -59,6 +61,7 @@ function login(secureContext: SecureContext, url: string, node: number, address:
   const body = JSON.stringify({ passcode, context: 'boot', deviceId });
   let resumed = false;
   let connectionErrors = 0;
+  let throttledRetries = 0;
   let lastError: string | undefined;
   // https.request hands these to tls.connect, which takes `secureContext` (its type does not say so).
   const options: RequestOptions & { secureContext: SecureContext } = {
@@ -89,10 +92,11 @@ function login(secureContext: SecureContext, url: string, node: number, address:
         } catch (err) {
           connectionErrors += 1;
           lastError = (err as NodeJS.ErrnoException).code ?? 'error';
-          if (connectionErrors > CONNECTION_RETRIES) return { ms: performance.now() - started, status: 0, tries, resumed, node, connectionErrors, lastError };
+          if (connectionErrors > CONNECTION_RETRIES) return { ms: performance.now() - started, status: 0, tries, resumed, node, connectionErrors, throttledRetries, lastError };
           continue;
         }
-        if (r.status !== 429 || tries >= 5) return { ms: performance.now() - started, status: r.status, tries, resumed, node, connectionErrors };
+        if (r.status !== 429 || throttledRetries >= 4) return { ms: performance.now() - started, status: r.status, tries, resumed, node, connectionErrors, throttledRetries, ...(lastError ? { lastError } : {}) };
+        throttledRetries += 1;
         await new Promise((res) => setTimeout(res, r.retryAfter * 1000));
       }
     } finally {
