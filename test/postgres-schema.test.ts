@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { Store } from '../src/engine/ports.js';
 import { DEFAULT_SECURITY_SETTINGS } from '../src/domain/security-settings.js';
-import { MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/migrations.js';
+import { migratePostgres, MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -120,4 +120,15 @@ test('postgres: with its LISTEN connection killed, a store still sees another no
   const until = performance.now() + 10_000;
   while ((await listeners()).length < 2 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal((await listeners()).length, 2);
+});
+
+test('postgres: migratePostgres brings a fresh schema from 0 to the newest version, then has nothing to do', async (t) => {
+  if (await skipWithoutPg(t)) return;
+  const fresh = await freshSchemaUrl();
+  t.after(() => fresh.drop());
+  const newest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+  assert.deepEqual(await migratePostgres(fresh.url), { from: 0, to: newest });
+  assert.deepEqual(await migratePostgres(fresh.url), { from: newest, to: newest });
+  await pgAdmin(`INSERT INTO ${fresh.schema}.schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')`);
+  await assert.rejects(migratePostgres(fresh.url), (err: unknown) => (err as { code?: string }).code === 'INTEGRITY');
 });

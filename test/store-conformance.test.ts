@@ -552,9 +552,30 @@ test('postgres, two nodes: a save on one is seen by the other\'s getSecurityRevi
   assert.equal(await h.store.getSecurityRevision(), 3);
 }));
 
+test('postgres, two nodes: a task sequence saved or deleted on one is listed accordingly by the other within a second', (t) => withHarness(t, postgresAdapter, async (h) => {
+  const other = await h.openAnother();
+  assert.deepEqual(await other.listTaskSequences(), []);
+  const waitFor = async (ids: string[]): Promise<void> => {
+    const deadline = performance.now() + 1000;
+    let seen = (await other.listTaskSequences()).map((x) => x.id);
+    while (JSON.stringify(seen) !== JSON.stringify(ids) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      seen = (await other.listTaskSequences()).map((x) => x.id);
+    }
+    assert.deepEqual(seen, ids);
+  };
+  await h.store.putTaskSequence(taskSequence('t1', 'One'), ev('task-sequence', 'imported'));
+  await waitFor(['t1']);
+  assert.ok(Object.isFrozen(await other.listTaskSequences()));
+  await h.store.deleteTaskSequence('t1', ev('task-sequence', 'deleted'));
+  await waitFor([]);
+}));
+
 test('postgres: an unreachable server is UNAVAILABLE naming host:port/db, never the password; a bad schema name is refused', async () => {
   await rejectsWith(openPostgresStore('postgres://deployr:Sup3rSecretPw@127.0.0.1:1/somedb?schema=abc', randomBytes(32)), 'UNAVAILABLE', /^Cannot reach the PostgreSQL database at 127\.0\.0\.1:1\/somedb: [^\n]*$/);
   await assert.rejects(openPostgresStore('postgres://deployr:Sup3rSecretPw@127.0.0.1:1/somedb', randomBytes(32)), (err: unknown) => !String((err as Error).message).includes('Sup3rSecretPw'));
-  await rejectsWith(openPostgresStore(`${PG_BASE_URL}?schema=bad-name`, randomBytes(32)), 'INVALID_INPUT', /plain lower-case identifier/);
+  const bad = new URL(PG_BASE_URL);
+  bad.searchParams.set('schema', 'bad-name');
+  await rejectsWith(openPostgresStore(bad.toString(), randomBytes(32)), 'INVALID_INPUT', /plain lower-case identifier/);
   await rejectsWith(openPostgresStore('mysql://x@127.0.0.1/db', randomBytes(32)), 'INVALID_INPUT');
 });

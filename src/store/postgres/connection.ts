@@ -79,7 +79,10 @@ export function isConnectionError(err: unknown): boolean {
 
 /** A one-line UNAVAILABLE naming host:port/db (the URL's password never appears: pg's messages do not carry it). */
 export function unavailable(target: PgTarget, err: unknown): DeployrError {
-  const reason = String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 200);
+  const e = err as { message?: unknown; code?: unknown } | null;
+  // A refused connection to a name with several addresses is an AggregateError with an empty message.
+  const text = (typeof e?.message === 'string' && e.message !== '' ? e.message : typeof e?.code === 'string' ? e.code : String(err)) || 'unknown error';
+  const reason = text.split('\n')[0]!.slice(0, 200);
   return new DeployrError('UNAVAILABLE', `Cannot reach the PostgreSQL database at ${target.where}: ${reason}`);
 }
 
