@@ -19,6 +19,7 @@ import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from '../src/domain/thro
 import type { Store } from '../src/engine/ports.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { rowMac } from '../src/store/audit-chain.js';
 import { freshSchemaUrl, pgAdmin, PG_BASE_URL, PG_REQUIRED, pgUnavailableReason } from './helpers/postgres.js';
 
 /** One adapter's store under test, and what a test does to it behind the store's back. */
@@ -570,6 +571,41 @@ test('postgres, two nodes: a task sequence saved or deleted on one is listed acc
   await h.store.deleteTaskSequence('t1', ev('task-sequence', 'deleted'));
   await waitFor([]);
 }));
+
+test('postgres: verify reads a long chain page by page and finds an edit far into it', async (t) => {
+  const reason = await pgUnavailableReason();
+  if (reason !== null) {
+    if (PG_REQUIRED) assert.fail(`${reason} (DEPLOYR_PG_TESTS=required)`);
+    t.skip(`${reason}; set DEPLOYR_TEST_PG_URL, or DEPLOYR_PG_TESTS=required to fail instead`);
+    return;
+  }
+  const fresh = await freshSchemaUrl();
+  const key = randomBytes(32);
+  const store = await openPostgresStore(fresh.url, key);
+  t.after(async () => { await store.close(); await fresh.drop(); });
+  // 4500 rows written straight in (with the MACs the store would write), in one statement.
+  const values: unknown[] = [];
+  const tuples: string[] = [];
+  let previous = '';
+  for (let seq = 1; seq <= 4500; seq += 1) {
+    const row = { seq, at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, seq)).toISOString(), kind: 'settings', method: 'm', result: 'r', reason: `n${seq}`, subject: 's', source: null, device: null, detail: '{}' };
+    const mac = rowMac(key, previous, row);
+    previous = mac;
+    const base = values.length;
+    values.push(row.seq, row.at, row.kind, row.method, row.result, row.reason, row.subject, row.source, row.device, row.detail, mac);
+    tuples.push(`(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+  }
+  await pgAdmin(`INSERT INTO ${fresh.schema}.audit (seq, at, kind, method, result, reason, subject, source, device, detail, mac) VALUES ${tuples.join(', ')}`, values);
+  assert.deepEqual(await store.verify(), { ok: true, checked: 4500, brokenAt: null });
+  const next = await store.append(ev('settings', 'after'));
+  assert.equal(next.seq, 4501);
+  assert.equal(await store.integrityCheck(), 'ok');
+  await pgAdmin(`ALTER TABLE ${fresh.schema}.audit DISABLE TRIGGER audit_no_update`);
+  await pgAdmin(`UPDATE ${fresh.schema}.audit SET reason = 'edited' WHERE seq = 3001`);
+  assert.deepEqual(await store.verify(), { ok: false, checked: 3000, brokenAt: 3001 });
+  await pgAdmin(`UPDATE ${fresh.schema}.audit SET reason = 'edited' WHERE seq = 4501`);
+  assert.match(await store.integrityCheck(), /does not verify at its newest entry \(seq 4501\)/);
+});
 
 test('postgres: an unreachable server is UNAVAILABLE naming host:port/db, never the password; a bad schema name is refused', async () => {
   await rejectsWith(openPostgresStore('postgres://deployr:Sup3rSecretPw@127.0.0.1:1/somedb?schema=abc', randomBytes(32)), 'UNAVAILABLE', /^Cannot reach the PostgreSQL database at 127\.0\.0\.1:1\/somedb: [^\n]*$/);
