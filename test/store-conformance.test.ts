@@ -572,6 +572,23 @@ test('postgres, two nodes: a task sequence saved or deleted on one is listed acc
   await waitFor([]);
 }));
 
+test('postgres, two nodes: log pieces and steps of one run reported on both at once all land, each in its own position', (t) => withHarness(t, postgresAdapter, async (h) => {
+  const other = await h.openAnother();
+  await h.store.createRun(run('r1'));
+  await Promise.all([h.store, other].flatMap((s, node) => Array.from({ length: 30 }, (_, i) => s.appendRunLog('r1', `[${node}-${i}]`))));
+  const log = await other.getRunLog('r1');
+  for (let node = 0; node < 2; node += 1) for (let i = 0; i < 30; i += 1) assert.ok(log.includes(`[${node}-${i}]`));
+  assert.equal(await h.store.runLogLength('r1'), log.length);
+  await Promise.all([h.store, other].flatMap((s, node) => Array.from({ length: 20 }, (_, i) => s.putRunStep('r1', step(`n${node}-s${i}`)))));
+  assert.equal(new Set((await h.store.listRunSteps('r1')).map((x) => x.key)).size, 40);
+  // Deleting old runs while a node still writes to them: either the piece lands first and goes with the run, or it fails for want of the run.
+  const writes = Promise.allSettled(Array.from({ length: 10 }, (_, i) => other.appendRunLog('r1', `late-${i}`)));
+  assert.equal(await h.store.deleteRunsBefore('2030-01-01T00:00:00.000Z'), 1);
+  await writes;
+  assert.equal(await h.store.getRun('r1'), null);
+  assert.equal(await other.getRunLog('r1'), '');
+}));
+
 test('postgres: verify reads a long chain page by page and finds an edit far into it', async (t) => {
   const reason = await pgUnavailableReason();
   if (reason !== null) {
