@@ -1,6 +1,7 @@
-// The PostgreSQL schema matches the SQLite one at every version (tables, columns in order, types, NOT NULL, indexes), so `db copy` can copy table by table; opening races and LISTEN losses.
+// The PostgreSQL schema matches the SQLite one at every version (tables, columns in order, types, NOT NULL, indexes), so `db copy` can copy table by table; opening races, LISTEN losses, close().
 
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { Store } from '../src/engine/ports.js';
 import { DEFAULT_SECURITY_SETTINGS } from '../src/domain/security-settings.js';
-import { MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/migrations.js';
+import { migratePostgres, MIGRATIONS as PG_MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -120,4 +121,36 @@ test('postgres: with its LISTEN connection killed, a store still sees another no
   const until = performance.now() + 10_000;
   while ((await listeners()).length < 2 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal((await listeners()).length, 2);
+});
+
+test('postgres: migratePostgres brings a fresh schema from 0 to the newest version, then has nothing to do', async (t) => {
+  if (await skipWithoutPg(t)) return;
+  const fresh = await freshSchemaUrl();
+  t.after(() => fresh.drop());
+  const newest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+  assert.deepEqual(await migratePostgres(fresh.url), { from: 0, to: newest });
+  assert.deepEqual(await migratePostgres(fresh.url), { from: newest, to: newest });
+  await pgAdmin(`INSERT INTO ${fresh.schema}.schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')`);
+  await assert.rejects(migratePostgres(fresh.url), (err: unknown) => (err as { code?: string }).code === 'INTEGRITY');
+});
+
+test('postgres: after close() nothing keeps the process alive (no pool, listener or timer left)', async (t) => {
+  if (await skipWithoutPg(t)) return;
+  const fresh = await freshSchemaUrl();
+  t.after(() => fresh.drop());
+  const entry = new URL('../src/store/postgres/postgres-store.js', import.meta.url).href;
+  const script = `const { openPostgresStore } = await import(${JSON.stringify(entry)});
+    const store = await openPostgresStore(process.argv[1], Buffer.alloc(32, 1));
+    await store.getSecurityRevision(); await store.listTaskSequences(); await store.append({ kind: 'settings', method: 'm', result: 'r', reason: 'x', subject: 's', source: null, device: null, detail: {} });
+    await store.close(); console.log('closed');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, fresh.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+  // A guard against a hang only (the test fails, it does not measure): a process left alive is killed.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  clearTimeout(guard);
+  assert.equal(code, 0, out);
+  assert.equal(out.trim(), 'closed');
 });

@@ -19,6 +19,7 @@ import { DEFAULT_THROTTLE_POLICY, type ThrottlePolicy } from '../src/domain/thro
 import type { Store } from '../src/engine/ports.js';
 import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { rowMac } from '../src/store/audit-chain.js';
 import { freshSchemaUrl, pgAdmin, PG_BASE_URL, PG_REQUIRED, pgUnavailableReason } from './helpers/postgres.js';
 
 /** One adapter's store under test, and what a test does to it behind the store's back. */
@@ -552,9 +553,82 @@ test('postgres, two nodes: a save on one is seen by the other\'s getSecurityRevi
   assert.equal(await h.store.getSecurityRevision(), 3);
 }));
 
+test('postgres, two nodes: a task sequence saved or deleted on one is listed accordingly by the other within a second', (t) => withHarness(t, postgresAdapter, async (h) => {
+  const other = await h.openAnother();
+  assert.deepEqual(await other.listTaskSequences(), []);
+  const waitFor = async (ids: string[]): Promise<void> => {
+    const deadline = performance.now() + 1000;
+    let seen = (await other.listTaskSequences()).map((x) => x.id);
+    while (JSON.stringify(seen) !== JSON.stringify(ids) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      seen = (await other.listTaskSequences()).map((x) => x.id);
+    }
+    assert.deepEqual(seen, ids);
+  };
+  await h.store.putTaskSequence(taskSequence('t1', 'One'), ev('task-sequence', 'imported'));
+  await waitFor(['t1']);
+  assert.ok(Object.isFrozen(await other.listTaskSequences()));
+  await h.store.deleteTaskSequence('t1', ev('task-sequence', 'deleted'));
+  await waitFor([]);
+}));
+
+test('postgres, two nodes: log pieces and steps of one run reported on both at once all land, each in its own position', (t) => withHarness(t, postgresAdapter, async (h) => {
+  const other = await h.openAnother();
+  await h.store.createRun(run('r1'));
+  await Promise.all([h.store, other].flatMap((s, node) => Array.from({ length: 30 }, (_, i) => s.appendRunLog('r1', `[${node}-${i}]`))));
+  const log = await other.getRunLog('r1');
+  for (let node = 0; node < 2; node += 1) for (let i = 0; i < 30; i += 1) assert.ok(log.includes(`[${node}-${i}]`));
+  assert.equal(await h.store.runLogLength('r1'), log.length);
+  await Promise.all([h.store, other].flatMap((s, node) => Array.from({ length: 20 }, (_, i) => s.putRunStep('r1', step(`n${node}-s${i}`)))));
+  assert.equal(new Set((await h.store.listRunSteps('r1')).map((x) => x.key)).size, 40);
+  // Deleting old runs while a node still writes to them: either the piece lands first and goes with the run, or it fails for want of the run.
+  const writes = Promise.allSettled(Array.from({ length: 10 }, (_, i) => other.appendRunLog('r1', `late-${i}`)));
+  assert.equal(await h.store.deleteRunsBefore('2030-01-01T00:00:00.000Z'), 1);
+  await writes;
+  assert.equal(await h.store.getRun('r1'), null);
+  assert.equal(await other.getRunLog('r1'), '');
+}));
+
+test('postgres: verify reads a long chain page by page and finds an edit far into it', async (t) => {
+  const reason = await pgUnavailableReason();
+  if (reason !== null) {
+    if (PG_REQUIRED) assert.fail(`${reason} (DEPLOYR_PG_TESTS=required)`);
+    t.skip(`${reason}; set DEPLOYR_TEST_PG_URL, or DEPLOYR_PG_TESTS=required to fail instead`);
+    return;
+  }
+  const fresh = await freshSchemaUrl();
+  const key = randomBytes(32);
+  const store = await openPostgresStore(fresh.url, key);
+  t.after(async () => { await store.close(); await fresh.drop(); });
+  // 4500 rows written straight in (with the MACs the store would write), in one statement.
+  const values: unknown[] = [];
+  const tuples: string[] = [];
+  let previous = '';
+  for (let seq = 1; seq <= 4500; seq += 1) {
+    const row = { seq, at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, seq)).toISOString(), kind: 'settings', method: 'm', result: 'r', reason: `n${seq}`, subject: 's', source: null, device: null, detail: '{}' };
+    const mac = rowMac(key, previous, row);
+    previous = mac;
+    const base = values.length;
+    values.push(row.seq, row.at, row.kind, row.method, row.result, row.reason, row.subject, row.source, row.device, row.detail, mac);
+    tuples.push(`(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+  }
+  await pgAdmin(`INSERT INTO ${fresh.schema}.audit (seq, at, kind, method, result, reason, subject, source, device, detail, mac) VALUES ${tuples.join(', ')}`, values);
+  assert.deepEqual(await store.verify(), { ok: true, checked: 4500, brokenAt: null });
+  const next = await store.append(ev('settings', 'after'));
+  assert.equal(next.seq, 4501);
+  assert.equal(await store.integrityCheck(), 'ok');
+  await pgAdmin(`ALTER TABLE ${fresh.schema}.audit DISABLE TRIGGER audit_no_update`);
+  await pgAdmin(`UPDATE ${fresh.schema}.audit SET reason = 'edited' WHERE seq = 3001`);
+  assert.deepEqual(await store.verify(), { ok: false, checked: 3000, brokenAt: 3001 });
+  await pgAdmin(`UPDATE ${fresh.schema}.audit SET reason = 'edited' WHERE seq = 4501`);
+  assert.match(await store.integrityCheck(), /does not verify at its newest entry \(seq 4501\)/);
+});
+
 test('postgres: an unreachable server is UNAVAILABLE naming host:port/db, never the password; a bad schema name is refused', async () => {
   await rejectsWith(openPostgresStore('postgres://deployr:Sup3rSecretPw@127.0.0.1:1/somedb?schema=abc', randomBytes(32)), 'UNAVAILABLE', /^Cannot reach the PostgreSQL database at 127\.0\.0\.1:1\/somedb: [^\n]*$/);
   await assert.rejects(openPostgresStore('postgres://deployr:Sup3rSecretPw@127.0.0.1:1/somedb', randomBytes(32)), (err: unknown) => !String((err as Error).message).includes('Sup3rSecretPw'));
-  await rejectsWith(openPostgresStore(`${PG_BASE_URL}?schema=bad-name`, randomBytes(32)), 'INVALID_INPUT', /plain lower-case identifier/);
+  const bad = new URL(PG_BASE_URL);
+  bad.searchParams.set('schema', 'bad-name');
+  await rejectsWith(openPostgresStore(bad.toString(), randomBytes(32)), 'INVALID_INPUT', /plain lower-case identifier/);
   await rejectsWith(openPostgresStore('mysql://x@127.0.0.1/db', randomBytes(32)), 'INVALID_INPUT');
 });

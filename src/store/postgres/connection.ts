@@ -74,12 +74,15 @@ export function isConnectionError(err: unknown): boolean {
   // Class 08 (connection exception), 28 (authorisation), 3D000 (no such database), 57P0x (shutdown).
   if (/^(08|28)/.test(code) || code === '3D000' || /^57P0[1-3]$/.test(code)) return true;
   const message = typeof e.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error/i.test(message);
+  return /Connection terminated|connection timeout|timeout expired|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
 }
 
 /** A one-line UNAVAILABLE naming host:port/db (the URL's password never appears: pg's messages do not carry it). */
 export function unavailable(target: PgTarget, err: unknown): DeployrError {
-  const reason = String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 200);
+  const e = err as { message?: unknown; code?: unknown } | null;
+  // A refused connection to a name with several addresses is an AggregateError with an empty message.
+  const text = (typeof e?.message === 'string' && e.message !== '' ? e.message : typeof e?.code === 'string' ? e.code : String(err)) || 'unknown error';
+  const reason = text.split('\n')[0]!.slice(0, 200);
   return new DeployrError('UNAVAILABLE', `Cannot reach the PostgreSQL database at ${target.where}: ${reason}`);
 }
 

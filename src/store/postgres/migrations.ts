@@ -239,8 +239,11 @@ export async function migrateSchema(pool: pg.Pool, target: PgTarget): Promise<{ 
   try {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
     try {
-      if (target.schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
-      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text COLLATE "C" NOT NULL, applied_at text COLLATE "C" NOT NULL)');
+      // Created only when missing: a role without CREATE rights may still open a schema made for it.
+      if (target.schema !== null && (await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [target.schema])).rows.length === 0) {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
+      }
+      if ((await client.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t")).rows[0]?.t == null) await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text COLLATE "C" NOT NULL, applied_at text COLLATE "C" NOT NULL)');
       const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
       const from = Math.max(0, ...applied);
       if (from > SCHEMA_VERSION) {

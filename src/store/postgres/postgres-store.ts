@@ -18,7 +18,8 @@ import * as login from './login-records.js';
 import { migrateSchema, SCHEMA_VERSION } from './migrations.js';
 import * as runs from './run-records.js';
 import * as scoped from './scoped-passcode-records.js';
-import { SecurityRevisionCache } from './security-revision.js';
+import { ChangeListener } from './change-listener.js';
+import { ReadCache } from './read-cache.js';
 
 /**
  * Opens the PostgreSQL store at `url` (`postgres://user@host:port/db`, with `?schema=NAME` to use one
@@ -39,25 +40,45 @@ export async function openPostgresStore(url: string, auditKey: Buffer): Promise<
   return store;
 }
 
+/** Freezes a parsed document all the way down, so a shared cached copy cannot be changed by a caller. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 const KEYS_CONFLICT = 'The signing keys were changed by someone else meanwhile; nothing was changed. Try again.';
 
 class PostgresStore implements Store {
   private readonly audit: AuditContext;
   /** Where changes to the security revision and the signing keys are announced (NOTIFY), per schema. */
   private readonly channel: string;
-  private readonly revision: SecurityRevisionCache;
+  /** The security revision, which every request asks for: kept in memory (see ReadCache). */
+  private readonly revision: ReadCache<number>;
+  /** The parsed, frozen task sequence list (every token holder lists them, often). */
+  private readonly taskSequenceList: ReadCache<readonly TaskSequence[]>;
+  /** NOTIFYs from every node (this one included) drop the caches they concern. */
+  private readonly listener: ChangeListener;
   private readonly admins: AdminRecords;
   private closed = false;
 
   constructor(private readonly db: PgDatabase, auditKey: Buffer) {
     this.audit = { key: auditKey, lock: lockKey('audit', db.target.schema) };
     this.channel = changeChannel(db.target.schema);
-    this.revision = new SecurityRevisionCache(() => this.readRevision(db), clientConfig(db.target), this.channel);
+    this.revision = new ReadCache(() => this.readRevision(db));
+    this.taskSequenceList = new ReadCache(async () => Object.freeze((await db.query<{ doc: string }>('SELECT doc FROM task_sequences ORDER BY name, id')).rows
+      .map((r) => deepFreeze(JSON.parse(r.doc) as TaskSequence))));
+    this.listener = new ChangeListener(clientConfig(db.target), this.channel, (what) => {
+      if (what === null || what === 'security' || what === 'keys') this.revision.invalidate();
+      if (what === null || what === 'task-sequences') this.taskSequenceList.invalidate();
+    });
     this.admins = new AdminRecords(db, this.audit);
   }
 
   async start(): Promise<void> {
-    await this.revision.start();
+    await this.listener.start();
   }
 
   private async readRevision(db: Queryable): Promise<number> {
@@ -198,12 +219,13 @@ class PostgresStore implements Store {
   }
 
   async putTaskSequence(ts: TaskSequence, event: AuditEvent): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.changingTaskSequences(() => this.db.transaction(async (tx) => {
       await lockAudit(tx, this.audit);
       await tx.query('INSERT INTO task_sequences (id, name, doc, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, updated_at = excluded.updated_at',
         [ts.id, ts.name, JSON.stringify(ts), new Date().toISOString()]);
       await appendAudit(tx, this.audit, event);
-    });
+      await this.notify(tx, 'task-sequences');
+    }));
   }
 
   async getTaskSequence(id: string): Promise<TaskSequence | null> {
@@ -211,18 +233,28 @@ class PostgresStore implements Store {
     return doc ? (JSON.parse(doc) as TaskSequence) : null;
   }
 
-  // Read each time (no cache): another node may change the list at any moment.
+  // Cached: dropped by a NOTIFY from any node or this store's own change, and at most 400 ms old otherwise.
   async listTaskSequences(): Promise<readonly TaskSequence[]> {
-    return (await this.db.query<{ doc: string }>('SELECT doc FROM task_sequences ORDER BY name, id')).rows.map((r) => JSON.parse(r.doc) as TaskSequence);
+    return this.taskSequenceList.get();
+  }
+
+  /** Runs a change of the task sequences and drops the cached list once it is done. */
+  private async changingTaskSequences<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.taskSequenceList.invalidate();
+    }
   }
 
   async deleteTaskSequence(id: string, event: AuditEvent): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
+    return this.changingTaskSequences(() => this.db.transaction(async (tx) => {
       await lockAudit(tx, this.audit);
       if ((await tx.query('DELETE FROM task_sequences WHERE id = $1', [id])).rowCount === 0) return false;
       await appendAudit(tx, this.audit, event);
+      await this.notify(tx, 'task-sequences');
       return true;
-    });
+    }));
   }
 
   async putStepDefinition(def: StepDefinition, event: AuditEvent): Promise<void> {
@@ -342,7 +374,7 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.revision.close();
+    await this.listener.close();
     await this.db.pool.end();
   }
 }

@@ -146,17 +146,21 @@ export async function runLogLength(db: Queryable, runId: string): Promise<number
 /** Deletes runs last changed before `before` (ISO 8601), with their steps and logs, in one transaction; returns how many. */
 export async function deleteRunsBefore(db: PgDatabase, before: string): Promise<number> {
   return db.transaction(async (tx) => {
-    const old = 'SELECT id FROM runs WHERE updated_at < $1';
-    await tx.query(`DELETE FROM run_logs WHERE run_id IN (${old})`, [before]);
-    await tx.query(`DELETE FROM run_steps WHERE run_id IN (${old})`, [before]);
-    return (await tx.query('DELETE FROM runs WHERE updated_at < $1', [before])).rowCount ?? 0;
+    // The runs are locked first: a step or log piece being written to one of them lands before they go, never after.
+    const ids = (await tx.query<{ id: string }>('SELECT id FROM runs WHERE updated_at < $1 FOR UPDATE', [before])).rows.map((r) => r.id);
+    if (ids.length === 0) return 0;
+    await tx.query('DELETE FROM run_logs WHERE run_id = ANY($1::text[])', [ids]);
+    await tx.query('DELETE FROM run_steps WHERE run_id = ANY($1::text[])', [ids]);
+    return (await tx.query('DELETE FROM runs WHERE id = ANY($1::text[])', [ids])).rowCount ?? 0;
   });
 }
 
 /** Inside a transaction: deletes one run with its steps and log; returns what it was, or null when there is none. */
 export async function deleteRun(tx: Queryable, id: string): Promise<RunRecord | null> {
-  const run = await getRun(tx, id);
-  if (!run) return null;
+  // Locked first, as in deleteRunsBefore.
+  const row = (await tx.query<RunRow>('SELECT * FROM runs WHERE id = $1 FOR UPDATE', [id])).rows[0];
+  if (!row) return null;
+  const run = toRun(row);
   await tx.query('DELETE FROM run_logs WHERE run_id = $1', [id]);
   await tx.query('DELETE FROM run_steps WHERE run_id = $1', [id]);
   await tx.query('DELETE FROM runs WHERE id = $1', [id]);
