@@ -3,7 +3,7 @@
 
 import { scopedPasscodeState } from '../domain/scoped-passcode.js';
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { Command, Option } from 'commander';
 import { PATHS, type LocalStatus } from '../api/contract.js';
@@ -25,7 +25,11 @@ import { mediaBuild, mediaBuilder, mediaDnsmasq, mediaStatus, type MediaBuildFla
 import { RunRegistry } from '../engine/run-registry.js';
 import { registerClientCommand } from '../cli/client-command.js';
 import { createPrompter } from '../client/prompt.js';
-import { DEFAULT_LOCAL_PORT, homePaths, loadServiceConfig, resolveHome } from '../config/service-config.js';
+import { DEFAULT_LOCAL_PORT, homePaths, loadServiceConfig, parseDatabaseLocation, redactDatabaseUrl, resolveHome } from '../config/service-config.js';
+import { dbCopy, dbMigrate } from '../cli/db-commands.js';
+import { copySqliteToPostgres } from '../store/copy-to-postgres.js';
+import { migratePostgres } from '../store/postgres/migrations.js';
+import { migrateSqliteFile } from '../store/sqlite/connection.js';
 import { DeployrError } from '../domain/errors.js';
 import { ContentCatalog } from '../engine/content-catalog.js';
 import { ContentLibrary } from '../engine/content-library.js';
@@ -36,7 +40,7 @@ import { createServiceLogger } from '../server/logger.js';
 import { readServicePorts, writeServicePorts } from '../config/service-ports.js';
 import { configuredMethods } from '../domain/security-settings.js';
 import { runService } from '../server/service.js';
-import { kekFile, openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
+import { homeAuditChainKey, kekFile, openHomeStore, openSigningKeys, type OpenedStore } from './open-store.js';
 import { CLIENT_BUNDLE_PATH, printBanner, serveWithWorkers } from './serve-cluster.js';
 import { createFsBlobStore } from '../store/fs-blob-store.js';
 import { describeForMessage } from '../domain/input-description.js';
@@ -352,6 +356,35 @@ audit.command('verify').addOption(homeOption()).description('check the HMAC chai
   .action(async (flags: { home?: string; anchor?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditVerify(store, processIo, flags))));
 audit.command('export').addOption(homeOption()).description('every entry as JSON lines')
   .action(async (flags: { home?: string }, cmd: Command) => exit(() => withStore(flags.home ?? (cmd.parent?.opts() as { home?: string }).home, ({ store }) => auditExport(store, processIo))));
+
+const db = program.command('db').description('the store: schema migrations, and moving a single-node install into PostgreSQL');
+db.command('migrate').addOption(homeOption())
+  .description('bring the schema of the store (--database, else the home\'s deployr.db) up to this version (a node also does this at start)')
+  .action(async (flags: { home?: string }) => exit(() => {
+    const location = databaseOrRefuse(process.env.DEPLOYR_DATABASE_URL, homePaths(resolveHome(flags.home)).database);
+    return location.kind === 'sqlite'
+      ? dbMigrate(location.file, async () => migrateSqliteFile(location.file), processIo)
+      : dbMigrate(redactDatabaseUrl(location.url), () => migratePostgres(location.url), processIo);
+  }));
+db.command('copy').addOption(homeOption())
+  .requiredOption('--from <url>', 'the SQLite store: sqlite:PATH (stop the service on it first)')
+  .requiredOption('--to <url>', 'an empty PostgreSQL store: postgres://USER@HOST:PORT/DB[?schema=NAME]')
+  .description('copy every table of a SQLite store into an empty PostgreSQL store in one transaction, verifying the audit chain with the home\'s audit.key')
+  .action(async (flags: { home?: string; from: string; to: string }) => exit(async () => {
+    const home = resolveHome(flags.home);
+    const from = databaseOrRefuse(flags.from, homePaths(home).database, '--from');
+    const to = databaseOrRefuse(flags.to, homePaths(home).database, '--to');
+    if (from.kind !== 'sqlite') throw new DeployrError('INVALID_INPUT', '--from must be a SQLite store (sqlite:PATH).');
+    if (to.kind !== 'postgres') throw new DeployrError('INVALID_INPUT', '--to must be a PostgreSQL store (postgres://…).');
+    if (!existsSync(from.file)) throw new DeployrError('INVALID_INPUT', `There is no SQLite store at ${from.file}.`);
+    const auditKey = homeAuditChainKey(home);
+    return dbCopy(from.file, redactDatabaseUrl(to.url), () => copySqliteToPostgres(from.file, to.url, auditKey), processIo);
+  }));
+
+/** `parseDatabaseLocation`, its refusal a one-line INVALID_INPUT naming the flag. */
+function databaseOrRefuse(value: string | undefined, homeDatabase: string, flag = '--database'): ReturnType<typeof parseDatabaseLocation> {
+  try { return parseDatabaseLocation(value, homeDatabase); } catch (err) { throw new DeployrError('INVALID_INPUT', `${(err as Error).message.replace(/^--database/, flag)}.`); }
+}
 
 registerAdminCommands(program);
 registerPasscodeCommands(program);

@@ -9,7 +9,6 @@ import { homePaths, parseDatabaseLocation, type DatabaseLocation, type HomePaths
 import { DeployrError } from '../domain/errors.js';
 import type { Store } from '../engine/ports.js';
 import { keyCheckValue } from '../store/audit-chain.js';
-import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { OWNER_ONLY, tightenHome, tightenedWarning } from './home-permissions.js';
 
@@ -68,6 +67,8 @@ export async function openHomeStore(home: string, options: { warn?: (line: strin
     if (!existsSync(database.file)) closeSync(openSync(database.file, 'a', OWNER_ONLY.file));
     store = openSqliteStore(database.file, auditKey);
   } else {
+    // Loaded only when asked for: the commands on the embedded default never pay for the PostgreSQL driver.
+    const { openPostgresStore } = await import('../store/postgres/postgres-store.js');
     store = await openPostgresStore(database.url, auditKey);
   }
   let same: boolean;

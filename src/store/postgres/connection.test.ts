@@ -1,0 +1,42 @@
+// The PostgreSQL URL: ?schema= taken out and checked, host:port/db for messages, never the password; lock keys and channels per schema.
+
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { isDeployrError } from '../../domain/errors.js';
+import { changeChannel, clientConfig, lockKey, parsePostgresUrl, unavailable } from './connection.js';
+
+test('the schema is taken out of the URL and put on the search path; other parameters stay', () => {
+  const t = parsePostgresUrl('postgresql://deployr:pw@db.example:6543/deploy?sslmode=require&schema=site_a');
+  assert.equal(t.schema, 'site_a');
+  assert.equal(t.where, 'db.example:6543/deploy');
+  assert.equal(t.connectionString, 'postgresql://deployr:pw@db.example:6543/deploy?sslmode=require');
+  assert.equal(clientConfig(t).options, '-c search_path=site_a');
+  const plain = parsePostgresUrl('postgres://deployr@localhost/deploy');
+  assert.equal(plain.schema, null);
+  assert.equal(plain.where, 'localhost:5432/deploy');
+  assert.equal(clientConfig(plain).options, undefined);
+});
+
+test('a schema that is not a plain lower-case identifier, or a URL that is not PostgreSQL, is refused without echoing it', () => {
+  for (const url of ['postgres://u@h/db?schema=a;drop', 'postgres://u@h/db?schema=Upper', 'postgres://u@h/db?schema=', 'postgres://u@h/db?schema=1abc', `postgres://u@h/db?schema=${'a'.repeat(64)}`, 'mysql://u@h/db', 'not a url']) {
+    assert.throws(() => parsePostgresUrl(url), (err: unknown) => isDeployrError(err, 'INVALID_INPUT') && !err.message.includes('drop'));
+  }
+});
+
+test('UNAVAILABLE is one line naming host:port/db, never the password', () => {
+  const t = parsePostgresUrl('postgres://deployr:Secret123@10.1.2.3:5433/deploy?schema=s');
+  const err = unavailable(t, Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:5433\nmore'), { code: 'ECONNREFUSED' }));
+  assert.equal(err.code, 'UNAVAILABLE');
+  assert.equal(err.message, 'Cannot reach the PostgreSQL database at 10.1.2.3:5433/deploy: connect ECONNREFUSED 10.1.2.3:5433');
+  assert.equal(unavailable(t, Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' })).message, 'Cannot reach the PostgreSQL database at 10.1.2.3:5433/deploy: ECONNREFUSED');
+});
+
+test('lock keys and change channels differ per schema and are fixed for one', () => {
+  assert.equal(lockKey('audit', 'a'), lockKey('audit', 'a'));
+  assert.notEqual(lockKey('audit', 'a'), lockKey('audit', 'b'));
+  assert.notEqual(lockKey('audit', 'a'), lockKey('migrations', 'a'));
+  assert.match(lockKey('audit', null), /^-?\d+$/);
+  assert.equal(changeChannel('a'), 'deployr_changes_a');
+  assert.notEqual(changeChannel('a'), changeChannel(null));
+  assert.ok(changeChannel('x'.repeat(63)).length <= 63);
+});
