@@ -189,6 +189,8 @@ async function storm(nodes: Nodes, firstOctet: number): Promise<StormResult> {
   const results = done.flatMap((r) => r.logins);
   const ok = results.filter((r) => r.status === 200);
   const latencies = ok.map((r) => r.ms).sort((a, b) => a - b);
+  const failures = done.map((r) => r.firstFailure).filter((f): f is string => f !== undefined);
+  if (failures.length > 0) console.log(`  first refused logins (${nodes.label}): ${[...new Set(failures)].join(' | ')}`);
   const failedStatuses: Record<string, number> = {};
   for (const r of results) if (r.status !== 200) { const k = r.status === 0 ? `error ${r.lastError ?? ''}`.trim() : String(r.status); failedStatuses[k] = (failedStatuses[k] ?? 0) + 1; }
   const nodesCpuMs = nodesAfter - nodesBefore;
@@ -256,7 +258,24 @@ export async function run(): Promise<void> {
       console.log(`storm (${r.configuration}):`, JSON.stringify(r));
     }
   };
+  // Stopped with Ctrl-C or SIGTERM: the finally below still stops every process and drops every schema.
+  let interrupted: () => void = () => undefined;
+  const stop = new Promise<never>((_, reject) => { interrupted = () => reject(new Error('interrupted')); });
+  stop.catch(() => undefined);
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
+    await Promise.race([stop, body()]);
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    killHelpers();
+    for (const nodes of running) await stopNodes(nodes).catch(() => undefined);
+    for (const schema of [...schemas]) await dropSchema(schema).catch((err: Error) => console.error(`could not drop schema ${schema}: ${err.message}`));
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  async function body(): Promise<void> {
     console.log(`${CLIENTS} clients in ${CLIENT_PROCESSES} processes (BENCH_CLIENT_PROCESSES), ${MAX_CONNECTING || 'no'} bound on logins in flight per process (BENCH_MAX_CONNECTING), `
       + `attacker ${ATTACK_RATE}/s (BENCH_ATTACK_RATE) from ${ATTACK_ADDRESSES}; shared database: ${DATABASE} (BENCH_DATABASE)`);
     // 1 node on SQLite (the baseline) and 1 node on the shared database: reads compared, then a storm on each.
@@ -288,10 +307,5 @@ export async function run(): Promise<void> {
       console.log(`targets: all ${CLIENTS} tokens on 3 nodes (${DATABASE}) in ≤ ${TARGET_ALL_IN_MS} ms under attack (${met(p3.succeeded === CLIENTS && p3.allInMs <= TARGET_ALL_IN_MS)}: ${p3.succeeded} in ${p3.allInMs} ms), `
         + `0 wrong guesses succeeded (${met(wrongIn === 0)}: ${wrongIn}), reads ${DATABASE}/SQLite ${reads.ratio}× (no target)`);
     }
-  } finally {
-    killHelpers();
-    for (const nodes of running) await stopNodes(nodes).catch(() => undefined);
-    for (const schema of [...schemas]) await dropSchema(schema).catch((err: Error) => console.error(`could not drop schema ${schema}: ${err.message}`));
-    rmSync(dir, { recursive: true, force: true });
   }
 }

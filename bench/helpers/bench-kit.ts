@@ -42,7 +42,10 @@ export function cpuMs(pid: number): number {
   return own + children.reduce((n, child) => { try { return n + cpuMs(child); } catch { return n; } }, 0);
 }
 
-/** CPU time (ms) used so far by every process of this machine named `comm` (for example `postgres`). */
+/**
+ * CPU time (ms) used so far by every process of this machine named `comm` (for example `postgres`),
+ * counting their reaped children too (so a PostgreSQL backend that ended still counts, in the postmaster's).
+ */
 export function cpuMsByName(comm: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
@@ -51,7 +54,7 @@ export function cpuMsByName(comm: string): number {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== comm) continue;
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 10;
     } catch { /* the process ended meanwhile */ }
   }
   return total;

@@ -26,7 +26,11 @@ export interface StormReport {
   logins: StormLogin[];
   /** CPU (user + system, ms) this process spent on its clients. */
   cpuMs: number;
+  /** The body (its first 300 characters) of the first answer other than 200 and 429, if any: the service's error code and message. */
+  firstFailure?: string;
 }
+
+let firstFailure: string | undefined;
 
 /**
  * Arguments: URL[,URL…] CA_FILE PASSCODE FIRST_OCTET FROM TO [MAX_CONNECTING]. Client `i` (FROM ≤ i < TO)
@@ -75,6 +79,7 @@ function login(secureContext: SecureContext, url: string, node: number, address:
       res.on('data', (d: Buffer) => (text += d.toString('utf8')));
       res.on('end', () => {
         if (res.statusCode === 200 && !(JSON.parse(text) as { token?: string }).token) reject(new Error('200 without a token'));
+        if (res.statusCode !== 200 && res.statusCode !== 429) firstFailure ??= `${res.statusCode}: ${text.slice(0, 300)}`;
         resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 1) });
       });
       res.on('error', reject);
@@ -115,7 +120,7 @@ process.once('message', () => {
     `127.${firstOctet}.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, `pc-${String(i).padStart(4, '0')}`, slots)))
     .then((logins) => {
       const cpu = process.cpuUsage(cpuBefore);
-      const report: StormReport = { logins, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+      const report: StormReport = { logins, cpuMs: Math.round((cpu.user + cpu.system) / 1000), ...(firstFailure ? { firstFailure } : {}) };
       process.send?.(report, () => process.disconnect?.());
     });
 });
