@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startService, type ServiceProcess } from './deployr-process.js';
+import { httpsJson } from './https-json.js';
 
 /** A running cluster: node homes are copies of the first one's keys and certificate. */
 export interface Cluster {
@@ -50,4 +51,16 @@ export async function startCluster(options: { size: number; databaseUrl: string;
     nodes, homes, env, close,
     restart: async (i) => (nodes[i] = await startService({ home: homes[i]!, env })),
   };
+}
+
+/** Loopback source addresses 127.X.Y.Z, a new one at each call, from `127.<first>.1.1` on: throttling of one test never touches another's. */
+export function sourceAddresses(first: number): () => string {
+  let n = 0;
+  return () => { n += 1; return `127.${first}.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`; };
+}
+
+/** A passcode login (boot context) against one node from `localAddress`: the status, the token ('' when refused) and Retry-After. */
+export async function passcodeLogin(url: string, passcode: string, options: { localAddress: string; deviceId?: string }): Promise<{ status: number; token: string; retryAfter: string | undefined }> {
+  const r = await httpsJson(`${url}/v1/auth/passcode`, { body: { passcode, context: 'boot', ...(options.deviceId ? { deviceId: options.deviceId } : {}) }, localAddress: options.localAddress });
+  return { status: r.status, token: (r.body as { token?: string } | null)?.token ?? '', retryAfter: r.headers['retry-after'] as string | undefined };
 }
