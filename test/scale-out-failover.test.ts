@@ -1,4 +1,4 @@
-// End to end: a node killed (-9) in the middle of a login storm and a client run, with three nodes on one PostgreSQL schema: the run finishes on another node and nothing acknowledged is lost.
+// End to end on PostgreSQL: a node killed (-9) in the middle of a login storm and a client run (the run finishes on another node, nothing acknowledged is lost), and the database lost under a running node (fails closed, recovers).
 
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -6,10 +6,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { passcodeLogin, sourceAddresses, startCluster, type Cluster } from './helpers/cluster.js';
-import { DEPLOYR_BIN, runDeployr, waitFor, type CommandResult } from './helpers/deployr-process.js';
+import { cuttableProxy, passcodeLogin, sourceAddresses, startCluster, type Cluster } from './helpers/cluster.js';
+import { DEPLOYR_BIN, runDeployr, startService, tempHome, waitFor, type CommandResult } from './helpers/deployr-process.js';
+import { httpsJson } from './helpers/https-json.js';
 import { PASSCODE, RUN_COMMAND_LINE, RUN_SERVER_SCRIPT, runIdOf, waitingStep } from './helpers/field-fixture.js';
-import { freshSchemaUrl, PG_REQUIRED, pgUnavailableReason } from './helpers/postgres.js';
+import { freshSchemaUrl, PG_BASE_URL, PG_REQUIRED, pgUnavailableReason } from './helpers/postgres.js';
 import { step, taskSequence, type Json } from './helpers/task-sequence-json.js';
 
 const unavailable = await pgUnavailableReason();
@@ -102,5 +103,41 @@ describe('a node lost under load', { skip }, () => {
     // The killed node comes back on the same database.
     const back = await cluster.restart(0);
     assert.equal((await login(back.url, PASSCODE)).status, 200);
+  });
+});
+
+describe('the database lost under a running node', { skip }, () => {
+  test('logins answer 503 UNAVAILABLE with no token while PostgreSQL cannot be reached, health still answers, and the node recovers on its own when it is back', async () => {
+    const schema = await freshSchemaUrl();
+    const base = new URL(PG_BASE_URL);
+    const proxy = await cuttableProxy({ host: base.hostname, port: Number(base.port || 5432) });
+    const { home, cleanup } = tempHome('deployr-db-outage-');
+    const proxied = new URL(schema.url);
+    proxied.port = String(proxy.port);
+    let node: Awaited<ReturnType<typeof startService>> | null = null;
+    try {
+      const set = await runDeployr(['configure', 'security', '--passcode'], { home, env: { DEPLOYR_DATABASE_URL: schema.url }, input: `${PASSCODE}\n${PASSCODE}\n` });
+      assert.equal(set.code, 0, set.stderr);
+      node = await startService({ home, env: { DEPLOYR_DATABASE_URL: proxied.toString() } });
+      assert.equal((await login(node.url, PASSCODE)).status, 200);
+
+      await proxy.cut();
+      const refused = await httpsJson(`${node.url}/v1/auth/passcode`, { body: { passcode: PASSCODE, context: 'boot' }, localAddress: nextSource() });
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal((refused.body as { error: { code: string } }).error.code, 'UNAVAILABLE');
+      assert.ok(!refused.text.includes('token'), 'no token while the database is away');
+      assert.ok(!node.output().includes(PASSCODE), 'the passcode is in no log line');
+      assert.equal((await httpsJson(`${node.url}/v1/health`)).status, 200, 'health answers (the process is alive)');
+
+      await proxy.restore();
+      await waitFor(async () => (await login(node!.url, PASSCODE)).status === 200, 20_000, 'logins again once the database is back');
+      const verify = await runDeployr(['audit', 'verify'], { home, env: { DEPLOYR_DATABASE_URL: schema.url } });
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    } finally {
+      await node?.stop();
+      await proxy.close();
+      cleanup();
+      await schema.drop();
+    }
   });
 });
