@@ -1,10 +1,15 @@
-// `deployr db migrate|copy` and `--database` through the real CLI: versions before and after, a newer schema refused, bad URLs and unreachable servers in one line without the password.
+// `deployr db migrate|copy` and `--database` through the real CLI: versions before and after, a newer schema refused, bad URLs and unreachable servers in one line without the password, a populated SQLite home moved into PostgreSQL.
 
 import { strict as assert } from 'node:assert';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runDeployr, tempHome } from './helpers/deployr-process.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { passcodeLogin } from './helpers/cluster.js';
+import { runDeployr, setPasscode, startService, tempHome } from './helpers/deployr-process.js';
+import { PASSCODE, RUN_COMMAND_LINE, runIdOf } from './helpers/field-fixture.js';
+import { step, taskSequence } from './helpers/task-sequence-json.js';
 import { freshSchemaUrl, pgAdmin, PG_REQUIRED, pgUnavailableReason } from './helpers/postgres.js';
 
 const unavailable = await pgUnavailableReason();
@@ -77,6 +82,54 @@ describe('deployr db and --database', () => {
       assert.match(refused.stderr, /newer than this deployr knows.*\[INTEGRITY\]\n$/);
     } finally {
       cleanup();
+      await schema.drop();
+    }
+  });
+});
+
+describe('deployr db copy', { skip: skipPg }, () => {
+  test('moves a populated SQLite home into PostgreSQL: settings, passcode, task sequences, runs and the audit chain, then refuses a second copy', async () => {
+    const { home, cleanup } = tempHome('deployr-db-copy-');
+    const schema = await freshSchemaUrl();
+    const work = mkdtempSync(join(tmpdir(), 'deployr-db-copy-work-'));
+    try {
+      assert.equal((await setPasscode(home, PASSCODE)).code, 0);
+      const file = join(work, 'ts.json');
+      const ts = taskSequence('Copied', [step('Echo', RUN_COMMAND_LINE, { CommandLine: 'echo copied' })]);
+      writeFileSync(file, JSON.stringify(ts));
+      assert.equal((await runDeployr(['ts', 'import', file], { home })).code, 0);
+      assert.equal((await runDeployr(['passcode', 'add', 'site-b', '--generate', '--uses', '5'], { home })).code, 0);
+      const svc = await startService({ home });
+      const run = await runDeployr(['client', '--server', svc.url, '--ca', svc.caFile, '--fullos', '--ts', ts.id as string, '--device-id', 'copy-client', '--state-dir', join(work, 'state')], { env: { DEPLOYR_VAR_Passcode: PASSCODE } });
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      const runId = runIdOf(run.stdout);
+      await svc.stop();
+      const before = await runDeployr(['audit', 'verify'], { home });
+      const head = /Head: (\d+:[0-9a-f]{64})/.exec(before.stdout)?.[1];
+      assert.ok(head, before.stdout);
+
+      const copy = await runDeployr(['db', 'copy', '--from', `sqlite:${join(home, 'deployr.db')}`, '--to', schema.url], { home });
+      assert.equal(copy.code, 0, copy.stdout + copy.stderr);
+      assert.match(copy.stdout, /The audit chain verifies in the target/);
+      assert.ok(copy.stdout.includes(`Head: ${head}`), copy.stdout);
+
+      const env = { DEPLOYR_DATABASE_URL: schema.url };
+      const verify = await runDeployr(['audit', 'verify', '--anchor', head], { home, env });
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      assert.match((await runDeployr(['ts', 'list'], { home, env })).stdout, /Copied/);
+      assert.match((await runDeployr(['runs', 'show', runId], { home, env })).stdout, /succeeded/);
+      assert.match((await runDeployr(['passcode', 'list'], { home, env })).stdout, /site-b/);
+      const node = await startService({ home, env });
+      try {
+        assert.equal((await passcodeLogin(node.url, PASSCODE, { localAddress: '127.0.40.1' })).status, 200, 'the copied passcode signs in on a node on PostgreSQL');
+      } finally { await node.stop(); }
+
+      const again = await runDeployr(['db', 'copy', '--from', `sqlite:${join(home, 'deployr.db')}`, '--to', schema.url], { home });
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /already holds deployr data.*Nothing was copied\. \[CONFLICT\]/);
+    } finally {
+      cleanup();
+      rmSync(work, { recursive: true, force: true });
       await schema.drop();
     }
   });

@@ -1,9 +1,11 @@
 // Several real `deployr serve` nodes on loopback sharing one database and one content folder, as docs/scale-out.md sets them up.
 
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startService, type ServiceProcess } from './deployr-process.js';
+import { httpsJson } from './https-json.js';
 
 /** A running cluster: node homes are copies of the first one's keys and certificate. */
 export interface Cluster {
@@ -49,5 +51,46 @@ export async function startCluster(options: { size: number; databaseUrl: string;
   return {
     nodes, homes, env, close,
     restart: async (i) => (nodes[i] = await startService({ home: homes[i]!, env })),
+  };
+}
+
+/** Loopback source addresses 127.X.Y.Z, a new one at each call, from `127.<first>.1.1` on: throttling of one test never touches another's. */
+export function sourceAddresses(first: number): () => string {
+  let n = 0;
+  return () => { n += 1; return `127.${first}.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`; };
+}
+
+/** A passcode login (boot context) against one node from `localAddress`: the status, the token ('' when refused) and Retry-After. */
+export async function passcodeLogin(url: string, passcode: string, options: { localAddress: string; deviceId?: string }): Promise<{ status: number; token: string; retryAfter: string | undefined }> {
+  const r = await httpsJson(`${url}/v1/auth/passcode`, { body: { passcode, context: 'boot', ...(options.deviceId ? { deviceId: options.deviceId } : {}) }, localAddress: options.localAddress });
+  return { status: r.status, token: (r.body as { token?: string } | null)?.token ?? '', retryAfter: r.headers['retry-after'] as string | undefined };
+}
+
+/** A loopback TCP proxy in front of a server, whose connections a test can cut (the database "goes away") and restore. */
+export interface CuttableProxy {
+  port: number;
+  /** Destroys every open connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Accepts connections again, on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on 127.0.0.1 forwarding to `target` (host:port on loopback). */
+export async function cuttableProxy(target: { host: string; port: number }): Promise<CuttableProxy> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()); }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const stop = (): Promise<void> => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); });
+  return {
+    port,
+    cut: stop,
+    restore: () => new Promise((resolve) => server.listen(port, '127.0.0.1', resolve)),
+    close: () => (server.listening ? stop() : Promise.resolve()),
   };
 }

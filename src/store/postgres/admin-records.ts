@@ -6,14 +6,7 @@ import { DeployrError } from '../../domain/errors.js';
 import type { RunRecord } from '../../domain/run.js';
 import { appendAudit, lockAudit, type AuditContext } from './audit-log.js';
 import type { PgDatabase, Queryable } from './connection.js';
-import { toRun, type RunRow } from './run-records.js';
-
-interface AdminRow { name: string; role: string; password_hash: string; created_at: string; password_changed_at: string }
-interface SessionRow { id_hash: string; name: string; created_at: number; last_seen_at: number; source: string }
-
-function toAdmin(r: AdminRow): Administrator {
-  return { name: r.name, role: r.role as AdminRole, passwordHash: r.password_hash, createdAt: r.created_at, passwordChangedAt: r.password_changed_at };
-}
+import { toAdmin, toRun, type AdminRow, type RunRow, type SessionRow } from '../record-rows.js';
 
 function missing(name: string): DeployrError {
   return new DeployrError('NOT_FOUND', `No administrator named ${name}.`);

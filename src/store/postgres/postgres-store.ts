@@ -367,8 +367,12 @@ class PostgresStore implements Store {
   }
 
   async recordKeyCheck(value: string): Promise<boolean> {
+    const read = async (): Promise<string | undefined> => (await this.db.query<{ value: string }>("SELECT value FROM store_facts WHERE name = 'key-check'")).rows[0]?.value;
+    // Read first: every command opens the store, and only the first one ever needs to write.
+    const kept = await read();
+    if (kept !== undefined) return kept === value;
     await this.db.query("INSERT INTO store_facts (name, value) VALUES ('key-check', $1) ON CONFLICT (name) DO NOTHING", [value]);
-    return (await this.db.query<{ value: string }>("SELECT value FROM store_facts WHERE name = 'key-check'")).rows[0]?.value === value;
+    return (await read()) === value;
   }
 
   async close(): Promise<void> {

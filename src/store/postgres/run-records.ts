@@ -1,48 +1,10 @@
 // Runs in PostgreSQL: the run rows, their step results (in the order first reported) and their logs.
 
-import type { DeviceInfo, RunRecord, RunStatus, RunStepRecord, RunStepStatus } from '../../domain/run.js';
+import type { RunRecord, RunStepRecord } from '../../domain/run.js';
 import type { RunFilter } from '../../engine/ports.js';
+import { RUN_COLUMNS, toRun, toStep, type RunRow, type StepRow } from '../record-rows.js';
 import type { PgDatabase, Queryable } from './connection.js';
 
-/** A row of the runs table. */
-export interface RunRow {
-  id: string; task_sequence_id: string; version_no: number; name: string; device: string | null; subject: string; method: string;
-  context: string; status: string; started_at: string; finished_at: string | null; current_step: string | null;
-  steps_total: number | null; message: string | null; updated_at: string; device_info: string | null; report_by: string | null;
-}
-
-interface StepRow {
-  step_key: string; step_id: string; name: string; status: string; exit_code: number | null; duration_ms: number | null;
-  output_tail: string | null; message: string | null; started_at: string; finished_at: string | null;
-}
-
-function parseDeviceInfo(text: string | null): DeviceInfo | null {
-  if (!text) return null;
-  try { return JSON.parse(text) as DeviceInfo; } catch { return null; }
-}
-
-/** A run row as a record. */
-export function toRun(r: RunRow): RunRecord {
-  return {
-    id: r.id, taskSequenceId: r.task_sequence_id, versionNo: r.version_no, name: r.name, device: r.device, subject: r.subject,
-    method: r.method, context: r.context, status: r.status as RunStatus, startedAt: r.started_at, finishedAt: r.finished_at,
-    currentStep: r.current_step, stepsTotal: r.steps_total, message: r.message, updatedAt: r.updated_at,
-    deviceInfo: parseDeviceInfo(r.device_info), reportBy: r.report_by,
-  };
-}
-
-function toStep(r: StepRow): RunStepRecord {
-  return {
-    key: r.step_key, stepId: r.step_id, name: r.name, status: r.status as RunStepStatus, exitCode: r.exit_code, durationMs: r.duration_ms,
-    outputTail: r.output_tail, message: r.message, startedAt: r.started_at, finishedAt: r.finished_at,
-  };
-}
-
-const COLUMNS: Record<keyof Omit<RunRecord, 'id'>, string> = {
-  taskSequenceId: 'task_sequence_id', versionNo: 'version_no', name: 'name', device: 'device', subject: 'subject', method: 'method',
-  context: 'context', status: 'status', startedAt: 'started_at', finishedAt: 'finished_at', currentStep: 'current_step',
-  stepsTotal: 'steps_total', message: 'message', updatedAt: 'updated_at', deviceInfo: 'device_info', reportBy: 'report_by',
-};
 
 /** Inserts a run, with the id of the token that registered it. */
 export async function createRun(db: Queryable, run: RunRecord, ownerTokenId: string | null = null): Promise<void> {
@@ -85,7 +47,7 @@ export async function updateRun(db: Queryable, id: string, patch: Partial<Omit<R
   const sets: string[] = [];
   const params: unknown[] = [id];
   for (const [key, value] of Object.entries({ ...patch, updatedAt: patch.updatedAt ?? new Date().toISOString() })) {
-    const column = COLUMNS[key as keyof typeof COLUMNS];
+    const column = RUN_COLUMNS[key as keyof typeof RUN_COLUMNS];
     if (column === undefined) continue;
     params.push(key === 'deviceInfo' && value ? JSON.stringify(value) : value ?? null);
     sets.push(`${column} = $${params.length}`);

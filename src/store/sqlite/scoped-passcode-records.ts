@@ -2,23 +2,11 @@
 
 import type { AuditEvent } from '../../domain/audit.js';
 import { DeployrError } from '../../domain/errors.js';
-import type { ScopedPasscodeScope, StoredScopedPasscode } from '../../domain/scoped-passcode.js';
+import type { StoredScopedPasscode } from '../../domain/scoped-passcode.js';
+import { toScoped, type ScopedRow } from '../record-rows.js';
 import { appendAudit } from './audit-log.js';
 import type { SqliteDatabase } from './connection.js';
 import { recordSuccess } from './login-records.js';
-
-interface ScopedRow {
-  id: string; name: string; hash: string; public_id: string | null; scope: string; expires_at: string | null;
-  max_uses: number | null; uses: number; created_at: string; created_by: string; last_used_at: string | null; revoked_at: string | null;
-}
-
-function toScoped(r: ScopedRow): StoredScopedPasscode {
-  return {
-    id: r.id, name: r.name, hash: r.hash, publicId: r.public_id, scope: JSON.parse(r.scope) as ScopedPasscodeScope,
-    expiresAt: r.expires_at, maxUses: r.max_uses, uses: r.uses, createdAt: r.created_at, createdBy: r.created_by,
-    lastUsedAt: r.last_used_at, revokedAt: r.revoked_at,
-  };
-}
 
 /** Moves the security revision without changing the settings (a row with the defaults is made when there is none). */
 function bumpSecurityRevision(db: SqliteDatabase): void {

@@ -378,8 +378,13 @@ class SqliteStore implements Store {
   }
 
   async recordKeyCheck(value: string): Promise<boolean> {
+    const read = (): unknown => this.db.prepare("SELECT value FROM store_facts WHERE name = 'key-check'").pluck().get();
+    // Read first: every command opens the store, and only the first one ever needs to write (a
+    // write here would wait for, and serialise behind, whatever else holds the write lock).
+    const kept = read();
+    if (kept !== undefined) return kept === value;
     this.db.prepare("INSERT INTO store_facts (name, value) VALUES ('key-check', ?) ON CONFLICT (name) DO NOTHING").run(value);
-    return this.db.prepare("SELECT value FROM store_facts WHERE name = 'key-check'").pluck().get() === value;
+    return read() === value;
   }
 
   async close(): Promise<void> {
