@@ -254,6 +254,25 @@ const CASES: { name: string; run(h: Harness): Promise<void> }[] = [
     },
   },
   {
+    name: 'throttle: 200 successful logins at once (a boot storm) while the alert is raised: each gets its own row, one alert cleared row right after the first, one chain',
+    async run({ store }) {
+      const policy: ThrottlePolicy = { ...DEFAULT_THROTTLE_POLICY, globalAlertThreshold: 1 };
+      await store.recordFailure({ keys: ['ip:10.0.0.2'], digest: 'x', now: Date.now(), policy, event: FAILED });
+      const entries = await Promise.all(Array.from({ length: 200 }, (_, i) => store.recordSuccess({ keys: [`ip:10.1.0.${i % 250}`, 'ip:10.0.0.2'], event: { ...LOGIN, device: `storm-${i}` } })));
+      assert.deepEqual(entries.map((e) => e.device), Array.from({ length: 200 }, (_, i) => `storm-${i}`), 'each login resolves with its own row');
+      assert.equal(new Set(entries.map((e) => e.seq)).size, 200);
+      const rows = await store.list({});
+      const cleared = rows.filter((e) => e.kind === 'alert' && e.result === 'cleared');
+      assert.equal(cleared.length, 1);
+      const first = Math.min(...entries.map((e) => e.seq));
+      assert.equal(cleared[0]!.seq, first + 1, 'the alert cleared row follows the login that cleared it');
+      assert.deepEqual(await store.verify(), { ok: true, checked: 203, brokenAt: null }, 'failure, alert raised, 200 logins, alert cleared');
+      const state = await store.throttleState(['ip:10.0.0.2']);
+      assert.equal(state.records.get('ip:10.0.0.2')?.failures, 0);
+      assert.deepEqual(state.global, { consecutiveFailures: 0, alertSince: 0 });
+    },
+  },
+  {
     name: 'scoped passcodes: add, conflicts, revision moves, uses taken up to the limit, revoke',
     async run({ store }) {
       const before = await store.getSecurityRevision();

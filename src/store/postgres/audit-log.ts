@@ -36,6 +36,33 @@ export async function appendAudit(tx: Queryable, audit: AuditContext, event: Aud
   return toEntry({ ...row, mac });
 }
 
+/**
+ * Appends several events in order with one read of the chain's end and one INSERT (a batch of
+ * logins shares one transaction); call inside the transaction of the changes they record.
+ */
+export async function appendAuditBatch(tx: Queryable, audit: AuditContext, events: readonly AuditEvent[], now = new Date()): Promise<AuditEntry[]> {
+  if (events.length === 0) return [];
+  await lockAudit(tx, audit);
+  const last = (await tx.query<{ seq: number; mac: string }>('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1')).rows[0];
+  let seq = last?.seq ?? 0;
+  let previousMac = last?.mac ?? '';
+  const entries: AuditEntry[] = [];
+  const values: unknown[] = [];
+  for (const event of events) {
+    seq += 1;
+    const row = {
+      seq, at: now.toISOString(), kind: event.kind, method: event.method, result: event.result,
+      reason: event.reason, subject: event.subject, source: event.source, device: event.device, detail: JSON.stringify(event.detail ?? {}),
+    };
+    previousMac = rowMac(audit.key, previousMac, row);
+    values.push(row.seq, row.at, row.kind, row.method, row.result, row.reason, row.subject, row.source, row.device, row.detail, previousMac);
+    entries.push(toEntry({ ...row, mac: previousMac }));
+  }
+  const placeholders = events.map((_, r) => `(${Array.from({ length: 11 }, (__, c) => `$${r * 11 + c + 1}`).join(', ')})`).join(', ');
+  await tx.query(`INSERT INTO audit (seq, at, kind, method, result, reason, subject, source, device, detail, mac) VALUES ${placeholders}`, values);
+  return entries;
+}
+
 /** Reads entries, oldest first, matching the filter (with `limit`: the newest that many). */
 export async function listAudit(db: Queryable, filter: AuditFilter): Promise<AuditEntry[]> {
   const where: string[] = [];

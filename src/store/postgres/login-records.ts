@@ -5,7 +5,7 @@ import {
   afterFailure, EMPTY_GLOBAL_RECORD, EMPTY_THROTTLE_RECORD, globalAfterFailure, isRepeat, policyForKey,
   type GlobalThrottleRecord, type ThrottlePolicy, type ThrottleRecord,
 } from '../../domain/throttle.js';
-import { appendAudit, lockAudit, type AuditContext } from './audit-log.js';
+import { appendAudit, appendAuditBatch, lockAudit, type AuditContext } from './audit-log.js';
 import type { PgDatabase, Queryable } from './connection.js';
 
 interface ThrottleRow { key: string; failures: number; last_digest: string | null; last_failure_at: number; blocked_until: number }
@@ -98,9 +98,70 @@ export async function recordSuccessIn(tx: Queryable, audit: AuditContext, input:
   return entry;
 }
 
-/** Clears the keys' records and the global count with the login's audit row, in one transaction. */
-export async function recordSuccess(db: PgDatabase, audit: AuditContext, input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry> {
-  return db.transaction((tx) => recordSuccessIn(tx, audit, input));
+/** Most successful logins one transaction records. */
+const MAX_BATCH = 256;
+
+/**
+ * Successful logins recorded together: while one transaction is in flight the next logins queue,
+ * and then go in one transaction (one audit lock, one chain read, one INSERT, one commit), the same
+ * rows in the same order as one transaction each. In a boot storm this keeps the nodes' pools from
+ * queueing behind the audit lock one login at a time. Every login of a failed batch is refused
+ * (UNAVAILABLE), and nothing of it is committed.
+ */
+export class SuccessBatches {
+  private queue: { input: { keys: string[]; event: AuditEvent }; resolve(entry: AuditEntry): void; reject(err: unknown): void }[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly db: PgDatabase, private readonly audit: AuditContext) {}
+
+  /** Resolves once every login queued so far is committed or refused (before the pool closes). */
+  async flushed(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Clears the keys' records and the global count with the login's audit row; resolves once committed. */
+  record(input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      this.running ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          const entries = await this.db.transaction((tx) => this.write(tx, batch.map((b) => b.input)));
+          batch.forEach((b, i) => b.resolve(entries[i]!));
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /** The batch's rows: what `recordSuccessIn` writes for each login, in order. */
+  private async write(tx: Queryable, inputs: { keys: string[]; event: AuditEvent }[]): Promise<AuditEntry[]> {
+    await lockAudit(tx, this.audit);
+    const keys = [...new Set(inputs.flatMap((i) => i.keys))];
+    if (keys.length > 0) await tx.query('DELETE FROM throttle WHERE key = ANY($1::text[])', [keys]);
+    const before = await readGlobal(tx);
+    if (before.consecutiveFailures !== 0 || before.alertSince !== 0) await writeGlobal(tx, EMPTY_GLOBAL_RECORD);
+    const events: AuditEvent[] = inputs.map((i) => i.event);
+    // The first login clears a raised alert: its "alert cleared" row follows its own, as when each is alone.
+    if (before.alertSince > 0) {
+      events.splice(1, 0, {
+        kind: 'alert', method: 'passcode', result: 'cleared', reason: 'login_succeeded', subject: 'service',
+        source: null, device: null, detail: { consecutiveFailures: before.consecutiveFailures, alertSince: new Date(before.alertSince).toISOString() },
+      });
+    }
+    const entries = await appendAuditBatch(tx, this.audit, events);
+    if (before.alertSince > 0) entries.splice(1, 1);
+    return entries;
+  }
 }
 
 /** Every counter and the global record. */

@@ -62,6 +62,8 @@ class PostgresStore implements Store {
   /** NOTIFYs from every node (this one included) drop the caches they concern. */
   private readonly listener: ChangeListener;
   private readonly admins: AdminRecords;
+  /** Successful logins, recorded in shared transactions (login-records.ts). */
+  private readonly successes: login.SuccessBatches;
   private closed = false;
 
   constructor(private readonly db: PgDatabase, auditKey: Buffer) {
@@ -75,6 +77,7 @@ class PostgresStore implements Store {
       if (what === null || what === 'task-sequences') this.taskSequenceList.invalidate();
     });
     this.admins = new AdminRecords(db, this.audit);
+    this.successes = new login.SuccessBatches(db, this.audit);
   }
 
   async start(): Promise<void> {
@@ -145,7 +148,7 @@ class PostgresStore implements Store {
   }
 
   async recordSuccess(input: { keys: string[]; event: AuditEvent }): Promise<AuditEntry> {
-    return login.recordSuccess(this.db, this.audit, input);
+    return this.successes.record(input);
   }
 
   async listThrottle(): Promise<{ records: { key: string; record: ThrottleRecord }[]; global: GlobalThrottleRecord }> {
@@ -378,6 +381,7 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.successes.flushed();
     await this.listener.close();
     await this.db.pool.end();
   }
