@@ -1,0 +1,41 @@
+// Runs the real `deployr` configuration tool for the soak: standard input for secrets, and every child tracked so a kill -9 can take them too.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { DEPLOYR_BIN } from '../test/helpers/deployr-process.js';
+
+/** How a command ended: its exit code (null when killed) and output. */
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Children of `deployr` still running, so the kill phase can SIGKILL them with the service. */
+export const runningCommands = new Set<ChildProcess>();
+
+/** Runs `deployr ARGS` on `home` with `input` on standard input (never argv); `timeoutMs` kills it. */
+export function deployr(home: string, args: string[], input = '', timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DEPLOYR_BIN, ...args], { env: { ...process.env, DEPLOYR_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    runningCommands.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => { stderr += e.message; });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      runningCommands.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.on('error', () => { /* killed before it read its input */ });
+    child.stdin.end(input);
+  });
+}
+
+/** SIGKILLs every `deployr` command still running (those this process started). */
+export function killRunningCommands(): void {
+  for (const c of runningCommands) if (c.exitCode === null) c.kill('SIGKILL');
+}

@@ -1,0 +1,149 @@
+// The soak's storm phase: wrong guesses from many loopback addresses while a technician with the right passcode signs in from another; none succeeds, the technician always gets in, the throttle counts as docs/security.md says.
+
+import { deployr } from './cli.js';
+import { loginBody, soakRequest } from './https.js';
+import { seededRandom } from './random.js';
+import { startService } from '../test/helpers/deployr-process.js';
+
+/** The storm phase's figures. */
+export interface StormPhaseResult {
+  guesses: number;
+  addresses: number;
+  guessStatuses: Record<string, number>;
+  succeeded: number;
+  technicianLogins: number;
+  technicianFailures: number;
+  /** Milliseconds from sending the technician's sign-in to the token. */
+  technicianP50Ms: number;
+  technicianP95Ms: number;
+  technicianMaxMs: number;
+  technicianOver1s: number;
+  /** Whether the consecutive-failure alert was raised during the storm (audit rows) and cleared after it. */
+  alertsRaised: number;
+  alertsCleared: number;
+  broken: string[];
+  durationMs: number;
+}
+
+/** Options of the storm phase. */
+export interface StormPhaseOptions {
+  guesses: number;
+  seed: number;
+  home: string;
+  /** Guessing addresses at once. */
+  concurrency: number;
+  log(line: string): void;
+}
+
+const PASSCODE = 'Heron-Granite-Lantern-31';
+const PER_ADDRESS = 10;
+const TECHNICIAN = '127.200.0.1';
+
+/** The q-quantile of sorted numbers. */
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+/** Runs the storm phase. */
+export async function runStormPhase(o: StormPhaseOptions): Promise<StormPhaseResult> {
+  const started = performance.now();
+  const random = seededRandom(o.seed);
+  const broken: string[] = [];
+  const set = await deployr(o.home, ['configure', 'security', '--passcode'], `${PASSCODE}\n${PASSCODE}\n`);
+  if (set.code !== 0) throw new Error(`configure security failed: ${set.stderr}`);
+  const svc = await startService({ home: o.home, env: { DEPLOYR_LOG_LEVEL: 'warn' } });
+  try {
+    const addresses = Math.ceil(o.guesses / PER_ADDRESS);
+    const statuses: Record<string, number> = {};
+    const perAddress = new Map<string, number[]>();
+    const retryAfterMissing: string[] = [];
+    let succeeded = 0;
+    let sent = 0;
+    let nextAddress = 0;
+    let storming = true;
+
+    const guesser = async (): Promise<void> => {
+      while (nextAddress < addresses && sent < o.guesses) {
+        const n = nextAddress++;
+        const address = `127.${10 + Math.floor(n / 65025)}.${Math.floor(n / 255) % 255}.${(n % 255) + 1}`;
+        const seen: number[] = [];
+        perAddress.set(address, seen);
+        for (let i = 0; i < PER_ADDRESS && sent < o.guesses; i++) {
+          sent++;
+          const guess = `Wrong-Guess-${random.int(0, 1e12)}-${i}`;
+          const a = await soakRequest({ port: svc.port, method: 'POST', path: '/v1/auth/passcode', headers: { 'content-type': 'application/json' }, body: loginBody(guess, 'storm-device'), localAddress: address });
+          const key = a.status === 0 ? `error ${a.error}` : String(a.status);
+          statuses[key] = (statuses[key] ?? 0) + 1;
+          seen.push(a.status);
+          if (a.status === 200) succeeded++;
+          if (a.status === 429 && a.headers['retry-after'] === undefined) retryAfterMissing.push(address);
+        }
+      }
+    };
+
+    const technicianMs: number[] = [];
+    let technicianFailures = 0;
+    const technician = async (): Promise<void> => {
+      while (storming) {
+        const a = await soakRequest({ port: svc.port, method: 'POST', path: '/v1/auth/passcode', headers: { 'content-type': 'application/json' }, body: loginBody(PASSCODE, 'technician-pc'), localAddress: TECHNICIAN });
+        if (a.status === 200) technicianMs.push(a.totalMs); else technicianFailures++;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+
+    const tech = technician();
+    const progress = setInterval(() => o.log(`storm: ${sent}/${o.guesses} guesses, technician ${technicianMs.length} sign-ins`), 15_000);
+    await Promise.all(Array.from({ length: o.concurrency }, guesser));
+    clearInterval(progress);
+    storming = false;
+    await tech;
+    // One more technician sign-in after the storm: it clears the consecutive count (and any alert).
+    const last = await soakRequest({ port: svc.port, method: 'POST', path: '/v1/auth/passcode', headers: { 'content-type': 'application/json' }, body: loginBody(PASSCODE, 'technician-pc'), localAddress: TECHNICIAN });
+    if (last.status === 200) technicianMs.push(last.totalMs); else technicianFailures++;
+
+    // What docs/security.md promises for each guessing address (one device id, distinct wrong values).
+    let notThrottledAfterThree = 0;
+    for (const seen of perAddress.values()) {
+      const firstRefusal = seen.findIndex((s) => s !== 401);
+      const checked = firstRefusal < 0 ? seen.length : firstRefusal;
+      if (checked > 3) notThrottledAfterThree++;
+      if (checked === 3 && seen.length > 3 && seen[3] !== 429) notThrottledAfterThree++;
+    }
+    const list = await deployr(o.home, ['throttle', 'list', '--json']);
+    const throttle = JSON.parse(list.stdout) as { counters: { scope: string; address: string; failures: number }[]; consecutiveFailures: number; alertSince: string | null };
+    let counterMismatch = 0;
+    for (const [address, seen] of perAddress) {
+      const want = seen.filter((s) => s === 401).length;
+      const got = throttle.counters.find((c) => c.scope === 'address' && c.address === address)?.failures ?? 0;
+      if (got !== want) counterMismatch++;
+    }
+    const technicianCounted = throttle.counters.some((c) => c.address === TECHNICIAN);
+    const exported = await deployr(o.home, ['audit', 'export']);
+    const rows = exported.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { kind: string; result: string });
+    const alertsRaised = rows.filter((r) => r.kind === 'alert' && r.result === 'raised').length;
+    const alertsCleared = rows.filter((r) => r.kind === 'alert' && r.result === 'cleared').length;
+    const verify = await deployr(o.home, ['audit', 'verify']);
+
+    if (succeeded > 0) broken.push(`${succeeded} wrong guesses got a token`);
+    if (technicianFailures > 0) broken.push(`the technician was refused ${technicianFailures} times`);
+    if (notThrottledAfterThree > 0) broken.push(`${notThrottledAfterThree} addresses were not made to wait after 3 failures of one source`);
+    if (retryAfterMissing.length > 0) broken.push(`${retryAfterMissing.length} 429 answers without Retry-After`);
+    if (counterMismatch > 0) broken.push(`${counterMismatch} addresses whose failure counter differs from the 401 answers they got`);
+    if (technicianCounted) broken.push('the technician\'s address has a failure counter');
+    if (throttle.consecutiveFailures !== 0 || throttle.alertSince !== null) broken.push(`after the technician's sign-in the consecutive count is ${throttle.consecutiveFailures} and the alert ${throttle.alertSince ?? 'not raised'}`);
+    if (alertsRaised !== alertsCleared) broken.push(`${alertsRaised} alerts raised, ${alertsCleared} cleared`);
+    if (verify.code !== 0) broken.push('the audit chain does not verify after the storm');
+    const code = await svc.stop();
+    if (code !== 0) broken.push(`the service did not stop cleanly after the storm (exit ${code})`);
+    const sorted = [...technicianMs].sort((a, b) => a - b);
+    return {
+      guesses: sent, addresses: perAddress.size, guessStatuses: statuses, succeeded,
+      technicianLogins: technicianMs.length, technicianFailures,
+      technicianP50Ms: Math.round(quantile(sorted, 0.5)), technicianP95Ms: Math.round(quantile(sorted, 0.95)), technicianMaxMs: Math.round(sorted[sorted.length - 1] ?? 0),
+      technicianOver1s: sorted.filter((x) => x > 1000).length, alertsRaised, alertsCleared, broken, durationMs: performance.now() - started,
+    };
+  } finally {
+    if (svc.child.exitCode === null) await svc.kill();
+  }
+}
