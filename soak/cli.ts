@@ -1,7 +1,7 @@
 // Runs the real `deployr` configuration tool for the soak: standard input for secrets, and every child tracked so a kill -9 can take them too.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { DEPLOYR_BIN } from '../test/helpers/deployr-process.js';
+import { DEPLOYR_BIN, startService, type ServiceProcess } from '../test/helpers/deployr-process.js';
 
 /** How a command ended: its exit code (null when killed) and output. */
 export interface CliResult {
@@ -38,4 +38,21 @@ export function deployr(home: string, args: string[], input = '', timeoutMs = 12
 /** SIGKILLs every `deployr` command still running (those this process started). */
 export function killRunningCommands(): void {
   for (const c of runningCommands) if (c.exitCode === null) c.kill('SIGKILL');
+}
+
+/** Services this process started and has not seen exit, so an interrupted soak leaves none behind. */
+const services = new Set<ChildProcess>();
+
+/** Starts `deployr serve` like the tests do, and remembers it until it exits. */
+export async function startSoakService(options: Parameters<typeof startService>[0]): Promise<ServiceProcess> {
+  const svc = await startService(options);
+  services.add(svc.child);
+  svc.child.on('exit', () => services.delete(svc.child));
+  return svc;
+}
+
+/** SIGKILLs every command and service still running (on SIGINT or SIGTERM of the soak). */
+export function killEverything(): void {
+  killRunningCommands();
+  for (const c of services) if (c.exitCode === null) c.kill('SIGKILL');
 }

@@ -4,9 +4,9 @@ import { readdirSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { EXPORTS_DIR, startService } from '../test/helpers/deployr-process.js';
+import { EXPORTS_DIR } from '../test/helpers/deployr-process.js';
 import { signIn, type AdminClient } from '../test/helpers/admin-session.js';
-import { deployr } from './cli.js';
+import { deployr, startSoakService } from './cli.js';
 import { HOSTILE_CONTENT_TYPES, UNKNOWN_GUID, UNKNOWN_SHA, fillPath, fuzzedBodyArbitrary, fuzzedHeaderArbitrary, fuzzedSegmentArbitrary, hostileBodies, secretOfBody } from './hostile-requests.js';
 import { loginBody, soakRequest, type SoakAnswer } from './https.js';
 import { sampleRss, type RssFigures } from './memory.js';
@@ -76,7 +76,7 @@ export async function runFuzzPhase(o: FuzzPhaseOptions): Promise<FuzzPhaseResult
   await must(['configure', 'security', '--passcode'], `${PASSCODE}\n${PASSCODE}\n`);
   await must(['ts', 'import', ...readdirSync(EXPORTS_DIR).filter((f) => f.startsWith('task-sequence-')).map((f) => join(EXPORTS_DIR, f))]);
   await must(['admin', 'add', 'soak-admin', '--role', 'admin'], `${ADMIN_PASSWORD}\n${ADMIN_PASSWORD}\n`);
-  const svc = await startService({ home: o.home, env: { DEPLOYR_LOG_LEVEL: 'warn' } });
+  const svc = await startSoakService({ home: o.home, env: { DEPLOYR_LOG_LEVEL: 'warn' } });
   const base = svc.url;
   try {
     const spec = await soakRequest({ port: svc.port, method: 'GET', path: '/v1/openapi.json' });

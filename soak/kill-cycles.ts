@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { EXPORTS_DIR, startService, type ServiceProcess } from '../test/helpers/deployr-process.js';
-import { deployr, killRunningCommands } from './cli.js';
+import { EXPORTS_DIR, type ServiceProcess } from '../test/helpers/deployr-process.js';
+import { deployr, killRunningCommands, startSoakService } from './cli.js';
 import { loginBody, soakRequest, tokenIdOf } from './https.js';
 import { checkLedger, emptyLedger, type AuditRow, type RunState, type ScopedState } from './ledger.js';
 import { loopbackAddress, seededRandom, type Random } from './random.js';
@@ -15,6 +15,8 @@ export interface KillPhaseResult {
   cycles: number;
   /** Requests and commands acknowledged over all cycles, by kind. */
   acknowledged: Record<string, number>;
+  /** Where the time went, per stage of a cycle (totals, ms). */
+  stageMs: Record<string, number>;
   /** Retried finishes answered 409 (expected). */
   finishConflicts: number;
   /** Answers ≥ 500 seen while driving (the kill itself only causes connection errors). */
@@ -57,6 +59,7 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
   const broken: string[] = [];
   let finishConflicts = 0;
   let serverErrors = 0;
+  const stageMs: Record<string, number> = {};
   let unackApplied = 0;
 
   // The home: a passcode and a task sequence to run.
@@ -80,8 +83,8 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
     return a.status === 200 ? (JSON.parse(a.text) as { token: string }).token : null;
   };
 
-  /** After a start: every invariant, over what was acknowledged before the kill. */
-  const check = async (svc: ServiceProcess, cycle: number): Promise<void> => {
+  /** What the store says after a kill, read with the real tools while the service starts again. */
+  const offline = async (): Promise<{ verify: number | null; rows: AuditRow[]; scoped: ScopedState[]; integrity: string }> => {
     const [verify, exported, listed] = await Promise.all([
       deployr(o.home, ['audit', 'verify']),
       deployr(o.home, ['audit', 'export']),
@@ -93,8 +96,13 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
       try { integrity = String(db.pragma('integrity_check', { simple: true })); } finally { db.close(); }
     } catch (err) { integrity = `could not open: ${(err as Error).message}`; }
     const rows = exported.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as AuditRow);
-    const scopedList = JSON.parse(listed.stdout || '[]') as ScopedState[] | { passcodes: ScopedState[] };
-    const scoped = Array.isArray(scopedList) ? scopedList : scopedList.passcodes;
+    const scopedList = JSON.parse(listed.stdout || '{"passcodes":[]}') as { passcodes: ScopedState[] };
+    return { verify: verify.code, rows, scoped: scopedList.passcodes, integrity };
+  };
+
+  /** After a restart: every invariant, over what was acknowledged before the kill. */
+  const check = async (svc: ServiceProcess, cycle: number, store: Awaited<ReturnType<typeof offline>>): Promise<void> => {
+    const { verify, rows, scoped, integrity } = store;
     // A valid passcode: the last acknowledged, or the change that was under way when the kill came.
     let token = await signIn(svc.port, current);
     if (token === null && pending !== null) {
@@ -109,7 +117,7 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
       runs.set(id, a.status === 200 ? JSON.parse(a.text) as RunState : null);
     }
     if (o.selftestBreak && cycle === 1) ledger.tokens.set(randomUUID(), 'global (self-test: a sign-in whose row was never written)');
-    for (const b of checkLedger(ledger, { auditVerifyExit: verify.code, integrity, rows, scoped, runs, passcodeSignsIn: token !== null })) broken.push(`after kill ${cycle}: ${b}`);
+    for (const b of checkLedger(ledger, { auditVerifyExit: verify, integrity, rows, scoped, runs, passcodeSignsIn: token !== null })) broken.push(`after kill ${cycle}: ${b}`);
   };
 
   /** One actor: random actions against the service until `stopped()`. */
@@ -209,20 +217,27 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
     }
   };
 
-  let svc = await startService({ home: o.home });
+  let svc = await startSoakService({ home: o.home });
   let done = 0;
   for (let cycle = 1; cycle <= o.cycles; cycle++) {
     const runsThisCycle: string[] = [];
     let stop = false;
+    let t = performance.now();
+    const lap = (stage: string): void => { const n = performance.now(); stageMs[stage] = Math.round((stageMs[stage] ?? 0) + n - t); t = n; };
     const actors = Array.from({ length: 4 }, (_, i) => actor(svc, seededRandom(random.seed()), () => stop, cycle, runsThisCycle, i === 0));
-    await new Promise((r) => setTimeout(r, random.int(300, 4000)));
+    await new Promise((r) => setTimeout(r, random.int(500, 5000)));
     stop = true;
+    lap('drive');
     await svc.kill();
     killRunningCommands();
     await Promise.all(actors);
+    lap('kill');
     lastRuns = runsThisCycle.slice(-20);
-    svc = await startService({ home: o.home });
-    await check(svc, cycle);
+    const [next, store] = await Promise.all([startSoakService({ home: o.home }).finally(() => lap('start')), offline()]);
+    lap('offline checks (after the start)');
+    svc = next;
+    await check(svc, cycle, store);
+    lap('online checks');
     done = cycle;
     if (cycle % 10 === 0 || cycle === o.cycles) o.log(`kill: ${cycle}/${o.cycles} cycles, ${broken.length} broken, ${JSON.stringify(acknowledged)}`);
     if (broken.length > 0) break;
@@ -230,5 +245,5 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
   if (serverErrors > 0) broken.push(`${serverErrors} answers ≥ 500 while driving the service`);
   const code = await svc.stop();
   if (code !== 0) broken.push(`the final service did not stop cleanly (exit ${code})`);
-  return { cycles: done, acknowledged, finishConflicts, serverErrors, refusedCommands: refused, unacknowledgedChangesApplied: unackApplied, broken, durationMs: performance.now() - started };
+  return { cycles: done, stageMs, acknowledged, finishConflicts, serverErrors, refusedCommands: refused, unacknowledgedChangesApplied: unackApplied, broken, durationMs: performance.now() - started };
 }

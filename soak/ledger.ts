@@ -84,7 +84,7 @@ export function checkLedger(ledger: Ledger, seen: Observed): string[] {
       tokenRows.add(d.tokenId);
       if (typeof d.scopedPasscode === 'string') scopedRows.set(d.scopedPasscode, (scopedRows.get(d.scopedPasscode) ?? 0) + 1);
     }
-    if (r.kind === 'settings' && r.reason === 'passcode_set' && typeof d.revision === 'number') revisions.add(d.revision);
+    if (r.kind === 'settings' && r.reason.startsWith('passcode_') && typeof d.revision === 'number') revisions.add(d.revision);
     if (r.kind === 'settings' && r.reason === 'scoped_passcode_added' && typeof d.name === 'string') added.add(d.name);
     if (r.kind === 'settings' && r.reason === 'scoped_passcode_revoked' && typeof d.name === 'string') revoked.add(d.name);
     if (r.kind === 'run' && r.method === 'start' && typeof d.runId === 'string') started.add(d.runId);

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { tempHome } from '../test/helpers/deployr-process.js';
-import { killRunningCommands } from './cli.js';
+import { killEverything } from './cli.js';
 import { runFuzzPhase, type FuzzPhaseResult } from './fuzz.js';
 import { runStormPhase, type StormPhaseResult } from './guess-storm.js';
 import { runKillPhase, type KillPhaseResult } from './kill-cycles.js';
@@ -56,7 +56,7 @@ async function main(): Promise<number> {
         summary.fuzz = await runFuzzPhase({ requests: options.fuzzRequests, seed, home: home(), concurrency: 16, timeoutMs: 15_000, log });
         summary.broken.push(...summary.fuzz.broken.map((b) => `fuzz: ${b}`));
       } else {
-        summary.storm = await runStormPhase({ guesses: options.stormGuesses, seed, home: home(), concurrency: options.quick ? 25 : 100, log });
+        summary.storm = await runStormPhase({ guesses: options.stormGuesses, seed, home: home(), concurrency: options.quick ? 50 : 100, log });
         summary.broken.push(...summary.storm.broken.map((b) => `storm: ${b}`));
       }
       log(`${phase}: done, ${summary.broken.length} broken so far`);
@@ -65,7 +65,7 @@ async function main(): Promise<number> {
     summary.error = (err as Error).message.split('\n')[0] ?? 'error';
     summary.broken.push(`a phase could not run: ${summary.error}`);
   } finally {
-    killRunningCommands();
+    killEverything();
   }
   summary.durationMs = Date.now() - startedAt.getTime();
   summary.ok = summary.broken.length === 0;
@@ -85,5 +85,13 @@ async function main(): Promise<number> {
 
 /** Each phase gets its own seed derived from the run's, so `--only` replays a phase exactly as in the full run. */
 const PHASE_SALT = { kill: 0, fuzz: 0x9e3779b9, storm: 0x7f4a7c15 } as const;
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killEverything();
+    console.error(`soak: interrupted (${signal}); no summary written`);
+    process.exit(130);
+  });
+}
 
 process.exitCode = await main();
