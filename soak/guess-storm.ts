@@ -12,7 +12,9 @@ export interface StormPhaseResult {
   succeeded: number;
   technicianLogins: number;
   technicianFailures: number;
-  /** Milliseconds from sending the technician's sign-in to the token. */
+  /** 429 answers the technician got (the argon2 queue was full) and retried after Retry-After. */
+  technicianBusy: number;
+  /** Milliseconds from the technician's first try to the token (429 retries included). */
   technicianP50Ms: number;
   technicianP95Ms: number;
   technicianMaxMs: number;
@@ -87,12 +89,25 @@ export async function runStormPhase(o: StormPhaseOptions): Promise<StormPhaseRes
       }
     };
 
+    // The technician signs in again and again; a 429 (the argon2 queue is full: docs/security.md answers
+    // it to the right passcode too) is retried after its Retry-After, and the time counted is the
+    // time to the token, retries included.
     const technicianMs: number[] = [];
     let technicianFailures = 0;
+    let technicianBusy = 0;
+    const technicianSignIn = async (): Promise<void> => {
+      const from = performance.now();
+      for (;;) {
+        const a = await soakRequest({ port: svc.port, method: 'POST', path: '/v1/auth/passcode', headers: { 'content-type': 'application/json' }, body: loginBody(PASSCODE, 'technician-pc'), localAddress: TECHNICIAN, timeoutMs: 60_000 });
+        if (a.status === 200) { technicianMs.push(performance.now() - from); return; }
+        if (a.status !== 429 || performance.now() - from > 60_000) { technicianFailures++; return; }
+        technicianBusy++;
+        await new Promise((r) => setTimeout(r, Number(a.headers['retry-after'] ?? 1) * 1000));
+      }
+    };
     const technician = async (): Promise<void> => {
       while (storming) {
-        const a = await soakRequest({ port: svc.port, method: 'POST', path: '/v1/auth/passcode', headers: { 'content-type': 'application/json' }, body: loginBody(PASSCODE, 'technician-pc'), localAddress: TECHNICIAN });
-        if (a.status === 200) technicianMs.push(a.totalMs); else technicianFailures++;
+        await technicianSignIn();
         await new Promise((r) => setTimeout(r, 250));
       }
     };
@@ -104,8 +119,7 @@ export async function runStormPhase(o: StormPhaseOptions): Promise<StormPhaseRes
     storming = false;
     await tech;
     // One more technician sign-in after the storm: it clears the consecutive count (and any alert).
-    const last = await soakRequest({ port: svc.port, method: 'POST', path: '/v1/auth/passcode', headers: { 'content-type': 'application/json' }, body: loginBody(PASSCODE, 'technician-pc'), localAddress: TECHNICIAN });
-    if (last.status === 200) technicianMs.push(last.totalMs); else technicianFailures++;
+    await technicianSignIn();
 
     // What docs/security.md promises for each guessing address (one device id, distinct wrong values): exactly 3 guesses at once.
     let burstOverBudget = 0;
@@ -126,7 +140,7 @@ export async function runStormPhase(o: StormPhaseOptions): Promise<StormPhaseRes
     const verify = await deployr(o.home, ['audit', 'verify']);
 
     if (succeeded > 0) broken.push(`${succeeded} wrong guesses got a token`);
-    if (technicianFailures > 0) broken.push(`the technician was refused ${technicianFailures} times`);
+    if (technicianFailures > 0) broken.push(`the technician got no token ${technicianFailures} times (refused other than 429, or not within 60 s)`);
     if (burstOverBudget > 0) broken.push(`${burstOverBudget} addresses had more than 3 guesses checked at once`);
     if (retryAfterMissing.length > 0) broken.push(`${retryAfterMissing.length} 429 answers without Retry-After`);
     if (counterMismatch > 0) broken.push(`${counterMismatch} addresses whose failure counter differs from the 401 answers they got`);
@@ -139,7 +153,7 @@ export async function runStormPhase(o: StormPhaseOptions): Promise<StormPhaseRes
     const sorted = [...technicianMs].sort((a, b) => a - b);
     return {
       guesses: sent, addresses: perAddress.size, guessStatuses: statuses, succeeded,
-      technicianLogins: technicianMs.length, technicianFailures,
+      technicianLogins: technicianMs.length, technicianFailures, technicianBusy,
       technicianP50Ms: Math.round(quantile(sorted, 0.5)), technicianP95Ms: Math.round(quantile(sorted, 0.95)), technicianMaxMs: Math.round(sorted[sorted.length - 1] ?? 0),
       technicianOver1s: sorted.filter((x) => x > 1000).length, alertsRaised, alertsCleared, broken, durationMs: performance.now() - started,
     };

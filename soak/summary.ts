@@ -24,7 +24,7 @@ export function humanSummary(r: SoakSummary): string {
   if (r.storm) {
     const t = r.storm;
     lines.push(`storm: ${t.guesses} wrong guesses from ${t.addresses} addresses in ${s(t.durationMs)}; succeeded: ${t.succeeded}; statuses ${JSON.stringify(t.guessStatuses)}`);
-    lines.push(`       technician: ${t.technicianLogins} sign-ins, refused ${t.technicianFailures}, p50 ${t.technicianP50Ms} ms, p95 ${t.technicianP95Ms} ms, max ${t.technicianMaxMs} ms, over 1 s: ${t.technicianOver1s}; alerts raised ${t.alertsRaised}, cleared ${t.alertsCleared}`);
+    lines.push(`       technician: ${t.technicianLogins} sign-ins, no token ${t.technicianFailures}, 429 retried ${t.technicianBusy}, p50 ${t.technicianP50Ms} ms, p95 ${t.technicianP95Ms} ms, max ${t.technicianMaxMs} ms, over 1 s: ${t.technicianOver1s}; alerts raised ${t.alertsRaised}, cleared ${t.alertsCleared}`);
   }
   if (r.broken.length > 0) {
     lines.push('broken invariants:');
