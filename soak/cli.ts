@@ -45,7 +45,8 @@ const services = new Set<ChildProcess>();
 
 /** Starts `deployr serve` like the tests do, and remembers it until it exits. */
 export async function startSoakService(options: Parameters<typeof startService>[0]): Promise<ServiceProcess> {
-  const svc = await startService(options);
+  // A loaded machine can take long to start a service: the soak measures invariants, not start times.
+  const svc = await startService({ startTimeoutMs: 180_000, ...options });
   services.add(svc.child);
   svc.child.on('exit', () => services.delete(svc.child));
   return svc;

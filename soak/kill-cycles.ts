@@ -239,7 +239,7 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
     await check(svc, cycle, store);
     lap('online checks');
     done = cycle;
-    if (cycle % 10 === 0 || cycle === o.cycles) o.log(`kill: ${cycle}/${o.cycles} cycles, ${broken.length} broken, ${JSON.stringify(acknowledged)}`);
+    if (cycle % 5 === 0 || cycle === o.cycles) o.log(`kill: ${cycle}/${o.cycles} cycles, ${broken.length} broken, ${JSON.stringify(acknowledged)}`);
     if (broken.length > 0) break;
   }
   if (serverErrors > 0) broken.push(`${serverErrors} answers ≥ 500 while driving the service`);

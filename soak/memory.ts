@@ -8,7 +8,8 @@ export interface RssFigures {
   firstMiB: number;
   lastMiB: number;
   maxMiB: number;
-  /** (last - first) / first, in percent. */
+  /** The first sample once warm (see `warm()`), and growth from it: (last - warm) / warm, in percent. */
+  warmMiB: number;
   growthPercent: number;
 }
 
@@ -21,8 +22,9 @@ export function rssKiB(pid: number): number | null {
 }
 
 /** Samples `pid` every `everyMs` until `stop()`; `figures()` summarises the samples. */
-export function sampleRss(pid: number, everyMs = 1000): { stop(): void; figures(): RssFigures; samples: number[] } {
+export function sampleRss(pid: number, everyMs = 1000): { stop(): void; warm(): void; figures(): RssFigures; samples: number[] } {
   const samples: number[] = [];
+  let warmAt = 0;
   const take = (): void => { const k = rssKiB(pid); if (k !== null) samples.push(k); };
   take();
   const timer = setInterval(take, everyMs);
@@ -30,11 +32,13 @@ export function sampleRss(pid: number, everyMs = 1000): { stop(): void; figures(
   return {
     samples,
     stop: () => { clearInterval(timer); take(); },
+    warm: () => { take(); warmAt = samples.length - 1; },
     figures: () => {
       const mib = (k: number): number => Math.round((k / 1024) * 10) / 10;
       const first = samples[0] ?? 0;
       const last = samples[samples.length - 1] ?? 0;
-      return { samples: samples.length, firstMiB: mib(first), lastMiB: mib(last), maxMiB: mib(Math.max(0, ...samples)), growthPercent: first > 0 ? Math.round(((last - first) / first) * 1000) / 10 : 0 };
+      const warm = samples[Math.max(0, warmAt)] ?? first;
+      return { samples: samples.length, firstMiB: mib(first), warmMiB: mib(warm), lastMiB: mib(last), maxMiB: mib(Math.max(0, ...samples)), growthPercent: warm > 0 ? Math.round(((last - warm) / warm) * 1000) / 10 : 0 };
     },
   };
 }

@@ -1,4 +1,4 @@
-// The soak's command line: --quick, --seed N, --only kill,fuzz,storm, --out DIR (and the hidden --selftest-break).
+// The soak's command line: --quick, --seed N, --only kill,fuzz,storm, --out DIR, --cycles/--requests/--guesses N (and the hidden --selftest-break).
 
 /** The phases, in the order they run. */
 export const PHASES = ['kill', 'fuzz', 'storm'] as const;
@@ -19,6 +19,12 @@ export interface SoakOptions {
   stormGuesses: number;
 }
 
+/** A whole number of at least 1 (for --cycles, --requests, --guesses). */
+function count(flag: string, v: string): number {
+  if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new Error(`${flag} takes a whole number of at least 1`);
+  return Number(v);
+}
+
 /** Parses argv (without node and the script); throws an Error with a one-line message on a bad option. */
 export function parseSoakOptions(argv: string[], randomSeed: () => number = () => Math.floor(Math.random() * 2 ** 31)): SoakOptions {
   let quick = false;
@@ -26,6 +32,7 @@ export function parseSoakOptions(argv: string[], randomSeed: () => number = () =
   let phases: Phase[] = [...PHASES];
   let out = 'artifacts/soak';
   let selftestBreak = false;
+  const counts: { cycles?: number; requests?: number; guesses?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -45,12 +52,15 @@ export function parseSoakOptions(argv: string[], randomSeed: () => number = () =
       if (list.length === 0 || unknown.length > 0) throw new Error(`--only takes a list of ${PHASES.join(', ')}`);
       phases = PHASES.filter((p) => list.includes(p));
     } else if (a === '--out') out = value();
-    else throw new Error(`unknown option (${a.length} characters); options: --quick, --seed N, --only kill,fuzz,storm, --out DIR`);
+    else if (a === '--cycles') counts.cycles = count(a, value());
+    else if (a === '--requests') counts.requests = count(a, value());
+    else if (a === '--guesses') counts.guesses = count(a, value());
+    else throw new Error(`unknown option (${a.length} characters); options: --quick, --seed N, --only kill,fuzz,storm, --out DIR, --cycles N, --requests N, --guesses N`);
   }
   return {
     quick, seed: seed ?? randomSeed(), phases, out, selftestBreak,
-    killCycles: quick ? 5 : 200,
-    fuzzRequests: quick ? 2000 : 100_000,
-    stormGuesses: quick ? 500 : 10_000,
+    killCycles: counts.cycles ?? (quick ? 5 : 200),
+    fuzzRequests: counts.requests ?? (quick ? 2000 : 100_000),
+    stormGuesses: counts.guesses ?? (quick ? 500 : 10_000),
   };
 }
