@@ -56,7 +56,7 @@ async function main(): Promise<number> {
         summary.fuzz = await runFuzzPhase({ requests: options.fuzzRequests, seed, home: home(), concurrency: 16, timeoutMs: 15_000, log });
         summary.broken.push(...summary.fuzz.broken.map((b) => `fuzz: ${b}`));
       } else {
-        summary.storm = await runStormPhase({ guesses: options.stormGuesses, seed, home: home(), concurrency: options.quick ? 25 : 20, log });
+        summary.storm = await runStormPhase({ guesses: options.stormGuesses, seed, home: home(), concurrency: options.quick ? 50 : 20, log });
         summary.broken.push(...summary.storm.broken.map((b) => `storm: ${b}`));
       }
       log(`${phase}: done, ${summary.broken.length} broken so far`);
