@@ -76,7 +76,7 @@ const layerRules = Object.entries(forbidden).map(([layer, others]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'artifacts/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['src/**/*.ts'],

@@ -9,12 +9,11 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { HOSTILE_CONTENT_TYPES, HOSTILE_PARAMS, UNKNOWN_GUID as GUID, fillPath, fuzzedBodyArbitrary, fuzzedHeaderArbitrary, fuzzedSegmentArbitrary, hostileBodies, secretOfBody } from '../soak/hostile-requests.js';
 import { EXPORTS_DIR, runDeployr, setPasscode, startService, tempHome, type ServiceProcess } from './helpers/deployr-process.js';
 
 const PASSCODE = 'Heron-Granite-Lantern-31';
 const TS_ID = '80e8121b-c426-4bb9-866e-faf06af2c398';
-const GUID = '0b226848-3d5e-4b8a-9f2e-0123456789ab';
-const SHA = 'a'.repeat(64);
 
 interface Answer { status: number; text: string; headers: Record<string, string | string[] | undefined> }
 
@@ -46,26 +45,7 @@ const ENDPOINTS: { method: string; path: string; body?: boolean; open?: boolean 
   { method: 'POST', path: '/v1/runs/:id/server-script', body: true },
 ];
 
-/** Hostile path parameters: traversal, encodings, NUL, huge, unicode, wrong shapes. */
-const HOSTILE_PARAMS = [
-  '..', '..%2F..%2F..%2Fetc%2Fpasswd', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..%5C..%5Cwindows%5Cwin.ini', '%00', 'a%00b', '%E0%A4%A', '%',
-  'x'.repeat(5000), '%F0%9F%92%A9', '__proto__', 'constructor', 'active', '0', '-1', '999999999999', `${GUID}%2F..`, GUID.toUpperCase(), SHA.slice(1), `${SHA}0`,
-];
-
-/** Hostile bodies, sent raw. */
-const HOSTILE_BODIES = [
-  '', '{', '}', 'null', 'true', '[]', '"passcode"', '{"passcode":', '{"passcode":"a" "context":"boot"}', '\u0000', '{"a":1,}', "{'passcode':'x'}",
-  '{"__proto__":{"isAdmin":true},"passcode":"x","context":"boot"}', '{"constructor":{"prototype":{"polluted":1}},"passcode":"x","context":"boot"}',
-  '{"passcode":{"__proto__":{"x":1}},"context":"boot"}', '{"passcode":"x","context":"boot","__proto__":null}',
-  JSON.stringify({ passcode: 'x'.repeat(1025), context: 'boot' }), JSON.stringify({ passcode: 'ﷺ'.repeat(1024), context: 'boot' }),
-  JSON.stringify({ passcode: 12345678, context: 'boot' }), JSON.stringify({ passcode: ['a'], context: 'boot' }), JSON.stringify({ passcode: null, context: 'boot' }),
-  JSON.stringify({ passcode: PASSCODE, context: 'winpe' }), JSON.stringify({ passcode: PASSCODE, context: 'boot', extra: 1 }),
-  JSON.stringify({ passcode: PASSCODE, context: 'boot', deviceId: '../../etc' }), JSON.stringify({ passcode: PASSCODE, context: 'boot', deviceId: 'x'.repeat(129) }),
-  JSON.stringify({ accessToken: 'e'.repeat(20000) }), JSON.stringify({ script: '../../bin/sh', arguments: [] }), JSON.stringify({ script: 'x', arguments: Array(129).fill('a') }),
-  JSON.stringify({ text: 'y'.repeat(300_000) }), JSON.stringify({ taskSequenceId: TS_ID, versionNo: 1e308 }), JSON.stringify({ taskSequenceId: TS_ID, versionNo: -1 }),
-  JSON.stringify({ key: '0'.repeat(1025), stepId: GUID, name: 'n', status: 'running' }), JSON.stringify({ status: 'exploded' }),
-  `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`, `{"passcode":"${'\\u0000'.repeat(100)}","context":"boot"}`, 'z'.repeat(70 * 1024), `{"passcode":"${'p'.repeat(80 * 1024)}","context":"boot"}`,
-];
+const HOSTILE_BODIES = hostileBodies(PASSCODE, TS_ID);
 
 describe('hostile input against every endpoint of a running service', () => {
   const { home, cleanup } = tempHome();
@@ -105,7 +85,7 @@ describe('hostile input against every endpoint of a running service', () => {
     if (secret && secret.length >= 6) assert.equal(a.text.includes(secret), false, `${what} echoed a secret-like value`);
   }
 
-  const fill = (path: string, value: string): string => path.replace(/:[A-Za-z0-9]+/g, value);
+  const fill = fillPath;
 
   before(async () => {
     assert.equal((await setPasscode(home, PASSCODE)).code, 0);
@@ -145,7 +125,7 @@ describe('hostile input against every endpoint of a running service', () => {
       for (const body of HOSTILE_BODIES) {
         judge(`${e.method} ${e.path} ${body.slice(0, 40)}`, await send(e.method, fill(e.path, GUID), { body }), e.method, 'p'.repeat(30));
       }
-      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'application/json; charset=bogus', 'multipart/form-data; boundary=x']) {
+      for (const contentType of HOSTILE_CONTENT_TYPES) {
         judge(`${e.path} as ${contentType}`, await send(e.method, fill(e.path, GUID), { body: '{"passcode":"x"}', headers: { 'content-type': contentType } }), e.method);
       }
     }
@@ -157,25 +137,18 @@ describe('hostile input against every endpoint of a running service', () => {
   });
 
   test('fuzzed JSON bodies (fast-check) on every body endpoint', async () => {
-    const secretish = fc.string({ minLength: 8, maxLength: 40 }).map((s) => `S3cr3t-${s}`);
-    const bodyArb = fc.oneof(
-      fc.jsonValue().map((v) => JSON.stringify(v)),
-      fc.anything().map((v) => { try { return JSON.stringify(v) ?? 'undefined'; } catch { return '{}'; } }),
-      fc.string({ unit: 'binary', maxLength: 200 }),
-      fc.record({ passcode: fc.oneof(secretish, fc.jsonValue()), context: fc.oneof(fc.constantFrom('boot', 'fullos'), fc.jsonValue()), deviceId: fc.option(fc.string({ unit: 'binary' }), { nil: undefined }), taskSequence: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
-      fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'prototype', 'passcode', 'context', 'text', 'script', 'arguments', 'status', 'key'), fc.jsonValue()).map((o) => JSON.stringify(o).replace('"constructor"', '"__proto__"')),
-    );
+    const bodyArb = fuzzedBodyArbitrary();
     for (const e of ENDPOINTS.filter((x) => x.body)) {
       await fc.assert(fc.asyncProperty(bodyArb, fc.boolean(), async (body, auth) => {
-        const secret = /"passcode":"(S3cr3t-[^"]*)"/.exec(body)?.[1];
+        const secret = secretOfBody(body);
         judge(`${e.method} ${e.path} fuzz`, await send(e.method, fill(e.path, GUID), { body, auth }), e.method, secret);
       }), { numRuns: 40 });
     }
   });
 
   test('fuzzed parameters, query strings and headers (fast-check) on every endpoint', async () => {
-    const segment = fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }).map(encodeURIComponent), fc.constantFrom(...HOSTILE_PARAMS));
-    const header = fc.string({ unit: 'grapheme-ascii', maxLength: 300 }).map((s) => s.replace(/[\r\n]/g, ''));
+    const segment = fuzzedSegmentArbitrary();
+    const header = fuzzedHeaderArbitrary();
     await fc.assert(fc.asyncProperty(
       fc.constantFrom(...ENDPOINTS), segment, fc.string({ maxLength: 80 }), header, header, fc.boolean(),
       async (e, param, query, authorization, range, auth) => {

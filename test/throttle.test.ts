@@ -318,3 +318,21 @@ test('guesses sent all at once cannot outrun the counters: checks in flight coun
   const storm = await Promise.all(Array.from({ length: 50 }, (_, i) => f.attempt(RIGHT, source('10.4.0.9', `pc-${i}`))));
   assert.ok(storm.every((a) => a.ok));
 });
+
+test('a slow check (a long argon2 queue in a guess storm) still makes the source wait: the delay runs from when the failure is written, not from when the attempt arrived', async (t) => {
+  // Found by the soak's storm phase: with checks queued for seconds, the 1 s delay had already run out when the third 401 was sent.
+  let advanceClock: (ms: number) => void = () => undefined;
+  const argon2 = createArgon2Hasher({ params: FAST_ARGON2 });
+  const slow: PasscodeHasher = {
+    hash: (p) => argon2.hash(p),
+    verify: async (h, c, o) => { const r = await argon2.verify(h, c, o); advanceClock(3000); return r; },
+    verifyDummy: async (c, o) => { const r = await argon2.verifyDummy(c, o); advanceClock(3000); return r; },
+  };
+  const f = await fixture(t, { hasher: slow });
+  advanceClock = (ms) => f.advance(ms);
+  const s = source('10.0.0.99');
+  for (let i = 1; i <= 3; i++) refusedWith(await f.attempt(wrong(i), s), 'AUTH_FAILED');
+  const fourth = await f.attempt(wrong(4), s);
+  refusedWith(fourth, 'AUTH_THROTTLED');
+  assert.equal(fourth.retryAfterSeconds, 1);
+});

@@ -251,8 +251,10 @@ export class LoginService {
 
     const notLogged = this.takeNotLogged(keys);
     const fail = async (why: string): Promise<never> => {
+      // The failure is timed when it is written, not when the attempt arrived: a check that waited in
+      // the argon2 queue must not have used up its source's delay before the 401 is even sent.
       const { alertRaised, global: g } = await this.audited(() => this.deps.store.recordFailure({
-        keys, digest: digest.slice(0, 8), now, policy: this.policy,
+        keys, digest: digest.slice(0, 8), now: this.now(), policy: this.policy,
         event: { ...base, result: 'failure', reason: why, detail: { context: input.context, ...scopeDetail, ...notLogged } },
       }));
       if (alertRaised) this.deps.onAlert?.(g.consecutiveFailures);
