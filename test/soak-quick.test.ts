@@ -90,7 +90,7 @@ test('npm run soak --quick --seed 1: every phase runs against the real service a
 test('a broken invariant fails the soak with one line (hidden --selftest-break: a sign-in whose row was never written)', { timeout: 600_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'deployr-soak-out-'));
   try {
-    const r = await soak(['--quick', '--seed', '1', '--only', 'kill', '--selftest-break', '--out', out]);
+    const r = await soak(['--quick', '--seed', '1', '--only', 'kill', '--cycles', '1', '--selftest-break', '--out', out]);
     assert.equal(r.code, 1);
     const failure = r.stderr.split('\n').filter((l) => l.startsWith('soak FAILED'));
     assert.equal(failure.length, 1, r.stderr);
