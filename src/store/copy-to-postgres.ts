@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { DeployrError } from '../domain/errors.js';
 import { plural } from '../domain/duration-text.js';
-import { rowMacMatches, type AuditRow } from './audit-chain.js';
+import { verifyAudit } from './postgres/audit-log.js';
 import { clientConfig, mapError, parsePostgresUrl } from './postgres/connection.js';
 import { openPostgresStore } from './postgres/postgres-store.js';
 import { openDatabase, type SqliteDatabase } from './sqlite/connection.js';
@@ -18,8 +18,6 @@ export interface CopyReport {
 
 /** Rows per INSERT statement (PostgreSQL takes at most 65,535 parameters in one). */
 const BATCH_PARAMETERS = 30_000;
-/** Audit rows read back per page while verifying. */
-const VERIFY_PAGE = 5_000;
 
 /**
  * Copies the SQLite store in `sqliteFile` into the PostgreSQL store at `postgresUrl`. The SQLite
@@ -132,20 +130,12 @@ async function advanceSequences(client: pg.Client, tables: string[]): Promise<vo
   for (const r of rows) await client.query(`SELECT setval($1, GREATEST((SELECT MAX(${r.column_name}) FROM ${r.table_name}), 1))`, [r.sequence]);
 }
 
-/** Recomputes the copied audit chain page by page; INTEGRITY at the first row that does not verify. */
+/** The copied chain checked as `deployr audit verify` checks it; INTEGRITY at the first row that does not verify. */
 async function verifyChain(client: pg.Client, auditKey: Buffer): Promise<{ checked: number; head: { seq: number; mac: string } | null }> {
-  let previousMac = '';
-  let expectedSeq = 1;
-  for (;;) {
-    const { rows } = await client.query<AuditRow>('SELECT seq, at, kind, method, result, reason, subject, source, device, detail, mac FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2', [expectedSeq, VERIFY_PAGE]);
-    for (const row of rows) {
-      const seq = Number(row.seq);
-      if (seq !== expectedSeq || !rowMacMatches(auditKey, previousMac, { ...row, seq })) {
-        throw new DeployrError('INTEGRITY', `The audit chain does not verify at entry ${seq} (in the SQLite store already, or this home's audit.key is not the one it was written with): nothing was copied.`);
-      }
-      previousMac = row.mac;
-      expectedSeq += 1;
-    }
-    if (rows.length < VERIFY_PAGE) return { checked: expectedSeq - 1, head: expectedSeq > 1 ? { seq: expectedSeq - 1, mac: previousMac } : null };
+  const verified = await verifyAudit(client, auditKey);
+  if (!verified.ok) {
+    throw new DeployrError('INTEGRITY', `The audit chain does not verify at entry ${verified.brokenAt} (in the SQLite store already, or this home's audit.key is not the one it was written with): nothing was copied.`);
   }
+  const head = (await client.query<{ seq: number; mac: string }>('SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1')).rows[0];
+  return { checked: verified.checked, head: head ? { seq: head.seq, mac: head.mac } : null };
 }
