@@ -9,9 +9,13 @@ import { runDeployr, setPasscode, startService, tempHome, waitFor } from './help
 const { home, cleanup } = tempHome('deployr-banner-');
 after(cleanup);
 
-/** The banner block: from "is running." to the bootstrap line. */
+/**
+ * The banner block: from "deployr VERSION is running." to the bootstrap line. It starts at that
+ * line, not at the first "deployr " in the output: the no-passcode warning before it also names a
+ * command, and a log line may land between the two (stderr and stdout are read as they arrive).
+ */
 function banner(output: string): string {
-  const start = output.indexOf('deployr ');
+  const start = output.search(/deployr \S+ is running\./);
   const end = output.indexOf('sh bootstrap.sh', start);
   assert.ok(start >= 0 && end > start, output);
   return output.slice(start, end);
