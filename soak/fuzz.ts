@@ -29,6 +29,8 @@ export interface FuzzPhaseResult {
   /** Answers that echoed a passcode-like value from the request. */
   echoedSecrets: number;
   rss: RssFigures;
+  /** The service's old-space cap in MiB, or null when it ran uncapped. */
+  serviceHeapMiB: number | null;
   examples: string[];
   broken: string[];
   durationMs: number;
@@ -41,6 +43,8 @@ export interface FuzzPhaseOptions {
   home: string;
   concurrency: number;
   timeoutMs: number;
+  /** V8's old-space cap for the service, in MiB, or null for none (see SoakOptions.serviceHeapMiB). */
+  serviceHeapMiB: number | null;
   log(line: string): void;
 }
 
@@ -76,7 +80,8 @@ export async function runFuzzPhase(o: FuzzPhaseOptions): Promise<FuzzPhaseResult
   await must(['configure', 'security', '--passcode'], `${PASSCODE}\n${PASSCODE}\n`);
   await must(['ts', 'import', ...readdirSync(EXPORTS_DIR).filter((f) => f.startsWith('task-sequence-')).map((f) => join(EXPORTS_DIR, f))]);
   await must(['admin', 'add', 'soak-admin', '--role', 'admin'], `${ADMIN_PASSWORD}\n${ADMIN_PASSWORD}\n`);
-  const svc = await startSoakService({ home: o.home, env: { DEPLOYR_LOG_LEVEL: 'warn' } });
+  const heapCap: Record<string, string> = o.serviceHeapMiB === null ? {} : { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=${o.serviceHeapMiB}`.trim() };
+  const svc = await startSoakService({ home: o.home, env: { DEPLOYR_LOG_LEVEL: 'warn', ...heapCap } });
   const base = svc.url;
   try {
     const spec = await soakRequest({ port: svc.port, method: 'GET', path: '/v1/openapi.json' });
@@ -211,7 +216,7 @@ export async function runFuzzPhase(o: FuzzPhaseOptions): Promise<FuzzPhaseResult
     if (code !== 0) broken.push(`the service did not stop cleanly after the fuzz (exit ${code})`);
     return {
       requests: sent, routes: routes.length, adminRoutes: routes.filter((r) => r.admin).length, byStatus, serverErrors, hangs, unanswered, retriedOnFreshConnection: retried, badErrorBodies, echoedSecrets,
-      rss: figures, examples, broken, durationMs: performance.now() - started,
+      rss: figures, serviceHeapMiB: o.serviceHeapMiB, examples, broken, durationMs: performance.now() - started,
     };
   } finally {
     if (svc.child.exitCode === null) await svc.kill();

@@ -1,4 +1,4 @@
-// The soak's command line: --quick, --seed N, --only kill,fuzz,storm, --out DIR, --cycles/--requests/--guesses N (and the hidden --selftest-break).
+// The soak's command line: --quick, --seed N, --only kill,fuzz,storm, --out DIR, --cycles/--requests/--guesses N, --service-heap MIB (and the hidden --selftest-break).
 
 /** The phases, in the order they run. */
 export const PHASES = ['kill', 'fuzz', 'storm'] as const;
@@ -17,6 +17,8 @@ export interface SoakOptions {
   killCycles: number;
   fuzzRequests: number;
   stormGuesses: number;
+  /** The fuzz phase's service runs with V8's old space capped at this many MiB (`--max-old-space-size`), or uncapped when null: a leak then ends the service instead of growing it. */
+  serviceHeapMiB: number | null;
 }
 
 /** A whole number of at least 1 (for --cycles, --requests, --guesses). */
@@ -32,6 +34,7 @@ export function parseSoakOptions(argv: string[], randomSeed: () => number = () =
   let phases: Phase[] = [...PHASES];
   let out = 'artifacts/soak';
   let selftestBreak = false;
+  let serviceHeapMiB: number | null = null;
   const counts: { cycles?: number; requests?: number; guesses?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -55,10 +58,15 @@ export function parseSoakOptions(argv: string[], randomSeed: () => number = () =
     else if (a === '--cycles') counts.cycles = count(a, value());
     else if (a === '--requests') counts.requests = count(a, value());
     else if (a === '--guesses') counts.guesses = count(a, value());
-    else throw new Error(`unknown option (${a.length} characters); options: --quick, --seed N, --only kill,fuzz,storm, --out DIR, --cycles N, --requests N, --guesses N`);
+    else if (a === '--service-heap') {
+      const v = value();
+      if (!/^\d{1,6}$/.test(v) || Number(v) < 16) throw new Error('--service-heap takes a whole number of MiB of at least 16');
+      serviceHeapMiB = Number(v);
+    }
+    else throw new Error(`unknown option (${a.length} characters); options: --quick, --seed N, --only kill,fuzz,storm, --out DIR, --cycles N, --requests N, --guesses N, --service-heap MIB`);
   }
   return {
-    quick, seed: seed ?? randomSeed(), phases, out, selftestBreak,
+    quick, seed: seed ?? randomSeed(), phases, out, selftestBreak, serviceHeapMiB,
     killCycles: counts.cycles ?? (quick ? 5 : 200),
     fuzzRequests: counts.requests ?? (quick ? 2000 : 100_000),
     stormGuesses: counts.guesses ?? (quick ? 500 : 10_000),

@@ -53,7 +53,7 @@ async function main(): Promise<number> {
         summary.kill = await runKillPhase({ cycles: options.killCycles, seed, home: home(), log, selftestBreak: options.selftestBreak });
         summary.broken.push(...summary.kill.broken.map((b) => `kill: ${b}`));
       } else if (phase === 'fuzz') {
-        summary.fuzz = await runFuzzPhase({ requests: options.fuzzRequests, seed, home: home(), concurrency: 16, timeoutMs: 15_000, log });
+        summary.fuzz = await runFuzzPhase({ requests: options.fuzzRequests, seed, home: home(), concurrency: 16, timeoutMs: 15_000, serviceHeapMiB: options.serviceHeapMiB, log });
         summary.broken.push(...summary.fuzz.broken.map((b) => `fuzz: ${b}`));
       } else {
         summary.storm = await runStormPhase({ guesses: options.stormGuesses, seed, home: home(), concurrency: options.quick ? 50 : 20, log });

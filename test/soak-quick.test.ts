@@ -60,6 +60,9 @@ test('soak options: defaults, --quick counts, --only, --seed, and one-line refus
   assert.throws(() => parseSoakOptions(['--only', 'kill,nap']), /--only takes a list of kill, fuzz, storm/);
   assert.throws(() => parseSoakOptions(['--seed', '-1']), /--seed takes a whole number/);
   assert.throws(() => parseSoakOptions(['--frobnicate']), /unknown option/);
+  assert.equal(full.serviceHeapMiB, null, 'the service runs uncapped unless asked');
+  assert.equal(parseSoakOptions(['--service-heap', '96']).serviceHeapMiB, 96);
+  for (const bad of ['8', 'lots', '-5']) assert.throws(() => parseSoakOptions(['--service-heap', bad]), /--service-heap takes a whole number of MiB of at least 16/);
 });
 
 test('npm run soak --quick --seed 1: every phase runs against the real service and every invariant holds', { timeout: 900_000 }, async () => {

@@ -67,12 +67,30 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
+/** Services this test file started and has not seen exit: killed when the file's process ends, however it ends. */
+const liveServices = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Kills every live service when this process exits or is told to stop, so a test that times out leaves no server behind. */
+function killLiveServicesOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  const killAll = (): void => { for (const child of liveServices) child.kill('SIGKILL'); };
+  process.on('exit', killAll);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+  }
+}
+
 /** Starts `deployr serve` on random loopback ports and waits until it accepts connections (30 s unless `startTimeoutMs`). */
 export async function startService(options: { home: string; env?: Record<string, string>; args?: string[]; startTimeoutMs?: number }): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [DEPLOYR_BIN, 'serve', '--home', options.home, '--port', '0', '--local-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])], {
     env: { ...process.env, DEPLOYR_SETTINGS_POLL_MS: '200', DEPLOYR_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killLiveServicesOnExit();
+  liveServices.add(child);
+  child.on('exit', () => liveServices.delete(child));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString('utf8')));

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { isDeployrError } from '../../domain/errors.js';
-import { changeChannel, clientConfig, lockKey, parsePostgresUrl, unavailable } from './connection.js';
+import { changeChannel, clientConfig, createPool, lockKey, parsePostgresUrl, unavailable } from './connection.js';
 
 test('the schema is taken out of the URL and put on the search path; other parameters stay', () => {
   const t = parsePostgresUrl('postgresql://deployr:pw@db.example:6543/deploy?sslmode=require&schema=site_a');
@@ -15,6 +15,18 @@ test('the schema is taken out of the URL and put on the search path; other param
   assert.equal(plain.schema, null);
   assert.equal(plain.where, 'localhost:5432/deploy');
   assert.equal(clientConfig(plain).options, undefined);
+  assert.equal(plain.poolSize, 10, 'ten connections unless the URL says');
+});
+
+test('?pool=N sizes the pool and is not passed on to the server; a pool that is not 1 to 100 is refused', () => {
+  const t = parsePostgresUrl('postgres://deployr@db/deploy?pool=40&schema=site_a&sslmode=require');
+  assert.equal(t.poolSize, 40);
+  assert.equal(t.connectionString, 'postgres://deployr@db/deploy?sslmode=require');
+  assert.equal(createPool(t).options.max, 40);
+  assert.equal(createPool(t, 1).options.max, 1, 'an explicit size (migrations) wins');
+  for (const pool of ['0', '101', '-1', '2.5', 'ten', '', '1e2']) {
+    assert.throws(() => parsePostgresUrl(`postgres://u@h/db?pool=${pool}`), (err: unknown) => isDeployrError(err, 'INVALID_INPUT') && /from 1 to 100/.test(err.message), pool);
+  }
 });
 
 test('a schema that is not a plain lower-case identifier, or a URL that is not PostgreSQL, is refused without echoing it', () => {

@@ -1,4 +1,4 @@
-// The PostgreSQL connection pool: the URL (with its optional ?schema=), bigint as numbers, transactions, and connection errors as UNAVAILABLE.
+// The PostgreSQL connection pool: the URL (with its optional ?schema= and ?pool=), bigint as numbers, transactions, and connection errors as UNAVAILABLE.
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -12,7 +12,14 @@ export interface PgTarget {
   schema: string | null;
   /** `host:port/db`, for messages (never the user's password). */
   where: string;
+  /** The most connections this process's pool opens for queries (`?pool=`, 10 by default); `LISTEN` takes one more. */
+  poolSize: number;
 }
+
+/** The pool size when the URL does not say (`?pool=N` changes it). */
+export const DEFAULT_POOL_SIZE = 10;
+/** The largest `?pool=` accepted: more than PostgreSQL's default `max_connections` (100) is a typing error. */
+export const MAX_POOL_SIZE = 100;
 
 /** Something that runs a query: the pool or a client inside a transaction. */
 export interface Queryable {
@@ -22,7 +29,7 @@ export interface Queryable {
 /** A plain lower-case SQL identifier (no quoting needed anywhere, never folded). */
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Parses `postgres://user@host:port/db[?schema=NAME]` (or `postgresql://`); INVALID_INPUT when it is not one. */
+/** Parses `postgres://user@host:port/db[?schema=NAME][&pool=N]` (or `postgresql://`); INVALID_INPUT when it is not one. */
 export function parsePostgresUrl(url: string): PgTarget {
   let parsed: URL;
   try {
@@ -38,9 +45,15 @@ export function parsePostgresUrl(url: string): PgTarget {
     throw new DeployrError('INVALID_INPUT', `The schema in the database URL must be a plain lower-case identifier (letters, digits, _; at most 63 characters), not one of ${schema.length} characters like that.`);
   }
   parsed.searchParams.delete('schema');
+  const pool = parsed.searchParams.get('pool');
+  const poolSize = pool === null ? DEFAULT_POOL_SIZE : Number(pool);
+  if (pool !== null && (!/^\d{1,3}$/.test(pool) || poolSize < 1 || poolSize > MAX_POOL_SIZE)) {
+    throw new DeployrError('INVALID_INPUT', `The pool in the database URL must be a whole number of connections from 1 to ${MAX_POOL_SIZE}, not the ${pool.length} characters given.`);
+  }
+  parsed.searchParams.delete('pool');
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres';
   const where = `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}/${database}`;
-  return { connectionString: parsed.toString(), schema, where };
+  return { connectionString: parsed.toString(), schema, where, poolSize };
 }
 
 /** bigint (OID 20) as a JS number: every integer deployr stores (ms times, counts, seq) fits. */
@@ -58,8 +71,8 @@ export function clientConfig(target: PgTarget): pg.ClientConfig {
   };
 }
 
-/** A pool for `target` (its idle clients' errors are swallowed: the next query reports them). */
-export function createPool(target: PgTarget, max = 10): pg.Pool {
+/** A pool for `target` of `max` connections, the URL's `?pool=` unless given (idle clients' errors are swallowed: the next query reports them). */
+export function createPool(target: PgTarget, max = target.poolSize): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(target), max, idleTimeoutMillis: 30_000 });
   pool.on('error', () => { /* an idle client lost its connection; the pool drops it and the next query connects again */ });
   return pool;
