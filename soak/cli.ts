@@ -1,6 +1,8 @@
 // Runs the real `deployr` configuration tool for the soak: standard input for secrets, and every child tracked so a kill -9 can take them too.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEPLOYR_BIN, startService, type ServiceProcess } from '../test/helpers/deployr-process.js';
 
 /** How a command ended: its exit code (null when killed) and output. */
@@ -56,4 +58,24 @@ export async function startSoakService(options: Parameters<typeof startService>[
 export function killEverything(): void {
   killRunningCommands();
   for (const c of services) if (c.exitCode === null) c.kill('SIGKILL');
+}
+
+/**
+ * Stops `svc` with SIGTERM and returns the invariants its end broke (none when it is fine): it must
+ * exit 0, and it must not have printed a Node.js process warning (`MaxListenersExceededWarning` and
+ * the like: a listener or resource piling up). When one broke, everything it printed is written to
+ * `service-output.log` in its home (kept when the soak fails); `what` names the service.
+ */
+export async function stopCleanly(svc: ServiceProcess, what: string): Promise<string[]> {
+  const code = await svc.stop();
+  const output = svc.output();
+  const warnings = new Map<string, number>();
+  for (const m of output.matchAll(/\(node:\d+\) (\w*Warning)\b/g)) warnings.set(m[1] as string, (warnings.get(m[1] as string) ?? 0) + 1);
+  if (code === 0 && warnings.size === 0) return [];
+  const file = join(svc.home, 'service-output.log');
+  writeFileSync(file, output, { mode: 0o600 });
+  const broken: string[] = [];
+  if (code !== 0) broken.push(`${what} did not stop cleanly (exit ${code}; last line: ${JSON.stringify(output.trimEnd().split('\n').pop()?.slice(0, 300) ?? '')}; all of its output in ${file})`);
+  if (warnings.size > 0) broken.push(`${what} printed Node.js warnings: ${[...warnings].map(([name, n]) => `${n} × ${name}`).join(', ')} (its output is in ${file})`);
+  return broken;
 }

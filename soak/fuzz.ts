@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { EXPORTS_DIR } from '../test/helpers/deployr-process.js';
 import { signIn, type AdminClient } from '../test/helpers/admin-session.js';
-import { deployr, startSoakService } from './cli.js';
+import { deployr, startSoakService, stopCleanly } from './cli.js';
 import { HOSTILE_CONTENT_TYPES, UNKNOWN_GUID, UNKNOWN_SHA, fillPath, fuzzedBodyArbitrary, fuzzedHeaderArbitrary, fuzzedSegmentArbitrary, hostileBodies, secretOfBody } from './hostile-requests.js';
 import { loginBody, soakRequest, type SoakAnswer } from './https.js';
 import { sampleRss, type RssFigures } from './memory.js';
@@ -49,6 +49,8 @@ export interface FuzzPhaseOptions {
 }
 
 const PASSCODE = 'Heron-Granite-Lantern-31';
+/** Runs at least this long are judged flat or not (a shorter one, like --quick, is still warming up). */
+const FLAT_MEMORY_MIN_REQUESTS = 20_000;
 const ADMIN_PASSWORD = 'Kestrel-Obsidian-Ferry-58';
 const TS_ID = '80e8121b-c426-4bb9-866e-faf06af2c398';
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
@@ -210,10 +212,11 @@ export async function runFuzzPhase(o: FuzzPhaseOptions): Promise<FuzzPhaseResult
     if (badErrorBodies > 0) broken.push(`${badErrorBodies} 4xx answers without the JSON error body`);
     if (echoedSecrets > 0) broken.push(`${echoedSecrets} answers echoed a passcode-like value`);
     if (figures.growthPercent > 50) broken.push(`RSS grew ${figures.growthPercent}% after the warm-up (${figures.warmMiB} → ${figures.lastMiB} MiB)`);
+    // Flat: over a run long enough to pass the warm-up, the second half never climbs more than 10 % above the first half's peak.
+    if (sent >= FLAT_MEMORY_MIN_REQUESTS && figures.lateGrowthPercent > 10) broken.push(`RSS still climbing: the second half's peak is ${figures.lateGrowthPercent}% above the first half's (${figures.firstHalfMaxMiB} → ${figures.secondHalfMaxMiB} MiB)`);
     const verify = await deployr(o.home, ['audit', 'verify']);
     if (verify.code !== 0) broken.push('the audit chain does not verify after the fuzz');
-    const code = await svc.stop();
-    if (code !== 0) broken.push(`the service did not stop cleanly after the fuzz (exit ${code})`);
+    broken.push(...(await stopCleanly(svc, 'after the fuzz, the service')));
     return {
       requests: sent, routes: routes.length, adminRoutes: routes.filter((r) => r.admin).length, byStatus, serverErrors, hangs, unanswered, retriedOnFreshConnection: retried, badErrorBodies, echoedSecrets,
       rss: figures, serviceHeapMiB: o.serviceHeapMiB, examples, broken, durationMs: performance.now() - started,

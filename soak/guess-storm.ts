@@ -1,6 +1,6 @@
 // The soak's storm phase: wrong guesses from many loopback addresses while a technician with the right passcode signs in from another; none succeeds, the technician always gets in, the throttle counts as docs/security.md says.
 
-import { deployr, startSoakService } from './cli.js';
+import { deployr, startSoakService, stopCleanly } from './cli.js';
 import { loginBody, soakRequest } from './https.js';
 import { seededRandom } from './random.js';
 
@@ -151,8 +151,7 @@ export async function runStormPhase(o: StormPhaseOptions): Promise<StormPhaseRes
     if (throttle.consecutiveFailures !== 0 || throttle.alertSince !== null) broken.push(`after the technician's sign-in the consecutive count is ${throttle.consecutiveFailures} and the alert ${throttle.alertSince ?? 'not raised'}`);
     if (alertsRaised !== alertsCleared) broken.push(`${alertsRaised} alerts raised, ${alertsCleared} cleared`);
     if (verify.code !== 0) broken.push('the audit chain does not verify after the storm');
-    const code = await svc.stop();
-    if (code !== 0) broken.push(`the service did not stop cleanly after the storm (exit ${code})`);
+    broken.push(...(await stopCleanly(svc, 'after the storm, the service')));
     const sorted = [...technicianMs].sort((a, b) => a - b);
     return {
       guesses: sent, addresses: perAddress.size, guessStatuses: statuses, succeeded,

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EXPORTS_DIR, type ServiceProcess } from '../test/helpers/deployr-process.js';
-import { deployr, killRunningCommands, startSoakService } from './cli.js';
+import { deployr, killRunningCommands, startSoakService, stopCleanly } from './cli.js';
 import { loginBody, soakRequest, tokenIdOf } from './https.js';
 import { checkLedger, emptyLedger, type AuditRow, type RunState, type ScopedState } from './ledger.js';
 import { loopbackAddress, seededRandom, type Random } from './random.js';
@@ -245,7 +245,6 @@ export async function runKillPhase(o: KillPhaseOptions): Promise<KillPhaseResult
     if (broken.length > 0) break;
   }
   if (serverErrors > 0) broken.push(`${serverErrors} answers ≥ 500 while driving the service`);
-  const code = await svc.stop();
-  if (code !== 0) broken.push(`the final service did not stop cleanly (exit ${code})`);
+  broken.push(...(await stopCleanly(svc, 'the final service')));
   return { cycles: done, stageMs, acknowledged, finishConflicts, serverErrors, refusedCommands: refused, unacknowledgedChangesApplied: unackApplied, broken, durationMs: performance.now() - started };
 }

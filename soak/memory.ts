@@ -11,6 +11,10 @@ export interface RssFigures {
   /** The first sample once warm (see `warm()`), and growth from it: (last - warm) / warm, in percent. */
   warmMiB: number;
   growthPercent: number;
+  /** The highest sample of the first and of the second half of the run, and how much higher the second is, in percent: a leak keeps climbing, a plateau does not. */
+  firstHalfMaxMiB: number;
+  secondHalfMaxMiB: number;
+  lateGrowthPercent: number;
 }
 
 /** The RSS of `pid` in KiB, or null when it cannot be read (not Linux, or gone). */
@@ -38,7 +42,14 @@ export function sampleRss(pid: number, everyMs = 1000): { stop(): void; warm(): 
       const first = samples[0] ?? 0;
       const last = samples[samples.length - 1] ?? 0;
       const warm = samples[Math.max(0, warmAt)] ?? first;
-      return { samples: samples.length, firstMiB: mib(first), warmMiB: mib(warm), lastMiB: mib(last), maxMiB: mib(Math.max(0, ...samples)), growthPercent: warm > 0 ? Math.round(((last - warm) / warm) * 1000) / 10 : 0 };
+      const half = Math.ceil(samples.length / 2);
+      const firstHalfMax = Math.max(0, ...samples.slice(0, half));
+      const secondHalfMax = Math.max(0, ...samples.slice(half));
+      const percent = (from: number, to: number): number => (from > 0 ? Math.round(((to - from) / from) * 1000) / 10 : 0);
+      return {
+        samples: samples.length, firstMiB: mib(first), warmMiB: mib(warm), lastMiB: mib(last), maxMiB: mib(Math.max(0, ...samples)), growthPercent: percent(warm, last),
+        firstHalfMaxMiB: mib(firstHalfMax), secondHalfMaxMiB: mib(secondHalfMax), lateGrowthPercent: percent(firstHalfMax, secondHalfMax),
+      };
     },
   };
 }

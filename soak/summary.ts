@@ -19,7 +19,7 @@ export function humanSummary(r: SoakSummary): string {
     const f = r.fuzz;
     lines.push(`fuzz: ${f.requests} requests over ${f.routes} routes (${f.adminRoutes} admin) in ${s(f.durationMs)}; ≥500: ${f.serverErrors}; hangs: ${f.hangs}; closed unanswered: ${f.unanswered}`);
     lines.push(`      statuses ${JSON.stringify(f.byStatus)}`);
-    lines.push(`      service RSS: first ${f.rss.firstMiB} MiB, after the first tenth ${f.rss.warmMiB} MiB, last ${f.rss.lastMiB} MiB, max ${f.rss.maxMiB} MiB (${f.rss.growthPercent}% growth after the first tenth, ${f.rss.samples} samples)${f.serviceHeapMiB === null ? '' : `; V8 old space capped at ${f.serviceHeapMiB} MiB`}`);
+    lines.push(`      service RSS: first ${f.rss.firstMiB} MiB, after the first tenth ${f.rss.warmMiB} MiB, last ${f.rss.lastMiB} MiB, max ${f.rss.maxMiB} MiB (${f.rss.growthPercent}% growth after the first tenth; peaks ${f.rss.firstHalfMaxMiB} MiB in the first half, ${f.rss.secondHalfMaxMiB} MiB in the second: ${f.rss.lateGrowthPercent}%; ${f.rss.samples} samples)${f.serviceHeapMiB === null ? '' : `; V8 old space capped at ${f.serviceHeapMiB} MiB`}`);
   }
   if (r.storm) {
     const t = r.storm;

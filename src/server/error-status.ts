@@ -42,9 +42,14 @@ export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: 
  * The answer to errors Node's HTTP parser raises before fastify sees a request (a request past
  * its time limit, headers too large, bytes that are not HTTP): the same error body as any other
  * error, then the connection is closed. Pass as fastify's `clientErrorHandler` option.
+ *
+ * A connection already closing after an earlier error (its peer has not read that answer, and the
+ * request-time check fires again) is cut at once: one answer per connection, and no listener piling
+ * up on a socket a client keeps open by not reading.
  */
 export function clientErrors(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writableEnded) { socket.destroy(); return; }
   const [status, code, message]: [number, string, string] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'The request did not arrive in time; the connection is closed.']
     : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'INVALID_INPUT', 'The request headers are too large.']
     : [400, 'INVALID_INPUT', 'The request is not valid HTTP.'];

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openDatabase } from './connection.js';
+import { isDeployrError } from '../../domain/errors.js';
 import { GroupCommit, syncFile, type SyncFile } from './group-commit.js';
 
 /** A sync that waits until the test lets it finish, recording each call. */
@@ -92,4 +93,23 @@ test('an in-memory database settles without a file sync', async () => {
   await commits.submit(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('x'));
   assert.deepEqual(held.calls, []);
   db.close();
+});
+
+test('close() commits what is pending, waits for its sync, and refuses later writes with UNAVAILABLE instead of reaching the closed database', async (t) => {
+  const { db, file } = tempDatabase(t);
+  const held = heldSync();
+  const commits = new GroupCommit(db, held.sync);
+  const pending = commits.submit(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('before close'));
+  let closed = false;
+  const closing = commits.close().then(() => { closed = true; });
+  await turn();
+  assert.equal(closed, false, 'close waits for the sync of the last batch');
+  await assert.rejects(commits.submit(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('after close')), (err: unknown) => isDeployrError(err, 'UNAVAILABLE'));
+  held.finish();
+  await closing;
+  await pending;
+  await turn(); // a flush the refused write might have scheduled would run here, on a database about to close
+  const again = new Database(file, { readonly: true });
+  t.after(() => again.close());
+  assert.deepEqual(again.prepare('SELECT v FROM t').pluck().all(), ['before close']);
 });

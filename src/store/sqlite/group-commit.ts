@@ -2,6 +2,7 @@
 
 import { close, fdatasync, open } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { DeployrError } from '../../domain/errors.js';
 import type { SqliteDatabase } from './connection.js';
 
 interface Pending {
@@ -42,6 +43,10 @@ export class GroupCommit {
   /** Committed batches waiting for a sync that starts after their commit: each settles its promises (with the sync's error, if any). */
   private unsynced: ((syncErr?: unknown) => void)[] = [];
   private syncing = false;
+  /** Set by `close()`: later submissions are refused instead of reaching a closed database. */
+  private closed = false;
+  /** Called when a sync ends and none is left running (what `close()` waits for). */
+  private idle: (() => void) | null = null;
   private readonly walPath: string | null;
   private syncStatements: { normal: Database.Statement<unknown[], unknown>; full: Database.Statement<unknown[], unknown> } | null = null;
 
@@ -52,6 +57,9 @@ export class GroupCommit {
 
   /** Runs `op` (synchronous SQLite work) in the next batch; resolves with its result once committed and on the disk. */
   submit<T>(op: () => T): Promise<T> {
+    // A write that arrives while the service stops (a request finishing late, a timer) must not
+    // reach the closed database: it is refused, like any write when the store cannot take it.
+    if (this.closed) return Promise.reject(new DeployrError('UNAVAILABLE', 'The store is closed (the service is stopping).'));
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ op, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
@@ -61,7 +69,17 @@ export class GroupCommit {
     });
   }
 
-  /** Commits everything submitted so far (also called before the database is closed). */
+  /**
+   * Commits what is pending and refuses what comes after; resolves once every committed batch is
+   * synced and settled. Call it before closing the database.
+   */
+  async close(): Promise<void> {
+    this.flush();
+    this.closed = true;
+    if (this.syncing) await new Promise<void>((resolve) => { this.idle = resolve; });
+  }
+
+  /** Commits everything submitted so far. */
   flush(): void {
     this.scheduled = false;
     const batch = this.pending;
@@ -114,6 +132,7 @@ export class GroupCommit {
       // A failed sync: the batch is committed but may not be on the disk, so nobody is told it is.
       for (const settle of waiting) settle(err ?? undefined);
       if (this.unsynced.length > 0) this.startSync();
+      else { this.idle?.(); this.idle = null; }
     });
   }
 }

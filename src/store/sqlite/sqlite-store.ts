@@ -388,7 +388,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.writes.flush();
+    await this.writes.close();
     this.db.close();
   }
 }
