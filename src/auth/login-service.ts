@@ -198,7 +198,8 @@ export class LoginService {
     // The global slowdown: every passcode check waits, and argon2 turns are held longer (fewer guesses per second).
     const slow = global.alertSince > 0 && this.policy.globalSlowdownMs > 0;
     if (slow) await this.sleep(this.policy.globalSlowdownMs);
-    const hold = slow ? { hold: () => this.sleep(this.policy.globalSlowdownMs) } : {};
+    // Each source waits for argon2 in its own lane: a guessing source cannot put a technician behind all of its checks.
+    const hold: VerifyOptions = { lane: input.source.address, ...(slow ? { hold: () => this.sleep(this.policy.globalSlowdownMs) } : {}) };
     await this.deps.security.refresh();
 
     const s = this.settings;

@@ -2,6 +2,7 @@
 
 import argon2 from 'argon2';
 import { DeployrError } from '../domain/errors.js';
+import { FairTurns } from './fair-turns.js';
 import { normalizePasscode, PASSCODE_MAX_LENGTH } from '../domain/passcode-policy.js';
 
 /** argon2id parameters: OWASP's minimum is m=19 MiB, t=2, p=1. */
@@ -32,40 +33,18 @@ export interface PasscodeHasher {
 export interface VerifyOptions {
   /** Awaited after the hash, before the turn is given up. */
   hold?: () => Promise<void>;
-}
-
-/**
- * Runs at most `limit` tasks at once; the rest wait their turn (first come, first served), and
- * when `maxWaiting` already wait a new task is refused (AUTH_THROTTLED) rather than queued.
- */
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number, private readonly maxWaiting: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new DeployrError('AUTH_THROTTLED', 'Too many passcode checks at once; wait before trying again.', { retryAfterSeconds: 1 });
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-    this.active += 1;
-    try {
-      return await task();
-    } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
-    }
-  }
+  /** Who asks (the client's address): turns go round-robin over sources (FairTurns). */
+  lane?: string;
 }
 
 /**
  * An argon2id hasher; `maxConcurrent` (default 2) bounds the CPU and memory a flood of guesses can
- * take, and `maxWaiting` (default 64) how many checks may queue behind them.
+ * take, and `maxWaiting` (default 64) how many checks may queue behind them, served round-robin
+ * over the sources named by `VerifyOptions.lane`.
  */
 export function createArgon2Hasher(options: { params?: Argon2Params; maxConcurrent?: number; maxWaiting?: number } = {}): PasscodeHasher {
   const params = options.params ?? OWASP_ARGON2_PARAMS;
-  const gate = new Semaphore(options.maxConcurrent ?? 2, options.maxWaiting ?? 64);
+  const gate = new FairTurns(options.maxConcurrent ?? 2, options.maxWaiting ?? 64);
   let dummyHash: Promise<string> | null = null;
   const hash = (passcode: string): Promise<string> => {
     const normalized = normalizePasscode(passcode);
@@ -80,7 +59,7 @@ export function createArgon2Hasher(options: { params?: Argon2Params; maxConcurre
       try { ok = await argon2.verify(stored, normalized); } catch { ok = false; }
       if (opts.hold) await opts.hold();
       return ok;
-    });
+    }, opts.lane);
   };
   return {
     hash,
