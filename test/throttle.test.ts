@@ -276,6 +276,21 @@ test('a full argon2 queue answers 429 to the right and the wrong passcode alike'
   assert.equal((await f.attempt(RIGHT, source('10.0.8.1'))).ok, true, 'busy refusals are not counted as failures');
 });
 
+test('the argon2 checks of passcode logins, right and wrong, wait in the lane of their source address (fair turns)', async (t) => {
+  const real = createArgon2Hasher({ params: FAST_ARGON2 });
+  const lanes: (string | undefined)[] = [];
+  const recording: PasscodeHasher = {
+    hash: (p) => real.hash(p),
+    verify: (h, c, o) => { lanes.push(o?.lane); return real.verify(h, c, o); },
+    verifyDummy: (c, o) => { lanes.push(o?.lane); return real.verifyDummy(c, o); },
+  };
+  const f = await fixture(t, { hasher: recording });
+  lanes.length = 0;
+  refusedWith(await f.attempt(wrong(1), source('10.3.0.1')), 'AUTH_FAILED');
+  assert.equal((await f.attempt(RIGHT, source('10.3.0.2', 'PC-7'))).ok, true);
+  assert.deepEqual(lanes, ['10.3.0.1', '10.3.0.2']);
+});
+
 test('the verified-passcode cache: one argon2 check for a storm of identical right passcodes, still one per wrong guess, dropped on rotation', async (t) => {
   const real = createArgon2Hasher({ params: FAST_ARGON2 });
   const calls = { verify: 0 };
