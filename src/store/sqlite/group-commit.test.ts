@@ -101,9 +101,9 @@ test('close() commits what is pending, waits for its sync, and refuses later wri
   const commits = new GroupCommit(db, held.sync);
   const pending = commits.submit(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('before close'));
   let closed = false;
-  const closing = commits.close().then(() => { closed = true; });
+  const closing = Promise.all([commits.close(), commits.close()]).then(() => { closed = true; });
   await turn();
-  assert.equal(closed, false, 'close waits for the sync of the last batch');
+  assert.equal(closed, false, 'close (called twice here) waits for the sync of the last batch');
   await assert.rejects(commits.submit(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('after close')), (err: unknown) => isDeployrError(err, 'UNAVAILABLE'));
   held.finish();
   await closing;

@@ -45,8 +45,8 @@ export class GroupCommit {
   private syncing = false;
   /** Set by `close()`: later submissions are refused instead of reaching a closed database. */
   private closed = false;
-  /** Called when a sync ends and none is left running (what `close()` waits for). */
-  private idle: (() => void) | null = null;
+  /** Called when a sync ends and none is left running (what each `close()` waits for). */
+  private idleWaiters: (() => void)[] = [];
   private readonly walPath: string | null;
   private syncStatements: { normal: Database.Statement<unknown[], unknown>; full: Database.Statement<unknown[], unknown> } | null = null;
 
@@ -76,7 +76,7 @@ export class GroupCommit {
   async close(): Promise<void> {
     this.flush();
     this.closed = true;
-    if (this.syncing) await new Promise<void>((resolve) => { this.idle = resolve; });
+    if (this.syncing) await new Promise<void>((resolve) => { this.idleWaiters.push(resolve); });
   }
 
   /** Commits everything submitted so far. */
@@ -132,7 +132,7 @@ export class GroupCommit {
       // A failed sync: the batch is committed but may not be on the disk, so nobody is told it is.
       for (const settle of waiting) settle(err ?? undefined);
       if (this.unsynced.length > 0) this.startSync();
-      else { this.idle?.(); this.idle = null; }
+      else for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
   }
 }
