@@ -35,7 +35,7 @@ describe('deployr db and --database', () => {
     } finally { cleanup(); }
   });
 
-  test('--database sqlite:PATH keeps the store outside the home; a value that is neither sqlite: nor postgres:// is one line and never echoed', async () => {
+  test('--database sqlite:PATH keeps the store outside the home; a value that is neither sqlite: nor postgres://, or a bad ?pool= or ?schema=, is one line at the flag and never echoed', async () => {
     const { home, cleanup } = tempHome('deployr-db-sqlite-path-');
     try {
       const file = join(home, 'elsewhere', 'store.db');
@@ -47,6 +47,11 @@ describe('deployr db and --database', () => {
       const bad = await runDeployr(['ts', 'list', '--database', 'mysql://root:hunter2@db/x'], { home });
       assert.equal(bad.code, 1);
       assert.equal(bad.stderr, 'error: --database must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (the value given: 25 characters). [INVALID_INPUT]\n');
+      // A bad ?pool= or ?schema= is named at the flag, before any connection is tried (port 1 answers nothing).
+      const badPool = await runDeployr(['ts', 'list', '--database', 'postgres://deployr:hunter2@127.0.0.1:1/x?pool=500'], { home });
+      assert.equal(badPool.stderr, 'error: --database: The pool in the database URL must be a whole number of connections from 1 to 100, not the 3 characters given. [INVALID_INPUT]\n');
+      const badSchema = await runDeployr(['ts', 'list'], { home, env: { DEPLOYR_DATABASE_URL: 'postgres://127.0.0.1:1/x?schema=Site;drop' } });
+      assert.equal(badSchema.stderr, 'error: --database: The schema in the database URL must be a plain lower-case identifier (letters, digits, _; at most 63 characters), not one of 9 characters like that. [INVALID_INPUT]\n');
     } finally { cleanup(); }
   });
 

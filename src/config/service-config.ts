@@ -3,6 +3,7 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeForMessage } from '../domain/input-description.js';
+import { parsePostgresUrl } from '../domain/postgres-url.js';
 
 /** Everything the service needs to start. Security settings live in the store, not here. */
 export interface ServiceConfig {
@@ -109,6 +110,8 @@ export function parseDatabaseLocation(value: string | undefined, homeDatabase: s
   }
   if (/^postgres(ql)?:\/\//i.test(v)) {
     try { new URL(v); } catch { throw new Error(`--database is not a valid postgres:// URL (the value given: ${describeForMessage(v)})`); }
+    // Its ?schema= and ?pool= too, here, so a typing error is named at the flag before anything is opened.
+    try { parsePostgresUrl(v); } catch (err) { throw new Error(`--database: ${(err as Error).message.replace(/\.$/, '')}`); }
     return { kind: 'postgres', url: v };
   }
   throw new Error(`--database must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (the value given: ${describeForMessage(v)})`);

@@ -4,7 +4,8 @@ import pg from 'pg';
 import { DeployrError } from '../domain/errors.js';
 import { plural } from '../domain/duration-text.js';
 import { verifyAudit } from './postgres/audit-log.js';
-import { clientConfig, mapError, parsePostgresUrl } from './postgres/connection.js';
+import { parsePostgresUrl } from '../domain/postgres-url.js';
+import { clientConfig, mapError } from './postgres/connection.js';
 import { openPostgresStore } from './postgres/postgres-store.js';
 import { openDatabase, type SqliteDatabase } from './sqlite/connection.js';
 

@@ -1,9 +1,9 @@
-// The PostgreSQL URL: ?schema= taken out and checked, host:port/db for messages, never the password; lock keys and channels per schema.
+// The pg settings from a parsed URL (schema on the search path, pool size), UNAVAILABLE messages without the password, lock keys and channels per schema.
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { isDeployrError } from '../../domain/errors.js';
-import { changeChannel, clientConfig, createPool, lockKey, parsePostgresUrl, unavailable } from './connection.js';
+import { parsePostgresUrl } from '../../domain/postgres-url.js';
+import { changeChannel, clientConfig, createPool, lockKey, unavailable } from './connection.js';
 
 test('the schema is taken out of the URL and put on the search path; other parameters stay', () => {
   const t = parsePostgresUrl('postgresql://deployr:pw@db.example:6543/deploy?sslmode=require&schema=site_a');
@@ -18,21 +18,12 @@ test('the schema is taken out of the URL and put on the search path; other param
   assert.equal(plain.poolSize, 10, 'ten connections unless the URL says');
 });
 
-test('?pool=N sizes the pool and is not passed on to the server; a pool that is not 1 to 100 is refused', () => {
+test('?pool=N sizes the pool and is not passed on to the server', () => {
   const t = parsePostgresUrl('postgres://deployr@db/deploy?pool=40&schema=site_a&sslmode=require');
   assert.equal(t.poolSize, 40);
   assert.equal(t.connectionString, 'postgres://deployr@db/deploy?sslmode=require');
   assert.equal(createPool(t).options.max, 40);
   assert.equal(createPool(t, 1).options.max, 1, 'an explicit size (migrations) wins');
-  for (const pool of ['0', '101', '-1', '2.5', 'ten', '', '1e2']) {
-    assert.throws(() => parsePostgresUrl(`postgres://u@h/db?pool=${pool}`), (err: unknown) => isDeployrError(err, 'INVALID_INPUT') && /from 1 to 100/.test(err.message), pool);
-  }
-});
-
-test('a schema that is not a plain lower-case identifier, or a URL that is not PostgreSQL, is refused without echoing it', () => {
-  for (const url of ['postgres://u@h/db?schema=a;drop', 'postgres://u@h/db?schema=Upper', 'postgres://u@h/db?schema=', 'postgres://u@h/db?schema=1abc', `postgres://u@h/db?schema=${'a'.repeat(64)}`, 'mysql://u@h/db', 'not a url']) {
-    assert.throws(() => parsePostgresUrl(url), (err: unknown) => isDeployrError(err, 'INVALID_INPUT') && !err.message.includes('drop'));
-  }
 });
 
 test('UNAVAILABLE is one line naming host:port/db, never the password', () => {

@@ -1,59 +1,13 @@
-// The PostgreSQL connection pool: the URL (with its optional ?schema= and ?pool=), bigint as numbers, transactions, and connection errors as UNAVAILABLE.
+// The PostgreSQL connection pool: a parsed URL (domain/postgres-url.ts), bigint as numbers, transactions, and connection errors as UNAVAILABLE.
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { DeployrError } from '../../domain/errors.js';
-
-/** Where the store lives, parsed from its URL. */
-export interface PgTarget {
-  /** The URL given to pg (without `schema`). */
-  connectionString: string;
-  /** The schema from `?schema=`, or null for the connection's default (usually `public`). */
-  schema: string | null;
-  /** `host:port/db`, for messages (never the user's password). */
-  where: string;
-  /** The most connections this process's pool opens for queries (`?pool=`, 10 by default); `LISTEN` takes one more. */
-  poolSize: number;
-}
-
-/** The pool size when the URL does not say (`?pool=N` changes it). */
-export const DEFAULT_POOL_SIZE = 10;
-/** The largest `?pool=` accepted: more than PostgreSQL's default `max_connections` (100) is a typing error. */
-export const MAX_POOL_SIZE = 100;
+import type { PostgresTarget } from '../../domain/postgres-url.js';
 
 /** Something that runs a query: the pool or a client inside a transaction. */
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
-}
-
-/** A plain lower-case SQL identifier (no quoting needed anywhere, never folded). */
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** Parses `postgres://user@host:port/db[?schema=NAME][&pool=N]` (or `postgresql://`); INVALID_INPUT when it is not one. */
-export function parsePostgresUrl(url: string): PgTarget {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new DeployrError('INVALID_INPUT', 'The database URL is not a URL; expected postgres://user@host:port/db.');
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new DeployrError('INVALID_INPUT', 'The database URL must start with postgres:// or postgresql://.');
-  }
-  const schema = parsed.searchParams.get('schema');
-  if (schema !== null && !IDENTIFIER.test(schema)) {
-    throw new DeployrError('INVALID_INPUT', `The schema in the database URL must be a plain lower-case identifier (letters, digits, _; at most 63 characters), not one of ${schema.length} characters like that.`);
-  }
-  parsed.searchParams.delete('schema');
-  const pool = parsed.searchParams.get('pool');
-  const poolSize = pool === null ? DEFAULT_POOL_SIZE : Number(pool);
-  if (pool !== null && (!/^\d{1,3}$/.test(pool) || poolSize < 1 || poolSize > MAX_POOL_SIZE)) {
-    throw new DeployrError('INVALID_INPUT', `The pool in the database URL must be a whole number of connections from 1 to ${MAX_POOL_SIZE}, not the ${pool.length} characters given.`);
-  }
-  parsed.searchParams.delete('pool');
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres';
-  const where = `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}/${database}`;
-  return { connectionString: parsed.toString(), schema, where, poolSize };
 }
 
 /** bigint (OID 20) as a JS number: every integer deployr stores (ms times, counts, seq) fits. */
@@ -62,7 +16,7 @@ const TYPES = {
 };
 
 /** The pg client settings for `target`: its URL, the schema first on the search path, bigint as numbers. */
-export function clientConfig(target: PgTarget): pg.ClientConfig {
+export function clientConfig(target: PostgresTarget): pg.ClientConfig {
   return {
     connectionString: target.connectionString,
     ...(target.schema !== null ? { options: `-c search_path=${target.schema}` } : {}),
@@ -72,7 +26,7 @@ export function clientConfig(target: PgTarget): pg.ClientConfig {
 }
 
 /** A pool for `target` of `max` connections, the URL's `?pool=` unless given (idle clients' errors are swallowed: the next query reports them). */
-export function createPool(target: PgTarget, max = target.poolSize): pg.Pool {
+export function createPool(target: PostgresTarget, max = target.poolSize): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(target), max, idleTimeoutMillis: 30_000 });
   pool.on('error', () => { /* an idle client lost its connection; the pool drops it and the next query connects again */ });
   return pool;
@@ -91,7 +45,7 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /** A one-line UNAVAILABLE naming host:port/db (the URL's password never appears: pg's messages do not carry it). */
-export function unavailable(target: PgTarget, err: unknown): DeployrError {
+export function unavailable(target: PostgresTarget, err: unknown): DeployrError {
   const e = err as { message?: unknown; code?: unknown } | null;
   // A refused connection to a name with several addresses is an AggregateError with an empty message.
   const text = (typeof e?.message === 'string' && e.message !== '' ? e.message : typeof e?.code === 'string' ? e.code : String(err)) || 'unknown error';
@@ -100,7 +54,7 @@ export function unavailable(target: PgTarget, err: unknown): DeployrError {
 }
 
 /** Maps a connection error to UNAVAILABLE; other errors pass through. */
-export function mapError(target: PgTarget, err: unknown): unknown {
+export function mapError(target: PostgresTarget, err: unknown): unknown {
   return err instanceof DeployrError || !isConnectionError(err) ? err : unavailable(target, err);
 }
 
@@ -117,7 +71,7 @@ export function changeChannel(schema: string | null): string {
 
 /** The pool with its target: queries and transactions with connection errors as UNAVAILABLE. */
 export class PgDatabase implements Queryable {
-  constructor(readonly pool: pg.Pool, readonly target: PgTarget) {}
+  constructor(readonly pool: pg.Pool, readonly target: PostgresTarget) {}
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {

@@ -2,7 +2,8 @@
 
 import type pg from 'pg';
 import { DeployrError } from '../../domain/errors.js';
-import { createPool, lockKey, mapError, parsePostgresUrl, type PgTarget } from './connection.js';
+import { parsePostgresUrl, type PostgresTarget } from '../../domain/postgres-url.js';
+import { createPool, lockKey, mapError } from './connection.js';
 
 /** One schema migration: SQL run in its own transaction. */
 export interface PgMigration {
@@ -227,7 +228,7 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
  * one, then applies each missing migration in its own transaction, all under a session advisory lock
  * (several nodes may start at once). INTEGRITY, nothing changed, when the database is newer than this build.
  */
-export async function migrateSchema(pool: pg.Pool, target: PgTarget): Promise<{ from: number; to: number }> {
+export async function migrateSchema(pool: pg.Pool, target: PostgresTarget): Promise<{ from: number; to: number }> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();

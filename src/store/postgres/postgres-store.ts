@@ -13,7 +13,8 @@ import type { GlobalThrottleRecord, ThrottlePolicy, ThrottleRecord } from '../..
 import type { AuditFilter, AuditVerification, NewSigningKey, RunFilter, Store, StoredSigningKey, VersionedSecuritySettings } from '../../engine/ports.js';
 import { AdminRecords } from './admin-records.js';
 import { appendAudit, auditTailMatches, listAudit, lockAudit, verifyAudit, type AuditContext } from './audit-log.js';
-import { changeChannel, clientConfig, createPool, lockKey, parsePostgresUrl, PgDatabase, type Queryable } from './connection.js';
+import { parsePostgresUrl } from '../../domain/postgres-url.js';
+import { changeChannel, clientConfig, createPool, lockKey, PgDatabase, type Queryable } from './connection.js';
 import * as login from './login-records.js';
 import { migrateSchema, SCHEMA_VERSION } from './migrations.js';
 import * as runs from './run-records.js';
