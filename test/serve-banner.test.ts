@@ -29,6 +29,7 @@ test('a first start: the banner says to set a passcode, names --home in its comm
     assert.match(text, /Sign-in methods: none yet/);
     assert.ok(text.includes(`Next: set a passcode (deployr configure security --home ${home} --passcode), import a task sequence (deployr ts import --home ${home} examples/hello-world.json),`), text);
     assert.doesNotMatch(text, /"level"/, 'no log line inside the banner');
+    assert.ok(svc.output().includes(`WARNING: no authentication method is configured: clients cannot proceed, and no token is issued to anyone.\n         Set a passcode with:  deployr configure security --passcode --home ${home}\n`), 'the warning and its advice are one block');
     for (const line of svc.output().split('\n').filter((l) => l.startsWith('{'))) assert.equal(typeof (JSON.parse(line) as { msg: unknown }).msg, 'string');
 
     const file = join(home, 'service.json');

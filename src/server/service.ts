@@ -164,8 +164,11 @@ export async function runService(deps: ServiceDeps): Promise<RunningService> {
     logger.info({ revision: security.settings.revision, methods }, 'security settings applied');
     // Live scoped passcodes alone turn the passcode method on (docs/passcodes.md).
     if (methods.length === 0 && !security.scopedPasscodes.some((p) => scopedPasscodeLive(p, Date.now()))) {
-      deps.say('WARNING: no authentication method is configured: clients cannot proceed, and no token is issued to anyone.');
-      deps.say(`         Set a passcode with:  deployr configure security --passcode --home ${/\s/.test(config.home) ? JSON.stringify(config.home) : config.home}`);
+      // One write, so that no log line lands between the warning and its advice.
+      deps.say([
+        'WARNING: no authentication method is configured: clients cannot proceed, and no token is issued to anyone.',
+        `         Set a passcode with:  deployr configure security --passcode --home ${/\s/.test(config.home) ? JSON.stringify(config.home) : config.home}`,
+      ].join('\n'));
     }
     if (s.bypass) deps.say('WARNING: bypass (anonymous) authentication is ON: anyone who reaches this server can run any task sequence. Use only on an isolated lab network.');
     // The optional rotation reminder: a warning only; the passcode never expires by itself.
