@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEPLOYR_BIN, startService, type ServiceProcess } from '../test/helpers/deployr-process.js';
+import { DEPLOYR_BIN, killStartedServices, startService, type ServiceProcess } from '../test/helpers/deployr-process.js';
 
 /** How a command ended: its exit code (null when killed) and output. */
 export interface CliResult {
@@ -42,22 +42,16 @@ export function killRunningCommands(): void {
   for (const c of runningCommands) if (c.exitCode === null) c.kill('SIGKILL');
 }
 
-/** Services this process started and has not seen exit, so an interrupted soak leaves none behind. */
-const services = new Set<ChildProcess>();
-
-/** Starts `deployr serve` like the tests do, and remembers it until it exits. */
-export async function startSoakService(options: Parameters<typeof startService>[0]): Promise<ServiceProcess> {
+/** Starts `deployr serve` like the tests do (the helper tracks it until it exits: `killEverything` reaches it). */
+export function startSoakService(options: Parameters<typeof startService>[0]): Promise<ServiceProcess> {
   // A loaded machine can take long to start a service: the soak measures invariants, not start times.
-  const svc = await startService({ startTimeoutMs: 180_000, ...options });
-  services.add(svc.child);
-  svc.child.on('exit', () => services.delete(svc.child));
-  return svc;
+  return startService({ startTimeoutMs: 180_000, ...options });
 }
 
 /** SIGKILLs every command and service still running (on SIGINT or SIGTERM of the soak). */
 export function killEverything(): void {
   killRunningCommands();
-  for (const c of services) if (c.exitCode === null) c.kill('SIGKILL');
+  killStartedServices();
 }
 
 /**

@@ -199,7 +199,7 @@ export class LoginService {
     const slow = global.alertSince > 0 && this.policy.globalSlowdownMs > 0;
     if (slow) await this.sleep(this.policy.globalSlowdownMs);
     // Each source waits for argon2 in its own lane: a guessing source cannot put a technician behind all of its checks.
-    const hold: VerifyOptions = { lane: input.source.address, ...(slow ? { hold: () => this.sleep(this.policy.globalSlowdownMs) } : {}) };
+    const verifyOptions: VerifyOptions = { lane: input.source.address, ...(slow ? { hold: () => this.sleep(this.policy.globalSlowdownMs) } : {}) };
     await this.deps.security.refresh();
 
     const s = this.settings;
@@ -215,12 +215,12 @@ export class LoginService {
 
     try {
       if (reason === null) {
-        ({ generation, scoped } = await this.matchPasscode(input.passcode, s, live, now, hold));
+        ({ generation, scoped } = await this.matchPasscode(input.passcode, s, live, now, verifyOptions));
         if (generation === null && scoped === null) reason = 'wrong_passcode';
       } else {
         if (!s.passcode && live.length === 0) this.verified.clear();
         // Spend the same work, so the answer's timing does not tell the reason.
-        await this.deps.hasher.verifyDummy(input.passcode, hold);
+        await this.deps.hasher.verifyDummy(input.passcode, verifyOptions);
       }
     } catch (err) {
       if (isDeployrError(err, 'AUTH_THROTTLED')) return this.refuseThrottled(`ip:${input.source.address}`, keys, base, input.context, 'busy', 1, now);
@@ -300,7 +300,7 @@ export class LoginService {
    * passcode can be in that cache, and its answer is a success. A scoped match wins over the global
    * passcode (the narrower one).
    */
-  private async matchPasscode(candidate: string, s: SecuritySettings, live: readonly StoredScopedPasscode[], now: number, hold: VerifyOptions): Promise<{ generation: number | null; scoped: StoredScopedPasscode | null }> {
+  private async matchPasscode(candidate: string, s: SecuritySettings, live: readonly StoredScopedPasscode[], now: number, verifyOptions: VerifyOptions): Promise<{ generation: number | null; scoped: StoredScopedPasscode | null }> {
     const global: { hash: string; generation: number }[] = [];
     if (s.passcode) global.push({ hash: s.passcode.hash, generation: s.passcode.generation });
     if (s.passcode && s.previousPasscode && Date.parse(s.previousPasscode.validUntil) > now) global.push({ hash: s.previousPasscode.hash, generation: s.previousPasscode.generation });
@@ -322,8 +322,8 @@ export class LoginService {
       results = known;
     } else {
       results = [];
-      for (const c of checks) results.push(await this.verified.verify(c.hash, c.value, hold));
-      if (generatedLive.length > 0 && selected === null) await this.deps.hasher.verifyDummy(candidate, hold);
+      for (const c of checks) results.push(await this.verified.verify(c.hash, c.value, verifyOptions));
+      if (generatedLive.length > 0 && selected === null) await this.deps.hasher.verifyDummy(candidate, verifyOptions);
     }
     const globalMatch = global.findIndex((_, i) => results[i] === true);
     const typedMatch = typed.findIndex((_, i) => results[global.length + i] === true);

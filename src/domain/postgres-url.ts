@@ -15,9 +15,9 @@ export interface PostgresTarget {
 }
 
 /** The pool size when the URL does not say (`?pool=N` changes it). */
-export const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_POOL_SIZE = 10;
 /** The largest `?pool=` accepted: more than PostgreSQL's default `max_connections` (100) is a typing error. */
-export const MAX_POOL_SIZE = 100;
+const MAX_POOL_SIZE = 100;
 
 /** A plain lower-case SQL identifier (no quoting needed anywhere, never folded). */
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -71,14 +71,18 @@ export interface ServiceProcess {
 const liveServices = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
+/** SIGKILLs every service this process started that is still running. */
+export function killStartedServices(): void {
+  for (const child of liveServices) child.kill('SIGKILL');
+}
+
 /** Kills every live service when this process exits or is told to stop, so a test that times out leaves no server behind. */
 function killLiveServicesOnExit(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  const killAll = (): void => { for (const child of liveServices) child.kill('SIGKILL'); };
-  process.on('exit', killAll);
+  process.on('exit', killStartedServices);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => { killAll(); process.kill(process.pid, signal); });
+    process.once(signal, () => { killStartedServices(); process.kill(process.pid, signal); });
   }
 }
 
